@@ -1,0 +1,120 @@
+"""The declarative description of one implementation under test.
+
+Every public function users call (``torch.nn.functional.cross_entropy``,
+``optax.softmax_cross_entropy``, ``keras.losses.CategoricalCrossentropy``, a NumPy textbook
+formula, or a user's callable) is one :class:`Implementation`.  The entry maps the reference's
+semantics (PyTorch's argument names and conventions, ``../shared/CONTRACT.md`` section 2) onto the
+API's own: an adapter takes the *reference-convention* keyword arguments (NumPy arrays:
+``input``, ``target``, ``weight``, ``ignore_index``, ``reduction``, ``label_smoothing``, ...),
+calls the framework, and returns a NumPy array laid out as the reference lays it out.  Checks
+(``verify.checks``) and benchmarks (``benchmarks/``) only ever talk to this interface, so one
+entry per implementation serves every check, every dtype and every device.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+#: Reference-convention keyword arguments of one call (NumPy arrays and Python scalars).
+Kwargs = Mapping[str, Any]
+
+
+class Unsupported(Exception):  # noqa: N818 - a signal, not an error condition
+    """The implementation's API cannot express this case (an option it lacks, a dtype it
+    refuses); checks record it as ``skip`` with this message, never as a failure."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Capabilities:
+    """Which reference options the API can express.  Strategies draw only supported cases."""
+
+    #: reductions the API offers, in reference spelling
+    reductions: tuple[str, ...] = ("none", "sum", "mean")
+    #: "index" (class indices), "probs" (probability targets), "binary" (targets in [0, 1]
+    #: shaped like the input) or None (no target: softmax, log_softmax, logsumexp)
+    target: str | None = None
+    class_weight: bool = False
+    ignore_index: bool = False
+    label_smoothing: bool = False
+    #: accepts (N, C, d1, ..., dk) inputs
+    kdim: bool = False
+    #: accepts an ``axis``/``dim`` argument other than the last (softmax family)
+    axis: bool = False
+    pos_weight: bool = False
+    sample_weight: bool = False
+    log_target: bool = False
+    #: other option names the adapter understands (alpha, gamma, ...)
+    extra: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class Deviation:
+    """A difference from the reference semantics that the framework *documents*.
+
+    ``applies(kwargs)`` says whether a given case is covered.  A mismatch on a covered case is
+    reported with status ``deviation`` (and ``link``) instead of ``fail``.
+    """
+
+    description: str
+    link: str
+    applies: Callable[[Kwargs], bool] = lambda kwargs: True
+    #: check categories it covers; empty means all
+    checks: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class KnownIssue:
+    """An upstream bug report (``link`` is the issue URL).  A matching failure is still a
+    ``fail`` in the report, but it is registered, so it does not make the exit status 1."""
+
+    description: str
+    link: str
+    applies: Callable[[Kwargs], bool] = lambda kwargs: True
+    checks: tuple[str, ...] = ()
+    dtypes: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class Implementation:
+    """One implementation under test, as users call it."""
+
+    #: the public, fully qualified name users call, e.g. "torch.nn.functional.cross_entropy"
+    name: str
+    #: "torch", "jax", "tensorflow", "numpy" or "user"
+    framework: str
+    #: the reference function it claims to compute: "cross_entropy", "softmax", ...
+    op: str
+    #: forward(kwargs, device) -> NumPy array in the reference's layout and dtype
+    forward: Callable[[Kwargs, str], np.ndarray]
+    capabilities: Capabilities = Capabilities()
+    #: dtypes the API supports, as NumPy names ("float16", "bfloat16", "float32", "float64")
+    dtypes: tuple[str, ...] = ("float16", "bfloat16", "float32", "float64")
+    #: devices it can run on when present ("cpu", "cuda")
+    devices: tuple[str, ...] = ("cpu",)
+    #: vjp(kwargs, grad_output, device) -> gradient w.r.t. ``input`` (through the framework's
+    #: autodiff), or None when the API has no gradient
+    vjp: Callable[[Kwargs, np.ndarray, str], np.ndarray] | None = None
+    #: bind(kwargs, device, backward) -> a zero-argument callable that runs only the framework's
+    #: computation on data already converted and placed on ``device`` (forward, or forward and
+    #: backward when ``backward`` is true) and waits for it to finish (device synchronised).
+    #: Benchmarks time this callable; conversion stays outside the timed code.
+    bind: Callable[[Kwargs, str, bool], Callable[[], Any]] | None = None
+    #: reproducer(kwargs, device) -> standalone Python in the framework's own API that makes
+    #: the same call and prints the result
+    reproducer: Callable[[Kwargs, str], str] | None = None
+    deviations: tuple[Deviation, ...] = ()
+    known_issues: tuple[KnownIssue, ...] = ()
+    #: documentation URL of the API
+    docs: str = ""
+    #: a short note shown in reports (e.g. "jitted", "module form")
+    variant: str = ""
+
+    def available_devices(self) -> tuple[str, ...]:
+        """Subset of :attr:`devices` present on this machine (import of the framework is lazy)."""
+        from verify.registry.devices import present_devices
+
+        return tuple(d for d in self.devices if d in present_devices(self.framework))
