@@ -68,6 +68,11 @@ class Result:
     reference_value: str = ""
     links: list[str] = dataclasses.field(default_factory=list)
     #: Extra, optional fields (allowed by the contract).
+    #: URL of the registered upstream issue this failure matches (a registered ``fail`` does not
+    #: make the exit status 1, CONTRACT section 3); None when the failure is not registered.
+    known_issue: str | None = None
+    #: set by ``--baseline`` diffing: "new", "fixed", "regressed" or "unchanged"
+    baseline: str | None = None
     duration_s: float | None = None
     extra: dict[str, Any] = dataclasses.field(default_factory=dict)
 
@@ -76,6 +81,12 @@ class Result:
             raise ValueError(f"check must be one of {CHECKS}, got {self.check!r}")
         if self.status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
+
+    @property
+    def nonconforming(self) -> bool:
+        """True when this result makes the exit status 1: a ``fail`` or ``error`` that is not a
+        registered upstream issue (``deviation`` is documented behaviour and conforms)."""
+        return self.status in ("fail", "error") and not self.known_issue
 
     @property
     def key(self) -> tuple[str, str, str, str]:
@@ -91,8 +102,9 @@ class Result:
                 out[name] = repr(value)  # 'inf' / 'nan': JSON has no literal for them
         if not out["extra"]:
             del out["extra"]
-        if out["duration_s"] is None:
-            del out["duration_s"]
+        for name in ("duration_s", "known_issue", "baseline"):
+            if out[name] is None:
+                del out[name]
         return out
 
     @classmethod
