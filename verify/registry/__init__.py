@@ -1,0 +1,147 @@
+"""The registry of implementations under test.
+
+Each framework has one module (the table :data:`FRAMEWORK_MODULES`), imported only when asked
+for, because importing PyTorch, JAX or TensorFlow takes seconds.  A framework module exposes
+
+- ``FRAMEWORK: str`` -- its key in :data:`FRAMEWORK_MODULES`;
+- ``FACTORIES: dict[str, Callable[[Callable], Implementation]]`` -- for each registered name,
+  a factory that builds the entry (adapter, capabilities, deviations, ...) around a given
+  callable, so ``--impl M:F --like NAME`` can wrap a user's function exactly as ``NAME`` is;
+- ``implementations() -> list[Implementation]`` -- the entries built around the real functions.
+
+Names are the public names users call (``torch.nn.functional.cross_entropy``).  When one API
+yields several entries (different target kinds, different code paths) the extra entries carry a
+bracketed qualifier: ``torch.nn.functional.cross_entropy[probs]``.  Names are unique across the
+registry; they are the ``implementation`` of every result.  See ``docs/registry.md``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import importlib
+import importlib.util
+from collections.abc import Callable
+from types import ModuleType
+
+from verify.registry.base import Implementation
+
+#: framework key -> module holding its entries
+FRAMEWORK_MODULES: dict[str, str] = {
+    "torch": "verify.registry.torch_impls",
+    "jax": "verify.registry.jax_impls",
+    "tensorflow": "verify.registry.tensorflow_impls",
+    "numpy": "verify.registry.numpy_impls",
+}
+
+#: framework key -> top-level packages that must be importable for its entries to load
+FRAMEWORK_PACKAGES: dict[str, tuple[str, ...]] = {
+    "torch": ("torch",),
+    "jax": ("jax",),
+    "tensorflow": ("tensorflow",),
+    "numpy": ("numpy",),
+}
+
+#: leading name components -> the framework whose module defines them (a lookup shortcut that
+#: avoids importing every framework to resolve one name; :func:`get` still falls back to all)
+_NAME_PREFIXES: dict[str, str] = {
+    "torch": "torch",
+    "jax": "jax",
+    "optax": "jax",
+    "flax": "jax",
+    "tf": "tensorflow",
+    "tensorflow": "tensorflow",
+    "keras": "tensorflow",
+    "numpy": "numpy",
+}
+
+Factory = Callable[[Callable[..., object]], Implementation]
+
+
+def _spec_exists(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+@functools.cache
+def installed_frameworks() -> list[str]:
+    """Frameworks whose packages and registry module are importable, in table order.
+
+    Uses ``importlib.util.find_spec`` only: nothing heavy is imported to answer.
+    """
+    return [
+        framework
+        for framework, module in FRAMEWORK_MODULES.items()
+        if all(_spec_exists(p) for p in FRAMEWORK_PACKAGES[framework]) and _spec_exists(module)
+    ]
+
+
+def framework_module(framework: str) -> ModuleType:
+    """Import and return the registry module of ``framework`` (ValueError if unknown)."""
+    if framework not in FRAMEWORK_MODULES:
+        raise ValueError(f"unknown framework {framework!r}; known: {', '.join(FRAMEWORK_MODULES)}")
+    return importlib.import_module(FRAMEWORK_MODULES[framework])
+
+
+@functools.cache
+def _entries(framework: str) -> tuple[Implementation, ...]:
+    entries = tuple(framework_module(framework).implementations())
+    names = [e.name for e in entries]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise RuntimeError(f"duplicate implementation names in {framework}: {duplicates}")
+    return entries
+
+
+def all_implementations(framework: str | None = None) -> list[Implementation]:
+    """Every registered entry of ``framework``, or of every installed framework when None."""
+    frameworks = installed_frameworks() if framework is None else [framework]
+    return [entry for fw in frameworks for entry in _entries(fw)]
+
+
+def _candidate_frameworks(name: str) -> list[str]:
+    installed = installed_frameworks()
+    first = _NAME_PREFIXES.get(name.split(".", 1)[0])
+    ordered = [first] if first in installed else []
+    return ordered + [fw for fw in installed if fw != first]
+
+
+def _not_found(name: str, known: list[str], what: str) -> KeyError:
+    close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    return KeyError(f"unknown {what} {name!r}{hint}")
+
+
+def get(name: str) -> Implementation:
+    """The registered entry called ``name``; KeyError (with close matches) when there is none."""
+    known: list[str] = []
+    for framework in _candidate_frameworks(name):
+        for entry in _entries(framework):
+            if entry.name == name:
+                return entry
+            known.append(entry.name)
+    raise _not_found(name, known, "implementation")
+
+
+def get_factory(name: str) -> tuple[str, Factory]:
+    """``(framework, factory)`` for the registered name ``name`` (see ``FACTORIES``)."""
+    known: list[str] = []
+    for framework in _candidate_frameworks(name):
+        factories: dict[str, Factory] = framework_module(framework).FACTORIES
+        if name in factories:
+            return framework, factories[name]
+        known.extend(factories)
+    raise _not_found(name, known, "implementation")
+
+
+__all__ = [
+    "FRAMEWORK_MODULES",
+    "Factory",
+    "all_implementations",
+    "framework_module",
+    "get",
+    "get_factory",
+    "installed_frameworks",
+]

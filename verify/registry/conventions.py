@@ -1,0 +1,177 @@
+"""Helpers shared by the framework adapters: the reference's argument conventions.
+
+Adapters receive the reference's keyword arguments (``CONTRACT.md`` section 2: PyTorch's names
+and semantics, NumPy arrays, bfloat16 as ``ml_dtypes.bfloat16``, index targets int64) and must
+return a NumPy array of the input's dtype laid out as the reference lays it out (0-d for
+reductions).  An option an API cannot express raises
+:class:`~verify.registry.base.Unsupported`; these helpers make that uniform.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import ml_dtypes
+import numpy as np
+
+from verify.registry.base import Unsupported
+
+#: the reference functions' keyword defaults (``CONTRACT.md`` section 2), first positional
+#: arguments included as required (no default)
+REFERENCE_DEFAULTS: dict[str, dict[str, Any]] = {
+    "logsumexp": {"axis": -1},
+    "softmax": {"axis": -1},
+    "log_softmax": {"axis": -1},
+    "nll_loss": {"weight": None, "ignore_index": -100, "reduction": "mean"},
+    "cross_entropy": {
+        "weight": None,
+        "ignore_index": -100,
+        "reduction": "mean",
+        "label_smoothing": 0.0,
+    },
+    "binary_cross_entropy": {"weight": None, "reduction": "mean"},
+    "binary_cross_entropy_with_logits": {"weight": None, "reduction": "mean", "pos_weight": None},
+    "sigmoid_focal_loss": {"alpha": 0.25, "gamma": 2.0, "reduction": "none"},
+    "softmax_focal_loss": {"alpha": None, "gamma": 2.0, "reduction": "mean"},
+    "kl_div": {"reduction": "mean", "log_target": False},
+    "linear_cross_entropy": {
+        "linear_bias": None,
+        "weight": None,
+        "ignore_index": -100,
+        "reduction": "mean",
+        "label_smoothing": 0.0,
+    },
+}
+
+#: the arguments that carry data, per op, in the reference's positional order
+REFERENCE_ARRAYS: dict[str, tuple[str, ...]] = {
+    "logsumexp": ("x",),
+    "softmax": ("x",),
+    "log_softmax": ("x",),
+    "nll_loss": ("input", "target"),
+    "cross_entropy": ("input", "target"),
+    "binary_cross_entropy": ("input", "target"),
+    "binary_cross_entropy_with_logits": ("input", "target"),
+    "sigmoid_focal_loss": ("input", "target"),
+    "softmax_focal_loss": ("input", "target"),
+    "kl_div": ("input", "target"),
+    "linear_cross_entropy": ("input", "linear_weight", "target"),
+}
+
+BFLOAT16 = np.dtype(ml_dtypes.bfloat16)
+FLOAT_DTYPES: tuple[str, ...] = ("float16", "bfloat16", "float32", "float64")
+
+
+def primary_name(op: str) -> str:
+    """The argument that is differentiated and fixes the dtype: ``x`` or ``input``."""
+    return REFERENCE_ARRAYS[op][0]
+
+
+def with_defaults(op: str, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """``kwargs`` completed with the reference's defaults; unknown keys raise TypeError."""
+    known = set(REFERENCE_DEFAULTS[op]) | set(REFERENCE_ARRAYS[op])
+    unknown = sorted(set(kwargs) - known)
+    if unknown:
+        raise TypeError(f"{op}: unknown reference arguments {unknown}")
+    missing = [name for name in REFERENCE_ARRAYS[op] if name not in kwargs]
+    if missing:
+        raise TypeError(f"{op}: missing reference arguments {missing}")
+    return {**REFERENCE_DEFAULTS[op], **kwargs}
+
+
+def is_default(op: str, name: str, value: Any) -> bool:
+    """Whether ``value`` is the reference default of ``name`` (arrays are never default)."""
+    default = REFERENCE_DEFAULTS[op][name]
+    if isinstance(value, np.ndarray) or isinstance(default, np.ndarray):
+        return False
+    return bool(value is default or value == default)
+
+
+def require_defaults(op: str, kwargs: Mapping[str, Any], names: Iterable[str], api: str) -> None:
+    """Raise Unsupported when any of ``names`` is given a value other than its default."""
+    for name in names:
+        if name in kwargs and not is_default(op, name, kwargs[name]):
+            raise Unsupported(f"{api} has no equivalent of {name}={_short(kwargs[name])}")
+
+
+def require_reduction(kwargs: Mapping[str, Any], offered: Iterable[str], api: str) -> str:
+    """The requested reduction (default "mean"), or Unsupported when the API lacks it."""
+    reduction = kwargs.get("reduction", "mean")
+    offered = tuple(offered)
+    if reduction not in offered:
+        raise Unsupported(f"{api} offers reductions {offered}, not {reduction!r}")
+    return str(reduction)
+
+
+def require_dtype(dtype: np.dtype[Any], supported: Iterable[str], api: str) -> None:
+    """Raise Unsupported unless ``dtype``'s name is one of ``supported``."""
+    if dtype_name(dtype) not in tuple(supported):
+        raise Unsupported(f"{api} does not support {dtype_name(dtype)}")
+
+
+def dtype_name(dtype: Any) -> str:
+    """NumPy name of a dtype or of an array's dtype ("bfloat16" for ml_dtypes.bfloat16)."""
+    if isinstance(dtype, np.ndarray | np.generic):
+        dtype = dtype.dtype
+    return np.dtype(dtype).name
+
+
+def as_result(values: Any, dtype: np.dtype[Any]) -> np.ndarray:
+    """``values`` (array-like) as a NumPy array of ``dtype``; 0-d stays 0-d.
+
+    The cast must be exact: adapters call it on values the framework computed *in* ``dtype``
+    (possibly carried as float32 because the framework's NumPy bridge lacks bfloat16).
+    """
+    out = np.asarray(values)
+    if out.dtype != np.dtype(dtype):
+        out = out.astype(dtype)
+    return out
+
+
+def default_grad_output(output: np.ndarray) -> np.ndarray:
+    """Ones shaped and typed like ``output`` (the reference's ``grad_output=None``)."""
+    return np.ones_like(output)
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, np.ndarray):
+        return f"<array {value.dtype.name}{list(value.shape)}>"
+    return repr(value)
+
+
+PRINT_RESULT = """
+result = {values}
+print(repr(result))
+print("hex:", [float(v).hex() for v in {np}.asarray(result, dtype={np}.float64).reshape(-1)])
+"""
+
+
+def reproducer_script(
+    *,
+    title: str,
+    imports: Iterable[str],
+    setup: str,
+    call: str,
+    values: str,
+    module: str = "np",
+) -> str:
+    """A standalone script: a comment line, imports, ``setup`` (input literals), ``call``
+    (assigns ``out``), then prints ``values`` (an expression turning ``out`` into a NumPy
+    array, exactly) with ``repr`` and as ``float.hex`` strings on a line starting "hex:"."""
+    unique: list[str] = []
+    for line in imports:
+        if line not in unique:
+            unique.append(line)
+    head = f"# {title}\n" + "\n".join(unique) + "\n\n"
+    return head + setup + call.rstrip("\n") + "\n" + PRINT_RESULT.format(values=values, np=module)
+
+
+def parse_reproducer_output(stdout: str) -> np.ndarray:
+    """The float64 values a reproducer printed on its "hex:" line (for tests and reports)."""
+    import ast
+
+    for line in stdout.splitlines():
+        if line.startswith("hex: "):
+            return np.array([float.fromhex(h) for h in ast.literal_eval(line[5:])])
+    raise ValueError("no 'hex:' line in reproducer output")

@@ -1,0 +1,60 @@
+"""Which devices each framework can use on this machine.
+
+``"cpu"`` is always present.  ``"cuda"`` is present when the framework itself reports a GPU:
+``torch.cuda.is_available()`` (https://pytorch.org/docs/stable/generated/torch.cuda.is_available.html),
+``jax.devices("gpu")`` (https://docs.jax.dev/en/latest/_autosummary/jax.devices.html; it raises
+when no GPU backend exists) or ``tf.config.list_physical_devices("GPU")``
+(https://www.tensorflow.org/api_docs/python/tf/config/list_physical_devices).  The answer is
+cached per process: probing a device initialises the framework's runtime, which is slow.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+
+DEVICES: tuple[str, ...] = ("cpu", "cuda")
+
+
+def _torch_has_cuda() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+def _jax_has_gpu() -> bool:
+    import jax
+
+    try:
+        return len(jax.devices("gpu")) > 0
+    except RuntimeError:  # "Unknown backend gpu" / no GPU platform initialised
+        return False
+
+
+def _tensorflow_has_gpu() -> bool:
+    import tensorflow as tf
+
+    return len(tf.config.list_physical_devices("GPU")) > 0
+
+
+_GPU_PROBES = {
+    "torch": ("torch", _torch_has_cuda),
+    "jax": ("jax", _jax_has_gpu),
+    "tensorflow": ("tensorflow", _tensorflow_has_gpu),
+}
+
+
+@functools.cache
+def present_devices(framework: str) -> tuple[str, ...]:
+    """Devices ``framework`` can run on here, ``("cpu",)`` or ``("cpu", "cuda")``.
+
+    Frameworks without a GPU path (``"numpy"``) and frameworks that are not installed get
+    ``("cpu",)``; the probe imports the framework only when it is installed.
+    """
+    probe = _GPU_PROBES.get(framework)
+    if probe is None:
+        return ("cpu",)
+    package, has_gpu = probe
+    if importlib.util.find_spec(package) is None:
+        return ("cpu",)
+    return ("cpu", "cuda") if has_gpu() else ("cpu",)
