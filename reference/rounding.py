@@ -1,0 +1,158 @@
+r"""Rounding exact and enclosed values once, round-half-even, into a target format.
+
+Three entry points:
+
+* :func:`round_dd` rounds the exact value :math:`h + \ell` of a normalised double-double pair
+  (:math:`|\ell| \le \tfrac12 \mathrm{ulp}(h)`) into a :class:`~reference.formats.Format`,
+  vectorised, with no intermediate rounding: the significand is cut at the format's precision
+  by exact power-of-two scaling and the discarded part is compared with one half, the low word
+  breaking ties.  Subnormals (a fixed quantum below ``2^emin``) and overflow (to infinity from
+  the midpoint between the largest finite number and ``2^(emax+1)`` up, IEEE 754-2019 §4.3.1)
+  follow the standard.
+* :func:`certify` takes an enclosure :math:`h + \ell \pm r` and says, element by element,
+  whether every real number in it rounds to the same value (Ziv's test); only certified
+  elements may be returned.
+* :func:`round_rational` rounds an exact rational (a :class:`fractions.Fraction`) with integer
+  arithmetic: the last-resort tier.
+
+The result of rounding is returned as float64 holding a value that is exactly representable in
+the target format; :func:`to_dtype` then converts without a second rounding.
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import numpy as np
+
+from reference.formats import FLOAT64, Format
+
+#: relative slack added to enclosure radii before the endpoint test, covering the rounding
+#: error of forming the endpoints themselves in double-double (a few 2^-106).
+_ENDPOINT_SLACK = 2.0**-100
+
+
+def round_dd(hi: np.ndarray, lo: np.ndarray | float, fmt: Format) -> np.ndarray:
+    """Round the exact sums ``hi + lo`` into ``fmt``; returns float64 (representable in fmt).
+
+    ``hi`` and ``lo`` must form normalised double-double pairs (``fl(hi + lo) == hi``).  NaN
+    stays NaN; infinities stay infinities.
+    """
+    hi = np.asarray(hi, dtype=np.float64)
+    lo = np.broadcast_to(np.asarray(lo, dtype=np.float64), hi.shape)
+    out = np.array(hi, dtype=np.float64, copy=True)
+    finite = np.isfinite(hi) & (hi != 0)
+    if not np.any(finite):
+        return _overflow(out, fmt)
+    h = hi[finite]
+    l = lo[finite]
+    sign = np.sign(h)
+    h = np.abs(h)
+    l = l * sign
+    mant, exp2 = np.frexp(h)  # h = mant * 2^exp2, mant in [0.5, 1)
+    e = exp2.astype(np.int64) - 1  # floor(log2 h)
+    # h an exact power of two with a negative low word: the value lies in the binade below,
+    # whose quantum is half as large.
+    e = e - ((mant == 0.5) & (l < 0))
+    qexp = np.maximum(e, fmt.emin) - (fmt.precision - 1)  # quantum = 2^qexp
+    sh = np.ldexp(h, -qexp)  # exact: power-of-two scaling within range
+    sl = np.ldexp(l, -qexp)
+    fl = np.floor(sh)
+    a = sh - fl  # exact fractional part of the high word, in quanta
+    odd = np.fmod(fl, 2.0) == 1.0
+    # Case a != 0: the quantum of sh is <= 1/2, so |sl| < |a - 1/2| unless a == 1/2 exactly.
+    up_a = (a > 0.5) | ((a == 0.5) & ((sl > 0) | ((sl == 0) & odd)))
+    # Case a == 0: the value is fl + sl with |sl| <= 1 (the finer binade quantum included).
+    down0 = (sl < -0.5) | ((sl == -0.5) & odd)
+    up0 = (sl > 0.5) | ((sl == 0.5) & odd)
+    n = np.where(a != 0, fl + up_a, fl + up0 - down0)
+    res = np.ldexp(n, qexp) * sign
+    # rounded to zero: keep the sign of the exact value
+    res = np.where(n == 0, np.copysign(0.0, sign), res)
+    out[finite] = res
+    return _overflow(out, fmt)
+
+
+def _overflow(values: np.ndarray, fmt: Format) -> np.ndarray:
+    if fmt is FLOAT64:
+        return values
+    too_big = np.abs(values) >= 2.0 ** (fmt.emax + 1)
+    if np.any(too_big):
+        values = np.where(too_big, np.copysign(np.inf, values), values)
+    return values
+
+
+def certify(
+    hi: np.ndarray, lo: np.ndarray | float, rad: np.ndarray | float, fmt: Format
+) -> tuple[np.ndarray, np.ndarray]:
+    """Round the enclosure ``[hi + lo - rad, hi + lo + rad]`` into ``fmt``.
+
+    Returns ``(ok, rounded)``: ``ok[i]`` is true when every real number of the i-th enclosure
+    rounds to ``rounded[i]``; elsewhere ``rounded`` must not be used.  ``rad == 0`` means the
+    value is exact.  NaN enclosures are never certified (callers handle special values first).
+    """
+    hi = np.asarray(hi, dtype=np.float64)
+    lo = np.broadcast_to(np.asarray(lo, dtype=np.float64), hi.shape)
+    rad = np.broadcast_to(np.asarray(rad, dtype=np.float64), hi.shape)
+    mid = round_dd(hi, lo, fmt)
+    exact = rad == 0
+    if np.all(exact):
+        return np.isfinite(hi) | np.isinf(hi), mid
+    r = rad * (1.0 + _ENDPOINT_SLACK) + np.abs(hi) * _ENDPOINT_SLACK
+    r = np.where(exact, 0.0, r)
+    lo_h, lo_l = _dd_add_scalar(hi, lo, -r)
+    up_h, up_l = _dd_add_scalar(hi, lo, r)
+    ok = (round_dd(lo_h, lo_l, fmt) == mid) & (round_dd(up_h, up_l, fmt) == mid)
+    # equal zeros of different signs compare equal: accept, the sign follows the midpoint
+    ok &= np.isfinite(rad) & ~np.isnan(hi)
+    return ok, mid
+
+
+def _dd_add_scalar(hi: np.ndarray, lo: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(hi + lo) + b as a normalised double-double (error at most a few 2^-106 relative)."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        s = hi + b
+        bb = s - hi
+        e = (hi - (s - bb)) + (b - bb)
+        e = e + lo
+        h = s + e
+        l = e - (h - s)
+    h = np.where(np.isfinite(h), h, s)
+    l = np.where(np.isfinite(l), l, 0.0)
+    return h, l
+
+
+def round_rational(q: Fraction | int, fmt: Format) -> float:
+    """Round an exact rational into ``fmt`` (round-half-even, subnormals, overflow)."""
+    q = Fraction(q)
+    if q == 0:
+        return 0.0
+    sign = -1.0 if q < 0 else 1.0
+    q = abs(q)
+    num, den = q.numerator, q.denominator
+    # e = floor(log2 q)
+    e = num.bit_length() - den.bit_length()
+    if (num << max(0, -e)) < (den << max(0, e)):
+        e -= 1
+    qexp = max(e, fmt.emin) - (fmt.precision - 1)
+    # n = q / 2^qexp, rounded half-even
+    if qexp >= 0:
+        scaled_num, scaled_den = num, den << qexp
+    else:
+        scaled_num, scaled_den = num << (-qexp), den
+    n, rem = divmod(scaled_num, scaled_den)
+    twice = 2 * rem
+    if twice > scaled_den or (twice == scaled_den and n % 2 == 1):
+        n += 1
+    if n == 0:
+        return math.copysign(0.0, sign)
+    if qexp + n.bit_length() - 1 > fmt.emax:
+        return sign * math.inf
+    return sign * math.ldexp(float(n), qexp)
+
+
+def to_dtype(values: np.ndarray, fmt: Format) -> np.ndarray:
+    """Convert float64 values that are exactly representable in ``fmt`` into its dtype (exact:
+    no second rounding happens because nothing is left to round)."""
+    return np.asarray(values, dtype=np.float64).astype(fmt.dtype)
