@@ -70,6 +70,18 @@ def _bytes_literal(a: np.ndarray, module: str) -> str:
     )
 
 
+def _short_hex(value: float) -> str:
+    """``float.hex`` without the mantissa's trailing zeros ('0x1.8p+1', not '0x1.8000000000000p+1');
+    ``float.fromhex`` reads both the same."""
+    text = value.hex()
+    if "p" not in text:
+        return text  # inf, -inf, nan
+    mantissa, exponent = text.split("p")
+    if "." in mantissa:
+        mantissa = mantissa.rstrip("0").rstrip(".")
+    return f"{mantissa}p{exponent}"
+
+
 def _float_elements_exact(a: np.ndarray) -> bool:
     """Whether float64 -> a.dtype of the hex values rebuilds ``a``'s bits (NaN payloads)."""
     flat = a.reshape(-1)
@@ -92,7 +104,7 @@ def array_literal(a: np.ndarray, module: str = "np") -> str:
     if dtype.kind == "f" or dtype == _BFLOAT16:
         if not _float_elements_exact(a):
             return _bits_literal(a, module)
-        hexes = ", ".join(repr(float(v).hex()) for v in flat.astype(np.float64))
+        hexes = ", ".join(repr(_short_hex(float(v))) for v in flat.astype(np.float64))
         return (
             f"{module}.array([float.fromhex(h) for h in ({hexes}{',' if flat.size == 1 else ''})],"
             f" dtype={module}.float64).astype({dtype_literal(dtype, module)})"

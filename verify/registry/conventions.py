@@ -175,3 +175,29 @@ def parse_reproducer_output(stdout: str) -> np.ndarray:
         if line.startswith("hex: "):
             return np.array([float.fromhex(h) for h in ast.literal_eval(line[5:])])
     raise ValueError("no 'hex:' line in reproducer output")
+
+
+def callable_reference(fn: Any) -> tuple[list[str], str]:
+    """Import lines and an expression that name ``fn`` in a standalone script.
+
+    Functions reachable as ``module.qualname`` are imported by module; functions of a module
+    loaded from a file path (``--impl path/to/file.py:fn``) are loaded from that file.
+    """
+    import sys
+
+    module = getattr(fn, "__module__", None)
+    qualname = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None)
+    if module and qualname and "<" not in qualname:
+        loaded = sys.modules.get(module)
+        if loaded is not None and not module.startswith("_verify_user_"):
+            return [f"import {module}"], f"{module}.{qualname}"
+        filename = getattr(loaded, "__file__", None)
+        if filename:
+            lines = [
+                "import importlib.util",
+                f"_spec = importlib.util.spec_from_file_location('user_impl', {filename!r})",
+                "user_impl = importlib.util.module_from_spec(_spec)",
+                "_spec.loader.exec_module(user_impl)",
+            ]
+            return lines, f"user_impl.{qualname}"
+    raise ValueError(f"cannot name {fn!r} in a standalone script")

@@ -1,0 +1,663 @@
+"""PyTorch entries: ``torch.nn.functional`` losses, softmax family, ``torch.logsumexp`` and
+``torch.nn.CrossEntropyLoss`` as a module.
+
+The reference's conventions *are* PyTorch's (class axis 1, index targets or probability targets
+shaped like the input, ``ignore_index``, ``label_smoothing``, the reductions), so every adapter
+passes the reference's options through under PyTorch's own names.  Arrays become tensors with
+``torch.from_numpy`` (bfloat16 goes through float32, which holds every bfloat16 value exactly)
+on the requested device; results come back with ``.cpu()`` and an exact conversion to the input's
+NumPy dtype.  Gradients are ``torch.autograd.grad`` with respect to ``input`` (for
+``linear_cross_entropy``: ``input``, ``linear_weight`` and ``linear_bias``, as
+``reference.linear_cross_entropy_grad`` returns them).
+
+Every float16/bfloat16/float32/float64 CPU kernel used here exists in the installed PyTorch
+(checked forward and backward); a kernel that a build lacks ("... not implemented for 'Half'")
+is reported as :class:`~verify.registry.base.Unsupported` with PyTorch's message.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from verify.registry import conventions
+from verify.registry.base import (
+    Capabilities,
+    Deviation,
+    Implementation,
+    KnownIssue,
+    Kwargs,
+    Unsupported,
+)
+from verify.reproducer_literals import imports_for, value_literal
+
+FRAMEWORK = "torch"
+DOCS = "https://docs.pytorch.org/docs/stable/generated/"
+
+_TORCH_DTYPES = {
+    "float16": torch.float16,
+    "bfloat16": torch.bfloat16,
+    "float32": torch.float32,
+    "float64": torch.float64,
+    "int64": torch.int64,
+}
+
+#: CUDA checks class indices with a device-side assert, which leaves the CUDA context unusable
+#: for the rest of the process (https://github.com/pytorch/pytorch/issues/1328); out-of-range
+#: targets are therefore only sent to the CPU.
+CUDA_ASSERT_ISSUE = "https://github.com/pytorch/pytorch/issues/1328"
+
+
+# --- tensors --------------------------------------------------------------------------------
+
+
+def to_tensor(array: np.ndarray, device: str) -> torch.Tensor:
+    """A copy of ``array`` as a tensor on ``device`` (bfloat16 via float32, exactly)."""
+    array = np.asarray(array)
+    if array.dtype == conventions.BFLOAT16:
+        tensor = torch.from_numpy(array.astype(np.float32)).to(torch.bfloat16)
+    else:
+        tensor = torch.from_numpy(np.array(array, copy=True))
+    return tensor.to(device)
+
+
+def to_numpy(tensor: torch.Tensor, dtype: np.dtype[Any]) -> np.ndarray:
+    """``tensor`` on the CPU as a NumPy array of ``dtype`` (an exact conversion)."""
+    tensor = tensor.detach().cpu()
+    if tensor.dtype == torch.bfloat16:
+        tensor = tensor.to(torch.float32)
+    return conventions.as_result(tensor.numpy(), dtype)
+
+
+def _synchronize(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+# --- one call, as data ----------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class _Tensor:
+    """A reference to the tensor called ``name`` in a :class:`_Call`."""
+
+    name: str
+
+
+@dataclasses.dataclass(frozen=True)
+class _Source:
+    """A keyword value given as source text (e.g. an options object)."""
+
+    source: str
+    value: Any
+
+
+@dataclasses.dataclass
+class _Call:
+    """One API call: which arrays become tensors and how they are passed.
+
+    ``ctor`` is set for module-form APIs: ``fn(**ctor)(*args, **kwargs)``.
+    """
+
+    arrays: dict[str, np.ndarray]
+    args: tuple[str, ...]
+    kwargs: dict[str, Any]
+    #: the tensors gradients are taken with respect to (first: the reference's first argument)
+    wrt: tuple[str, ...]
+    ctor: dict[str, Any] | None = None
+    dtype: np.dtype[Any] = dataclasses.field(default_factory=lambda: np.dtype(np.float64))
+
+    def invoke(self, fn: Callable[..., Any], tensors: Mapping[str, torch.Tensor]) -> Any:
+        def resolve(value: Any) -> Any:
+            if isinstance(value, _Tensor):
+                return tensors[value.name]
+            if isinstance(value, _Source):
+                return value.value
+            return value
+
+        args = [tensors[name] for name in self.args]
+        kwargs = {k: resolve(v) for k, v in self.kwargs.items()}
+        try:
+            if self.ctor is not None:
+                return fn(**{k: resolve(v) for k, v in self.ctor.items()})(*args, **kwargs)
+            return fn(*args, **kwargs)
+        except RuntimeError as error:
+            if "not implemented for" in str(error):
+                raise Unsupported(" ".join(str(error).split())) from error
+            raise
+
+    def source(self, expression: str) -> str:
+        def render(value: Any) -> str:
+            if isinstance(value, _Tensor):
+                return value.name
+            if isinstance(value, _Source):
+                return value.source
+            return value_literal(value)
+
+        kwargs = [f"{k}={render(v)}" for k, v in self.kwargs.items()]
+        call_args = ", ".join([*self.args, *kwargs])
+        if self.ctor is not None:
+            ctor = ", ".join(f"{k}={render(v)}" for k, v in self.ctor.items())
+            return f"module = {expression}({ctor})\nout = module({call_args})\n"
+        return f"out = {expression}({call_args})\n"
+
+
+# --- argument translation -------------------------------------------------------------------
+
+
+def _same_dtype(name: str, array: Any, dtype: np.dtype[Any], api: str) -> np.ndarray:
+    """A float auxiliary array in the input's dtype, which PyTorch requires; only an exact
+    conversion is made, anything else is Unsupported."""
+    array = np.asarray(array)
+    if array.dtype == dtype:
+        return array
+    converted = array.astype(dtype)
+    back = converted.astype(array.dtype)
+    if not np.array_equal(back, array, equal_nan=True):
+        raise Unsupported(
+            f"{api} needs {name} in the input's dtype {dtype.name}; {array.dtype.name} values "
+            "do not convert exactly"
+        )
+    return converted
+
+
+def _index_target(args: Mapping[str, Any]) -> np.ndarray:
+    return np.asarray(args["target"]).astype(np.int64)
+
+
+def _out_of_range(args: Mapping[str, Any], classes: int) -> bool:
+    target = _index_target(args)
+    ignore = int(args.get("ignore_index", -100))
+    valid = (target == ignore) | ((target >= 0) & (target < classes))
+    return not bool(np.all(valid))
+
+
+def _loss_call(
+    args: Mapping[str, Any],
+    api: str,
+    *,
+    target: str,
+    options: tuple[str, ...],
+    extra_kwargs: Mapping[str, Any] | None = None,
+) -> _Call:
+    """The call ``api(input, target, **options)`` for a reference loss (options in PyTorch's
+    names, which are the reference's)."""
+    x = np.asarray(args["input"])
+    arrays: dict[str, np.ndarray] = {"input": x}
+    if target == "index":
+        arrays["target"] = _index_target(args)
+    else:
+        arrays["target"] = _same_dtype("target", args["target"], x.dtype, api)
+    kwargs: dict[str, Any] = {}
+    for name in options:
+        value = args[name]
+        if isinstance(value, np.ndarray):
+            arrays[name] = _same_dtype(name, value, x.dtype, api)
+            kwargs[name] = _Tensor(name)
+        elif value is not None:
+            kwargs[name] = value
+    kwargs.update(extra_kwargs or {})
+    return _Call(arrays, ("input", "target"), kwargs, ("input",), dtype=x.dtype)
+
+
+# --- the entry builder ----------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class _Spec:
+    name: str
+    op: str
+    #: source expression of the real API (used in reproducers when wrapping it)
+    api: str
+    real: Callable[..., Any]
+    translate: Callable[[dict[str, Any]], _Call]
+    capabilities: Capabilities
+    docs: str
+    deviations: tuple[Deviation, ...] = ()
+    known_issues: tuple[KnownIssue, ...] = ()
+    variant: str = ""
+    #: index-target entries refuse out-of-range targets on CUDA (see CUDA_ASSERT_ISSUE)
+    index_target: bool = False
+
+
+def _build(spec: _Spec, fn: Callable[..., Any]) -> Implementation:
+    op = spec.op
+
+    def prepare(kwargs: Kwargs, device: str) -> _Call:
+        args = conventions.with_defaults(op, kwargs)
+        if spec.index_target and device != "cpu":
+            x = np.asarray(args["input"])
+            classes = x.shape[1] if op != "linear_cross_entropy" else args["linear_weight"].shape[0]
+            if _out_of_range(args, classes):
+                raise Unsupported(
+                    "class indices outside [0, C) are not sent to CUDA: PyTorch checks them "
+                    "with a device-side assert that leaves the CUDA context unusable "
+                    f"({CUDA_ASSERT_ISSUE})"
+                )
+        return spec.translate(args)
+
+    def tensors_for(call: _Call, device: str, grad: bool) -> dict[str, torch.Tensor]:
+        tensors = {name: to_tensor(a, device) for name, a in call.arrays.items()}
+        if grad:
+            for name in call.wrt:
+                tensors[name].requires_grad_(True)
+        return tensors
+
+    def forward(kwargs: Kwargs, device: str) -> np.ndarray:
+        call = prepare(kwargs, device)
+        tensors = tensors_for(call, device, grad=False)
+        with torch.no_grad():
+            out = call.invoke(fn, tensors)
+        _synchronize(device)
+        return to_numpy(out, call.dtype)
+
+    def vjp(kwargs: Kwargs, grad_output: np.ndarray, device: str) -> Any:
+        call = prepare(kwargs, device)
+        tensors = tensors_for(call, device, grad=True)
+        with torch.enable_grad():
+            out = call.invoke(fn, tensors)
+            g = to_tensor(np.asarray(grad_output), device).to(out.dtype).reshape(out.shape)
+            inputs = [tensors[name] for name in call.wrt]
+            grads = torch.autograd.grad(out, inputs, g, allow_unused=True)
+        _synchronize(device)
+        results = tuple(None if grad is None else to_numpy(grad, call.dtype) for grad in grads)
+        if op == "linear_cross_entropy":
+            return results
+        return results[0]
+
+    def bind(kwargs: Kwargs, device: str, backward: bool) -> Callable[[], Any]:
+        call = prepare(kwargs, device)
+        tensors = tensors_for(call, device, grad=False)
+        _synchronize(device)
+        if not backward:
+
+            def run_forward() -> Any:
+                with torch.no_grad():
+                    out = call.invoke(fn, tensors)
+                _synchronize(device)
+                return out
+
+            return run_forward
+
+        with torch.no_grad():
+            template = call.invoke(fn, tensors)
+        g = torch.ones_like(template)
+
+        def run_backward() -> Any:
+            # a fresh graph per call: new leaves, new forward, one backward
+            leaves = dict(tensors)
+            for name in call.wrt:
+                leaves[name] = tensors[name].detach().requires_grad_(True)
+            with torch.enable_grad():
+                out = call.invoke(fn, leaves)
+                grads = torch.autograd.grad(out, [leaves[n] for n in call.wrt], g)
+            _synchronize(device)
+            return grads
+
+        return run_backward
+
+    def reproducer(kwargs: Kwargs, device: str) -> str:
+        call = prepare(kwargs, device)
+        if fn is spec.real:
+            fn_imports, expression = [f"import {spec.api.rsplit('.', 1)[0]}"], spec.api
+        else:
+            fn_imports, expression = conventions.callable_reference(fn)
+        lines = []
+        for name, array in call.arrays.items():
+            if array.dtype == conventions.BFLOAT16:
+                literal = value_literal(array.astype(np.float32))
+                lines.append(f"{name} = torch.from_numpy({literal}).to(torch.bfloat16)")
+            else:
+                lines.append(f"{name} = torch.from_numpy({value_literal(array)})")
+            if device != "cpu":
+                lines[-1] += f".to({device!r})"
+        setup = "\n".join(lines) + "\n"
+        imports = [*imports_for(list(call.arrays.values())), "import torch", *fn_imports]
+        imports = [line for line in imports if line != "import ml_dtypes"]
+        return conventions.reproducer_script(
+            title=(
+                f"{spec.name}: {op} on {conventions.dtype_name(call.dtype)} inputs, "
+                f"device {device!r}, PyTorch {torch.__version__}"
+            ),
+            imports=imports,
+            setup=setup,
+            call=call.source(expression),
+            values='out.detach().to("cpu", torch.float64).numpy()',
+        )
+
+    return Implementation(
+        name=spec.name,
+        framework=FRAMEWORK,
+        op=op,
+        forward=forward,
+        capabilities=spec.capabilities,
+        dtypes=conventions.FLOAT_DTYPES,
+        devices=("cpu", "cuda"),
+        vjp=vjp,
+        bind=bind,
+        reproducer=reproducer,
+        deviations=spec.deviations,
+        known_issues=spec.known_issues,
+        docs=spec.docs,
+        variant=spec.variant,
+    )
+
+
+# --- translations, one per API --------------------------------------------------------------
+
+
+def _softmax_family(api: str) -> Callable[[dict[str, Any]], _Call]:
+    def translate(args: dict[str, Any]) -> _Call:
+        x = np.asarray(args["x"])
+        return _Call({"x": x}, ("x",), {"dim": int(args["axis"])}, ("x",), dtype=x.dtype)
+
+    return translate
+
+
+def _cross_entropy_index(args: dict[str, Any]) -> _Call:
+    options = ("weight", "ignore_index", "reduction", "label_smoothing")
+    return _loss_call(args, "cross_entropy", target="index", options=options)
+
+
+def _cross_entropy_probs(args: dict[str, Any]) -> _Call:
+    api = "torch.nn.functional.cross_entropy with probability targets"
+    conventions.require_defaults("cross_entropy", args, ("ignore_index",), api)
+    options = ("weight", "reduction", "label_smoothing")
+    return _loss_call(args, api, target="probs", options=options)
+
+
+def _cross_entropy_module(args: dict[str, Any]) -> _Call:
+    call = _cross_entropy_index(args)
+    call.ctor, call.kwargs = call.kwargs, {}
+    return call
+
+
+def _nll_loss(args: dict[str, Any]) -> _Call:
+    return _loss_call(
+        args, "nll_loss", target="index", options=("weight", "ignore_index", "reduction")
+    )
+
+
+def _binary_cross_entropy(args: dict[str, Any]) -> _Call:
+    return _loss_call(
+        args, "binary_cross_entropy", target="binary", options=("weight", "reduction")
+    )
+
+
+def _binary_cross_entropy_with_logits(args: dict[str, Any]) -> _Call:
+    options = ("weight", "reduction", "pos_weight")
+    return _loss_call(args, "binary_cross_entropy_with_logits", target="binary", options=options)
+
+
+def _kl_div(args: dict[str, Any]) -> _Call:
+    return _loss_call(args, "kl_div", target="probs", options=("reduction", "log_target"))
+
+
+def _linear_cross_entropy(chunked: bool) -> Callable[[dict[str, Any]], _Call]:
+    api = "torch.nn.functional.linear_cross_entropy" + (" (chunked)" if chunked else "")
+
+    def translate(args: dict[str, Any]) -> _Call:
+        x = np.asarray(args["input"])
+        if x.ndim != 2:
+            raise Unsupported(f"{api}: the entry takes (N, in_features) inputs, not {x.ndim}-d")
+        if chunked:
+            conventions.require_defaults(
+                "linear_cross_entropy", args, ("label_smoothing",), api + " path"
+            )
+        arrays = {
+            "input": x,
+            "linear_weight": _same_dtype("linear_weight", args["linear_weight"], x.dtype, api),
+            "target": _index_target(args),
+        }
+        kwargs: dict[str, Any] = {}
+        wrt = ["input", "linear_weight"]
+        for name in ("linear_bias", "weight"):
+            if args[name] is not None:
+                arrays[name] = _same_dtype(name, args[name], x.dtype, api)
+                kwargs[name] = _Tensor(name)
+                if name == "linear_bias":
+                    wrt.append(name)
+        kwargs["reduction"] = args["reduction"]
+        kwargs["ignore_index"] = int(args["ignore_index"])
+        if not chunked:
+            kwargs["label_smoothing"] = args["label_smoothing"]
+        else:
+            kwargs["options"] = _Source(
+                "torch.nn.LinearCrossEntropyOptions()", torch.nn.LinearCrossEntropyOptions()
+            )
+        return _Call(
+            arrays, ("input", "linear_weight", "target"), kwargs, tuple(wrt), dtype=x.dtype
+        )
+
+    return translate
+
+
+# --- documented deviations and known upstream issues ----------------------------------------
+
+_LOG_CLAMP = math.exp(-100.0)
+
+
+def _bce_log_clamped(kwargs: Kwargs) -> bool:
+    """Whether PyTorch's clamp of log(p) and log(1 - p) at -100 changes a term that counts
+    (a term whose coefficient, target or 1 - target, is not zero)."""
+    p = np.asarray(kwargs["input"]).astype(np.float64)
+    t = np.asarray(kwargs["target"]).astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        low = (p < _LOG_CLAMP) & (t != 0)
+        high = ((1.0 - p) < _LOG_CLAMP) & (t != 1)
+    return bool(np.any(low | high))
+
+
+BCE_LOG_CLAMP = Deviation(
+    description=(
+        "binary_cross_entropy clamps log(p) and log(1 - p) at -100, so a term whose exact "
+        "value exceeds 100 (p < e^-100 with target > 0, or p = 1 with target < 1) is 100 "
+        "times its coefficient instead of the exact value (+inf at p = 0 or 1); the gradient "
+        "is that of the clamped loss"
+    ),
+    link="https://docs.pytorch.org/docs/stable/generated/torch.nn.BCELoss.html",
+    applies=_bce_log_clamped,
+)
+
+
+# --- the registry ---------------------------------------------------------------------------
+
+_LOSS_REDUCTIONS = ("none", "sum", "mean")
+
+
+def _specs() -> list[_Spec]:
+    index_ce = Capabilities(
+        reductions=_LOSS_REDUCTIONS,
+        target="index",
+        class_weight=True,
+        ignore_index=True,
+        label_smoothing=True,
+        kdim=True,
+    )
+    softmax_caps = Capabilities(reductions=(), axis=True)
+    return [
+        _Spec(
+            name="torch.nn.functional.cross_entropy",
+            op="cross_entropy",
+            api="torch.nn.functional.cross_entropy",
+            real=F.cross_entropy,
+            translate=_cross_entropy_index,
+            capabilities=index_ce,
+            docs=DOCS + "torch.nn.functional.cross_entropy.html",
+            variant="class-index targets",
+            index_target=True,
+        ),
+        _Spec(
+            name="torch.nn.functional.cross_entropy[probs]",
+            op="cross_entropy",
+            api="torch.nn.functional.cross_entropy",
+            real=F.cross_entropy,
+            translate=_cross_entropy_probs,
+            capabilities=Capabilities(
+                reductions=_LOSS_REDUCTIONS,
+                target="probs",
+                class_weight=True,
+                label_smoothing=True,
+                kdim=True,
+            ),
+            docs=DOCS + "torch.nn.functional.cross_entropy.html",
+            variant="probability targets",
+        ),
+        _Spec(
+            name="torch.nn.CrossEntropyLoss",
+            op="cross_entropy",
+            api="torch.nn.CrossEntropyLoss",
+            real=torch.nn.CrossEntropyLoss,
+            translate=_cross_entropy_module,
+            capabilities=index_ce,
+            docs=DOCS + "torch.nn.CrossEntropyLoss.html",
+            variant="module form, class-index targets",
+            index_target=True,
+        ),
+        _Spec(
+            name="torch.nn.functional.nll_loss",
+            op="nll_loss",
+            api="torch.nn.functional.nll_loss",
+            real=F.nll_loss,
+            translate=_nll_loss,
+            capabilities=Capabilities(
+                reductions=_LOSS_REDUCTIONS,
+                target="index",
+                class_weight=True,
+                ignore_index=True,
+                kdim=True,
+            ),
+            docs=DOCS + "torch.nn.functional.nll_loss.html",
+            index_target=True,
+        ),
+        _Spec(
+            name="torch.nn.functional.log_softmax",
+            op="log_softmax",
+            api="torch.nn.functional.log_softmax",
+            real=F.log_softmax,
+            translate=_softmax_family("log_softmax"),
+            capabilities=softmax_caps,
+            docs=DOCS + "torch.nn.functional.log_softmax.html",
+        ),
+        _Spec(
+            name="torch.nn.functional.softmax",
+            op="softmax",
+            api="torch.nn.functional.softmax",
+            real=F.softmax,
+            translate=_softmax_family("softmax"),
+            capabilities=softmax_caps,
+            docs=DOCS + "torch.nn.functional.softmax.html",
+        ),
+        _Spec(
+            name="torch.logsumexp",
+            op="logsumexp",
+            api="torch.logsumexp",
+            real=torch.logsumexp,
+            translate=_softmax_family("logsumexp"),
+            capabilities=softmax_caps,
+            docs=DOCS + "torch.logsumexp.html",
+        ),
+        _Spec(
+            name="torch.nn.functional.binary_cross_entropy",
+            op="binary_cross_entropy",
+            api="torch.nn.functional.binary_cross_entropy",
+            real=F.binary_cross_entropy,
+            translate=_binary_cross_entropy,
+            capabilities=Capabilities(
+                reductions=_LOSS_REDUCTIONS, target="binary", sample_weight=True, kdim=True
+            ),
+            docs=DOCS + "torch.nn.functional.binary_cross_entropy.html",
+            deviations=(BCE_LOG_CLAMP,),
+        ),
+        _Spec(
+            name="torch.nn.functional.binary_cross_entropy_with_logits",
+            op="binary_cross_entropy_with_logits",
+            api="torch.nn.functional.binary_cross_entropy_with_logits",
+            real=F.binary_cross_entropy_with_logits,
+            translate=_binary_cross_entropy_with_logits,
+            capabilities=Capabilities(
+                reductions=_LOSS_REDUCTIONS,
+                target="binary",
+                sample_weight=True,
+                pos_weight=True,
+                kdim=True,
+            ),
+            docs=DOCS + "torch.nn.functional.binary_cross_entropy_with_logits.html",
+        ),
+        _Spec(
+            name="torch.nn.functional.kl_div",
+            op="kl_div",
+            api="torch.nn.functional.kl_div",
+            real=F.kl_div,
+            translate=_kl_div,
+            capabilities=Capabilities(
+                reductions=("none", "sum", "mean", "batchmean"),
+                target="probs",
+                log_target=True,
+                kdim=True,
+            ),
+            docs=DOCS + "torch.nn.functional.kl_div.html",
+        ),
+        _Spec(
+            name="torch.nn.functional.linear_cross_entropy",
+            op="linear_cross_entropy",
+            api="torch.nn.functional.linear_cross_entropy",
+            real=F.linear_cross_entropy,
+            translate=_linear_cross_entropy(chunked=False),
+            capabilities=Capabilities(
+                reductions=_LOSS_REDUCTIONS,
+                target="index",
+                class_weight=True,
+                ignore_index=True,
+                label_smoothing=True,
+                extra=("linear_bias",),
+            ),
+            docs=DOCS + "torch.nn.functional.linear_cross_entropy.html",
+            variant="reference path (options=None)",
+            index_target=True,
+        ),
+        _Spec(
+            name="torch.nn.functional.linear_cross_entropy[chunked]",
+            op="linear_cross_entropy",
+            api="torch.nn.functional.linear_cross_entropy",
+            real=F.linear_cross_entropy,
+            translate=_linear_cross_entropy(chunked=True),
+            capabilities=Capabilities(
+                reductions=_LOSS_REDUCTIONS,
+                target="index",
+                class_weight=True,
+                ignore_index=True,
+                extra=("linear_bias",),
+            ),
+            docs=DOCS + "torch.nn.functional.linear_cross_entropy.html",
+            variant="chunked path (options=torch.nn.LinearCrossEntropyOptions())",
+            index_target=True,
+        ),
+    ]
+
+
+_SPECS: dict[str, _Spec] = {spec.name: spec for spec in _specs()}
+
+
+def _factory(spec: _Spec) -> Callable[[Callable[..., Any]], Implementation]:
+    def build(fn: Callable[..., Any]) -> Implementation:
+        return _build(spec, fn)
+
+    build.__doc__ = f"The {spec.name} entry built around a given callable."
+    return build
+
+
+FACTORIES: dict[str, Callable[[Callable[..., Any]], Implementation]] = {
+    name: _factory(spec) for name, spec in _SPECS.items()
+}
+
+
+def implementations() -> list[Implementation]:
+    """Every PyTorch entry, built around the real API."""
+    return [_build(spec, spec.real) for spec in _SPECS.values()]
