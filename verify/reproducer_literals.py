@@ -85,7 +85,8 @@ def _short_hex(value: float) -> str:
 def _float_elements_exact(a: np.ndarray) -> bool:
     """Whether float64 -> a.dtype of the hex values rebuilds ``a``'s bits (NaN payloads)."""
     flat = a.reshape(-1)
-    rebuilt = flat.astype(np.float64).astype(a.dtype)
+    spelled = [float.fromhex(_short_hex(float(v))) for v in flat.astype(np.float64)]
+    rebuilt = np.array(spelled, dtype=np.float64).astype(a.dtype)
     uint = _UINT_OF_SIZE[a.dtype.itemsize]
     return bool(np.array_equal(rebuilt.view(uint), flat.view(uint)))
 
