@@ -1,0 +1,324 @@
+"""The command line: ``python -m verify`` (CONTRACT section 3).
+
+::
+
+    python -m verify [--framework NAME ...] [--profile quick|default|thorough]
+                     [--device cpu|cuda ...] [--output DIR] [--baseline OLD.json] [--seed N]
+                     [--check-timeout SECONDS] [--jobs N]
+    python -m verify --impl MODULE:FUNCTION --like QUALIFIED_NAME [--profile ...] [--output DIR]
+    python -m verify merge REPORT.json ... [--output DIR]
+
+Exit status: 0 everything conforms (registered deviations and known upstream issues
+included); 1 a non-conformance that is not registered, or a regression against ``--baseline``;
+2 a usage error, with a one-line message saying what to fix; 130 the run was interrupted
+(SIGINT/SIGTERM; the reports of what finished are still written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import functools
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn, TextIO
+
+from verify.errors import UsageError
+from verify.progress import ProgressDisplay
+from verify.report import json_report, merge, summary, write_all
+from verify.report.baseline import apply_baseline
+from verify.report.model import Report, base_environment, utc_now
+from verify.runner import DEFAULT_CHECK_TIMEOUT_S, Job, Runner, RunOutcome
+
+PROFILES: tuple[str, ...] = ("quick", "default", "thorough")
+DEVICES: tuple[str, ...] = ("cpu", "cuda")
+DEFAULT_OUTPUT = "reports"
+DEFAULT_SEED = 0
+EXIT_OK, EXIT_NONCONFORMING, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+PROG = "python -m verify"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line and exit status 2 (raised as UsageError)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of ``python -m verify`` (the run form)."""
+    parser = _Parser(
+        prog=PROG,
+        description=(
+            "Verify softmax/cross-entropy implementations against a correctly rounded "
+            "reference. Subcommand: 'merge REPORT.json ... --output DIR' combines reports."
+        ),
+        epilog="Exit status: 0 conforms, 1 unregistered non-conformance or regression, "
+        "2 usage error, 130 interrupted.",
+    )
+    parser.add_argument(
+        "--framework",
+        action="append",
+        metavar="NAME",
+        help="framework to verify (repeatable; default: every installed one)",
+    )
+    parser.add_argument("--profile", choices=PROFILES, default="default")
+    parser.add_argument(
+        "--device",
+        action="append",
+        choices=DEVICES,
+        help="device to run on (repeatable; default: every available one)",
+    )
+    parser.add_argument("--output", default=DEFAULT_OUTPUT, metavar="DIR")
+    parser.add_argument("--baseline", metavar="OLD.json", help="earlier conformance.json to diff")
+    parser.add_argument("--seed", type=_non_negative_int, default=DEFAULT_SEED, metavar="N")
+    parser.add_argument("--impl", metavar="MODULE:FUNCTION", help="a callable to verify")
+    parser.add_argument(
+        "--like", metavar="QUALIFIED_NAME", help="registered implementation --impl replaces"
+    )
+    parser.add_argument(
+        "--check-timeout",
+        type=_positive_float,
+        default=DEFAULT_CHECK_TIMEOUT_S,
+        metavar="SECONDS",
+        help=f"a check running longer is stopped and reported as an error "
+        f"(default {DEFAULT_CHECK_TIMEOUT_S:g})",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="frameworks verified at the same time, each in its own process (default 1)",
+    )
+    return parser
+
+
+def build_merge_parser() -> argparse.ArgumentParser:
+    """The parser of ``python -m verify merge``."""
+    parser = _Parser(
+        prog=f"{PROG} merge",
+        description="Combine conformance.json reports from several machines or devices.",
+    )
+    parser.add_argument("reports", nargs="+", metavar="REPORT.json")
+    parser.add_argument("--output", default=DEFAULT_OUTPUT, metavar="DIR")
+    return parser
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is negative; give 0 or more")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = _non_negative_int(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("give 1 or more")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a positive number of seconds")
+    return value
+
+
+@dataclasses.dataclass
+class RunPlan:
+    """A validated run: what to verify, where, and where the reports go."""
+
+    jobs: list[Job]
+    devices: tuple[str, ...]
+    explicit_devices: bool
+    profile: str
+    seed: int
+    output: Path
+    baseline: Path | None = None
+    check_timeout: float = DEFAULT_CHECK_TIMEOUT_S
+    parallel: int = 1
+
+
+def _framework_jobs(names: Sequence[str] | None) -> list[Job]:
+    from verify.registry import FRAMEWORK_MODULES, installed_frameworks
+    from verify.session import run_framework
+
+    installed = installed_frameworks()
+    if names:
+        chosen: list[str] = []
+        for name in names:
+            if name not in FRAMEWORK_MODULES:
+                raise UsageError(
+                    f"unknown framework {name!r}; choose from {', '.join(FRAMEWORK_MODULES)}"
+                )
+            if name not in installed:
+                extra = f"xent-conformance[{name}]" if name != "numpy" else "numpy"
+                raise UsageError(
+                    f"framework {name!r} is not installed; install it (pip install '{extra}') "
+                    f"or choose from the installed ones: {', '.join(installed) or 'none'}"
+                )
+            if name not in chosen:
+                chosen.append(name)
+    else:
+        chosen = list(installed)
+        if not chosen:
+            raise UsageError("no framework is installed; pip install 'xent-conformance[all]'")
+    return [Job(label=fw, framework=fw, session=run_framework, args=(fw,)) for fw in chosen]
+
+
+def _user_job(impl: str, like: str) -> Job:
+    from verify.registry.user import load_user_implementation
+    from verify.session import run_user_implementation
+
+    entry = load_user_implementation(impl, like)  # UsageError with a fix-it message
+    return Job(
+        label="user",
+        framework=entry.framework,
+        session=functools.partial(run_user_implementation, impl, like),
+        ops=((entry.name, entry.op),),
+    )
+
+
+def plan_from_args(args: argparse.Namespace) -> RunPlan:
+    """Validate the parsed options into a :class:`RunPlan` (UsageError when they do not fit)."""
+    if args.impl and not args.like:
+        raise UsageError("--impl needs --like QUALIFIED_NAME (the registered API it replaces)")
+    if args.like and not args.impl:
+        raise UsageError("--like needs --impl MODULE:FUNCTION (the callable to verify)")
+    if args.impl and args.framework:
+        raise UsageError("--impl and --framework do not mix; run them separately")
+    output = Path(args.output)
+    if output.exists() and not output.is_dir():
+        raise UsageError(f"--output {args.output!r} is a file; give a directory")
+    baseline = Path(args.baseline) if args.baseline else None
+    if baseline is not None:
+        try:
+            json_report.load(baseline)
+        except json_report.ReportError as exc:
+            raise UsageError(f"--baseline: {exc}") from exc
+    jobs = [_user_job(args.impl, args.like)] if args.impl else _framework_jobs(args.framework)
+    devices = tuple(dict.fromkeys(args.device)) if args.device else DEVICES
+    return RunPlan(
+        jobs=jobs,
+        devices=devices,
+        explicit_devices=bool(args.device),
+        profile=args.profile,
+        seed=args.seed,
+        output=output,
+        baseline=baseline,
+        check_timeout=args.check_timeout,
+        parallel=args.jobs,
+    )
+
+
+def _exit_status(report: Report) -> int:
+    return EXIT_NONCONFORMING if report.nonconforming else EXIT_OK
+
+
+def build_report(plan: RunPlan, outcome: RunOutcome, environment: dict) -> Report:
+    """The report of a finished (or interrupted) run, diffed against the baseline if any."""
+    environment = dict(environment)
+    environment["devices"] = list(outcome.devices)
+    environment["finished"] = utc_now()
+    environment["interrupted"] = outcome.interrupted
+    environment["check_timeout_s"] = plan.check_timeout
+    if outcome.incidents:
+        environment["incidents"] = list(outcome.incidents)
+    report = Report(environment, outcome.results).sorted()
+    if plan.baseline is not None:
+        old = json_report.load(plan.baseline)
+        environment["baseline"] = apply_baseline(
+            report.results, old.results, path=str(plan.baseline)
+        )
+    return report
+
+
+def execute(
+    plan: RunPlan,
+    *,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+    live: bool | None = None,
+) -> int:
+    """Run ``plan``, write the reports, print the summary; return the exit status."""
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
+    environment = base_environment(
+        frameworks=[job.framework for job in plan.jobs], profile=plan.profile, seed=plan.seed
+    )
+    progress = ProgressDisplay(stderr, live=live)
+    runner = Runner(
+        devices=plan.devices,
+        profile=plan.profile,
+        seed=plan.seed,
+        check_timeout=plan.check_timeout,
+        parallel=plan.parallel,
+        progress=progress,
+        log_dir=plan.output / "logs",
+    )
+    outcome = runner.run(plan.jobs)
+    progress.close()
+    if plan.explicit_devices and not outcome.devices and not outcome.interrupted:
+        asked = " ".join(f"--device {d}" for d in plan.devices)
+        raise UsageError(f"none of the devices asked for ({asked}) is available here; use cpu")
+    report = build_report(plan, outcome, environment)
+    paths = write_all(report, plan.output)
+    stdout.write(summary.render(report, paths))
+    stdout.flush()
+    if outcome.interrupted:
+        return EXIT_INTERRUPTED
+    if not report.results:
+        stderr.write("verify: no results were produced; nothing was verified\n")
+        return EXIT_NONCONFORMING
+    return _exit_status(report)
+
+
+def run_merge(argv: Sequence[str], *, stdout: TextIO, stderr: TextIO) -> int:
+    """``python -m verify merge REPORT.json ... --output DIR``."""
+    args = build_merge_parser().parse_args(list(argv))
+    output = Path(args.output)
+    if output.exists() and not output.is_dir():
+        raise UsageError(f"--output {args.output!r} is a file; give a directory")
+    reports = []
+    for name in args.reports:
+        try:
+            reports.append(json_report.load(name))
+        except json_report.ReportError as exc:
+            raise UsageError(str(exc)) from exc
+    merged = merge.merge_reports(reports, list(args.reports))
+    for conflict in merged.environment["merge"]["conflicts"]:
+        sources = ", ".join(f"{s['report']}: {s['status']}" for s in conflict["sources"])
+        stderr.write(
+            f"verify merge: conflicting results for {' / '.join(conflict['key'])} "
+            f"({sources}); kept {conflict['kept']}\n"
+        )
+    paths = write_all(merged, output)
+    stdout.write(summary.render(merged, paths))
+    return _exit_status(merged)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m verify`` and ``xent-verify``; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv and argv[0] == "merge":
+            return run_merge(argv[1:], stdout=sys.stdout, stderr=sys.stderr)
+        args = build_parser().parse_args(argv)
+        return execute(plan_from_args(args))
+    except UsageError as exc:
+        sys.stderr.write(f"verify: error: {exc}\n")
+        return EXIT_USAGE
+    except SystemExit as exc:  # --help
+        return exc.code if isinstance(exc.code, int) else EXIT_OK
+    except KeyboardInterrupt:  # a second Ctrl-C while stopping
+        sys.stderr.write("verify: interrupted\n")
+        return EXIT_INTERRUPTED

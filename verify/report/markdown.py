@@ -1,0 +1,210 @@
+"""``conformance.md``: GitHub-flavoured Markdown for a pull-request comment or a CI step summary.
+
+Layout: a verdict line, the environment, the implementation x check matrix (per dtype, how
+many devices passed, deviated, failed...), then every failure and error with its reproducer in
+a fenced code block, then the documented deviations.
+
+Everything an implementation can put into a report (names, messages, reproducers, URLs) is
+treated as hostile: table cells and prose are HTML-escaped and Markdown punctuation is
+backslash-escaped (GFM spec, "Backslash escapes" and "Tables":
+https://github.github.com/gfm/#backslash-escapes, https://github.github.com/gfm/#tables-extension-);
+code goes into fenced blocks whose fence is longer than any backtick run inside
+(https://github.github.com/gfm/#fenced-code-blocks); only http(s) URLs become links.
+GitHub limits a comment to 65536 characters, so the failure list is cut to fit
+:data:`MAX_CHARS`, saying how many were left out.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import urllib.parse
+from collections import Counter
+
+from verify.report.model import Report, status_counts
+from verify.report.text import (
+    STATUS_ORDER,
+    STATUS_SYMBOL,
+    checks_present,
+    dtype_short,
+    dtypes_present,
+    format_number,
+    verdict,
+)
+from verify.results import Result
+
+MAX_CHARS = 60_000
+#: characters that start inline Markdown constructs anywhere in a line (emphasis, code, links,
+#: images, raw HTML after escaping, tables, strikethrough); line-start constructs cannot occur
+#: because escaped text never begins a line
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]()!|~<>#$])")
+#: GFM extended autolinks (https://github.github.com/gfm/#autolinks-extension-)
+_AUTOLINK = re.compile(r"(?i)(?<=[a-z])(:)(?=//)|(?<=www)(\.)")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def escape(text: str) -> str:
+    """``text`` as inert inline Markdown: one line, HTML-escaped, punctuation escaped."""
+    one_line = _CONTROL.sub("\ufffd", " ".join(str(text).split()))
+    text = _MD_SPECIAL.sub(r"\\\1", html.escape(one_line, quote=True))
+    return _AUTOLINK.sub(lambda m: "\\" + m.group(), text)
+
+
+def fenced(text: str, language: str = "") -> str:
+    """``text`` in a fenced code block that nothing inside can close."""
+    body = _CONTROL.sub("\ufffd", str(text).replace("\r\n", "\n").replace("\r", "\n"))
+    longest = max((len(m) for m in re.findall(r"`+", body)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{language}\n{body.rstrip()}\n{fence}"
+
+
+def link(url: str, label: str | None = None) -> str:
+    """A Markdown link to ``url`` when it is http(s); otherwise the escaped text."""
+    parsed = urllib.parse.urlsplit(url.strip())
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        return escape(url)
+    safe = urllib.parse.quote(url.strip(), safe=":/?#@!$&'*+,;=%~-._")
+    safe = safe.replace("(", "%28").replace(")", "%29")
+    return f"[{escape(label or url)}](<{safe}>)"
+
+
+def _cell(results: list[Result]) -> str:
+    parts = []
+    for dtype in dtypes_present(results):
+        counts = Counter(r.status for r in results if r.dtype == dtype)
+        marks = []
+        for status in STATUS_ORDER:
+            n = counts.get(status, 0)
+            if n:
+                marks.append(STATUS_SYMBOL[status] + (str(n) if n > 1 else ""))
+        parts.append(f"{escape(dtype_short(dtype))} {''.join(marks)}")
+    return "<br>".join(parts) if parts else " "
+
+
+def _matrix(results: list[Result]) -> list[str]:
+    checks = checks_present(results)
+    lines = [
+        "| implementation | " + " | ".join(escape(c) for c in checks) + " |",
+        "| --- |" + " --- |" * len(checks),
+    ]
+    by_impl: dict[str, list[Result]] = {}
+    for r in results:
+        by_impl.setdefault(r.implementation, []).append(r)
+    for impl, rows in by_impl.items():
+        cells = [_cell([r for r in rows if r.check == c]) for c in checks]
+        lines.append(f"| {escape(impl)} | " + " | ".join(cells) + " |")
+    legend = ", ".join(f"{STATUS_SYMBOL[s]} {s}" for s in STATUS_ORDER)
+    lines += ["", f"Per dtype, one mark per device (a number counts devices): {legend}."]
+    return lines
+
+
+def _environment(report: Report) -> list[str]:
+    env = report.environment
+    frameworks = ", ".join(f"{escape(k)} {escape(v)}" for k, v in env.get("frameworks", {}).items())
+    lines = [
+        f"- profile **{escape(env.get('profile', ''))}**, seed {escape(env.get('seed'))}, "
+        f"devices {escape(', '.join(env.get('devices', [])) or 'none')}",
+        f"- {escape(env.get('python', ''))} on {escape(env.get('platform', ''))}",
+        f"- {frameworks}",
+        f"- started {escape(env.get('started', ''))}, finished {escape(env.get('finished'))}",
+    ]
+    if env.get("interrupted"):
+        lines.append("- ⚠️ **the run was interrupted**: results are incomplete")
+    baseline = env.get("baseline")
+    if baseline:
+        counts = ", ".join(f"{v} {escape(k)}" for k, v in baseline["counts"].items())
+        lines.append(
+            f"- baseline {escape(baseline['path'])}: {counts}; "
+            f"{len(baseline['missing'])} baseline results missing from this run"
+        )
+    merge = env.get("merge")
+    if merge:
+        lines.append(
+            f"- merged from {len(merge['sources'])} reports, "
+            f"{len(merge['conflicts'])} conflicting duplicates"
+        )
+    return lines
+
+
+def _detail(r: Result) -> list[str]:
+    tags = [r.status]
+    if r.known_issue:
+        tags.append("known upstream issue")
+    if r.baseline:
+        tags.append(r.baseline)
+    head = (
+        f"#### {STATUS_SYMBOL[r.status]} {escape(r.implementation)}: "
+        f"{escape(r.check)}, {escape(r.dtype)}, {escape(r.device)}"
+    )
+    lines = [
+        head,
+        "",
+        f"{escape(', '.join(tags))}; {r.examples} examples; "
+        f"max ULP error {escape(format_number(r.max_ulp))}; "
+        f"max error/bound {escape(format_number(r.max_bound_ratio))}",
+        "",
+    ]
+    if r.message:
+        lines += [fenced(r.message, "text"), ""]
+    if r.reproducer:
+        lines += ["Reproducer:", "", fenced(r.reproducer, "python"), ""]
+    if r.reference_value:
+        lines += ["Correctly rounded reference value:", "", fenced(r.reference_value, "text"), ""]
+    urls = ([r.known_issue] if r.known_issue else []) + list(r.links)
+    if urls:
+        lines += ["Links: " + ", ".join(link(u) for u in urls), ""]
+    return lines
+
+
+def render(report: Report) -> str:
+    """The Markdown text of ``report``."""
+    results = report.results
+    counts = status_counts(results)
+    symbol = "✅" if verdict(results) == "conforms" else "❌"
+    line = verdict(results, bool(report.environment.get("interrupted")))
+    lines = [
+        f"## {symbol} xent-conformance: {escape(line)}",
+        "",
+        " · ".join(f"{STATUS_SYMBOL[s]} {counts[s]} {s}" for s in STATUS_ORDER),
+        "",
+        *_environment(report),
+        "",
+        "### Matrix",
+        "",
+        *(_matrix(results) if results else ["No results."]),
+        "",
+    ]
+    failures = [r for r in results if r.status in ("fail", "error")]
+    failures.sort(key=lambda r: (not r.nonconforming, r.baseline != "regressed"))
+    if failures:
+        lines += [f"### Failures and errors ({len(failures)})", ""]
+        used = sum(len(line) + 1 for line in lines)
+        for i, r in enumerate(failures):
+            block = _detail(r)
+            size = sum(len(line) + 1 for line in block)
+            if used + size > MAX_CHARS:
+                lines += [
+                    f"_{len(failures) - i} more not shown (size limit): see conformance.json "
+                    "or conformance.html._",
+                    "",
+                ]
+                break
+            lines += block
+            used += size
+    deviations = [r for r in results if r.status == "deviation"]
+    if deviations:
+        lines += [f"### Documented deviations ({len(deviations)})", ""]
+        used = sum(len(line) + 1 for line in lines)
+        for i, r in enumerate(deviations):
+            urls = ", ".join(link(u) for u in r.links) or "no link"
+            line = (
+                f"- {escape(r.implementation)} {escape(r.check)} {escape(r.dtype)} "
+                f"{escape(r.device)}: {escape(r.message[:300])} ({urls})"
+            )
+            if used + len(line) > MAX_CHARS + 4000:
+                lines.append(f"- _{len(deviations) - i} more not shown (size limit)_")
+                break
+            lines.append(line)
+            used += len(line) + 1
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
