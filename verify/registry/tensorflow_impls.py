@@ -1,0 +1,782 @@
+"""TensorFlow (``tf.nn``, ``tf.math``) and Keras 3 (TensorFlow backend) entries of the registry.
+
+Mapping of the reference's PyTorch-style arguments onto the TensorFlow/Keras calls:
+
+- class axis: ``tf.nn.*cross_entropy_with_logits`` and Keras losses take the classes on the
+  last axis, so ``input`` (and probability targets) of shape (N, C, d1, ..., dk) are transposed
+  to (N, d1, ..., dk, C); per-example losses then have the reference's layout (N, d1, ..., dk)
+  and gradients are transposed back.  Transposition is exact.
+- binary Keras losses average over the last axis
+  (https://www.tensorflow.org/api_docs/python/tf/keras/losses/BinaryCrossentropy); the adapter
+  appends a unit axis, as Keras users do with (N, 1) targets, so the mean over it is the
+  identity and the reductions act elementwise as the reference's do.
+- Keras reductions: ``"none"``, ``"sum"`` and ``"sum_over_batch_size"`` (the reference's
+  ``"mean"``: the sum divided by the number of per-example losses).  ``KLDivergence`` sums over
+  the class axis first, so its ``"sum"`` is the reference's ``"sum"`` and its
+  ``"sum_over_batch_size"`` on 2-D input is the reference's ``"batchmean"``.
+- Keras computes a loss in its ``dtype`` argument (default ``keras.config.floatx()``, float32)
+  and casts the inputs to it; the adapter passes the input's dtype so each dtype is tested in
+  its own precision.
+- label smoothing: ``CategoricalCrossentropy`` smooths ``y * (1 - e) + e / C``, exactly the
+  reference's (PyTorch's) convention for probability targets.
+- ``ignore_index`` maps onto ``SparseCategoricalCrossentropy(ignore_class=...)``.
+- ``from_logits=False`` entries take probabilities; the adapter makes them inside the taped
+  computation with ``tf.nn.softmax`` (categorical) or ``tf.math.exp`` (``KLDivergence``, whose
+  reference input is log-probabilities), as a user feeding a model's probabilities does, so
+  their rounding belongs to the measured pipeline.  ``tf.nn.softmax`` output carries no Keras
+  logits attribute, so Keras really takes the probability path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from verify.registry.base import (
+    Capabilities,
+    Deviation,
+    Implementation,
+    KnownIssue,
+    Kwargs,
+    Unsupported,
+)
+from verify.registry.conventions import (
+    callable_reference,
+    primary_name,
+    reproducer_script,
+    require_defaults,
+    require_reduction,
+    with_defaults,
+)
+from verify.reproducer_literals import array_literal, imports_for
+
+FRAMEWORK = "tensorflow"
+
+_DTYPES = ("float16", "bfloat16", "float32", "float64")
+_DEVICES = ("cpu", "cuda")
+_TF_DOCS = "https://www.tensorflow.org/api_docs/python"
+#: keras.config.epsilon(), the clipping bound of Keras's probability paths
+_EPSILON = 1e-7
+
+_KERAS_REDUCTION = {"none": "none", "sum": "sum", "mean": "sum_over_batch_size"}
+
+
+@dataclasses.dataclass(frozen=True)
+class _Call:
+    """One API call prepared from reference kwargs, in the API's layout.
+
+    ``arrays`` are keyword arguments of a ``tf.nn`` function, or for a Keras loss class
+    ``y_true``, ``y_pred`` and optionally ``sample_weight``; ``diff`` names the differentiated
+    one.  ``pre`` is a TensorFlow function applied to it inside the taped computation
+    (``"softmax"`` or ``"exp"``), ``options`` are the function's static keyword arguments or the
+    loss class's constructor arguments.
+    """
+
+    arrays: tuple[tuple[str, np.ndarray], ...]
+    diff: str
+    options: tuple[tuple[str, Any], ...] = ()
+    pre: str | None = None
+    class_last: bool = False
+    #: a unit last axis was appended to the arrays (binary Keras losses)
+    unit_axis: bool = False
+
+
+def _complete(op: str, kwargs: Kwargs) -> dict[str, Any]:
+    given = dict(kwargs)
+    out_dtype = given.pop("out_dtype", None)
+    full = with_defaults(op, given)
+    first = np.asarray(full[primary_name(op)])
+    if out_dtype is not None and np.dtype(out_dtype) != first.dtype:
+        raise Unsupported("TensorFlow returns the input's dtype; out_dtype cannot be chosen")
+    return full
+
+
+def _class_last(a: np.ndarray) -> np.ndarray:
+    return np.moveaxis(a, 1, -1) if a.ndim >= 2 else a
+
+
+def _class_first(a: np.ndarray) -> np.ndarray:
+    return np.moveaxis(a, -1, 1) if a.ndim >= 2 else a
+
+
+def _require(condition: bool, reason: str) -> None:
+    if not condition:
+        raise Unsupported(reason)
+
+
+def _inputs(k: dict[str, Any], api: str, *, classes: bool) -> tuple[np.ndarray, np.ndarray]:
+    x, target = np.asarray(k["input"]), np.asarray(k["target"])
+    if classes:
+        _require(x.ndim >= 2, f"{api} needs a class axis")
+    return x, target
+
+
+# --- tf.nn / tf.math -------------------------------------------------------------------------
+
+
+def _prep_softmax_family(kwargs: Kwargs, op: str, arg_name: str) -> _Call:
+    k = _complete(op, kwargs)
+    return _Call(
+        arrays=((arg_name, np.asarray(k["x"])),), diff=arg_name, options=(("axis", int(k["axis"])),)
+    )
+
+
+def _prep_nn_probs_ce(kwargs: Kwargs, api: str) -> _Call:
+    k = _complete("cross_entropy", kwargs)
+    x, target = _inputs(k, api, classes=True)
+    _require(target.shape == x.shape, f"{api} takes probability targets shaped like the logits")
+    require_reduction(k, ("none",), api)
+    require_defaults("cross_entropy", k, ("weight", "label_smoothing"), api)
+    return _Call(
+        arrays=(("labels", _class_last(target).astype(x.dtype)), ("logits", _class_last(x))),
+        diff="logits",
+        class_last=True,
+    )
+
+
+def _prep_nn_sparse_ce(kwargs: Kwargs, api: str) -> _Call:
+    k = _complete("cross_entropy", kwargs)
+    x, target = _inputs(k, api, classes=True)
+    _require(np.issubdtype(target.dtype, np.integer), f"{api} takes integer class indices")
+    require_reduction(k, ("none",), api)
+    require_defaults("cross_entropy", k, ("weight", "label_smoothing"), api)
+    _require(
+        not np.any(target == int(k["ignore_index"])),
+        f"{api} has no ignore_index (labels must lie in [0, num_classes))",
+    )
+    return _Call(
+        arrays=(("labels", target.astype(np.int64)), ("logits", _class_last(x))),
+        diff="logits",
+        class_last=True,
+    )
+
+
+def _prep_nn_sigmoid(kwargs: Kwargs, api: str, *, pos_weight: bool) -> _Call:
+    k = _complete("binary_cross_entropy_with_logits", kwargs)
+    x, target = _inputs(k, api, classes=False)
+    _require(target.shape == x.shape, f"{api} takes labels shaped like the logits")
+    require_reduction(k, ("none",), api)
+    require_defaults("binary_cross_entropy_with_logits", k, ("weight",), api)
+    arrays = [("labels", target.astype(x.dtype)), ("logits", x)]
+    if pos_weight:
+        q = k["pos_weight"]
+        # pos_weight=1 is the unweighted loss: (1 - z) x + (1 + (q - 1) z) log(1 + exp(-x))
+        arrays.append(("pos_weight", np.asarray(1.0 if q is None else q).astype(x.dtype)))
+    else:
+        require_defaults("binary_cross_entropy_with_logits", k, ("pos_weight",), api)
+    return _Call(arrays=tuple(arrays), diff="logits")
+
+
+# --- Keras loss classes ----------------------------------------------------------------------
+
+
+def _keras_options(x: np.ndarray, reduction: str, **options: Any) -> tuple[tuple[str, Any], ...]:
+    return (
+        *options.items(),
+        ("reduction", _KERAS_REDUCTION[reduction]),
+        ("dtype", x.dtype.name),
+    )
+
+
+def _prep_keras_categorical(kwargs: Kwargs, api: str, *, from_logits: bool) -> _Call:
+    k = _complete("cross_entropy", kwargs)
+    x, target = _inputs(k, api, classes=True)
+    _require(target.shape == x.shape, f"{api} takes one-hot/probability targets (y_true)")
+    reduction = require_reduction(k, ("none", "sum", "mean"), api)
+    require_defaults("cross_entropy", k, ("weight",), api)
+    options = _keras_options(
+        x, reduction, from_logits=from_logits, label_smoothing=float(k["label_smoothing"])
+    )
+    return _Call(
+        arrays=(("y_true", _class_last(target).astype(x.dtype)), ("y_pred", _class_last(x))),
+        diff="y_pred",
+        options=options,
+        pre=None if from_logits else "softmax",
+        class_last=True,
+    )
+
+
+def _prep_keras_sparse(kwargs: Kwargs, api: str) -> _Call:
+    k = _complete("cross_entropy", kwargs)
+    x, target = _inputs(k, api, classes=True)
+    _require(np.issubdtype(target.dtype, np.integer), f"{api} takes integer class indices")
+    reduction = require_reduction(k, ("none", "sum", "mean"), api)
+    require_defaults("cross_entropy", k, ("weight", "label_smoothing"), api)
+    ignore = int(k["ignore_index"])
+    ignore_class = ignore if np.any(target == ignore) else None
+    options = _keras_options(x, reduction, from_logits=True, ignore_class=ignore_class)
+    return _Call(
+        arrays=(("y_true", target.astype(np.int64)), ("y_pred", _class_last(x))),
+        diff="y_pred",
+        options=options,
+        class_last=True,
+    )
+
+
+def _unit_axis(a: np.ndarray) -> np.ndarray:
+    return a[..., np.newaxis]
+
+
+def _prep_keras_binary(kwargs: Kwargs, api: str, *, from_logits: bool) -> _Call:
+    op = "binary_cross_entropy_with_logits" if from_logits else "binary_cross_entropy"
+    k = _complete(op, kwargs)
+    x, target = _inputs(k, api, classes=False)
+    _require(target.shape == x.shape, f"{api} takes targets shaped like the predictions")
+    reduction = require_reduction(k, ("none", "sum", "mean"), api)
+    if from_logits:
+        require_defaults(op, k, ("pos_weight",), api)
+    arrays = [("y_true", _unit_axis(target.astype(x.dtype))), ("y_pred", _unit_axis(x))]
+    if k["weight"] is not None:
+        weight = np.broadcast_to(np.asarray(k["weight"]).astype(x.dtype), x.shape)
+        arrays.append(("sample_weight", _unit_axis(np.ascontiguousarray(weight))))
+    options = _keras_options(x, reduction, from_logits=from_logits)
+    return _Call(arrays=tuple(arrays), diff="y_pred", options=options, unit_axis=True)
+
+
+def _prep_keras_binary_focal(kwargs: Kwargs, api: str) -> _Call:
+    k = _complete("sigmoid_focal_loss", kwargs)
+    x, target = _inputs(k, api, classes=False)
+    _require(target.shape == x.shape, f"{api} takes targets shaped like the logits")
+    reduction = require_reduction(k, ("none", "sum", "mean"), api)
+    alpha = float(k["alpha"])
+    # torchvision's alpha < 0 ("no weighting") is Keras's apply_class_balancing=False
+    options = _keras_options(
+        x,
+        reduction,
+        apply_class_balancing=alpha >= 0,
+        alpha=alpha if alpha >= 0 else 0.25,
+        gamma=float(k["gamma"]),
+        from_logits=True,
+    )
+    return _Call(
+        arrays=(("y_true", _unit_axis(target.astype(x.dtype))), ("y_pred", _unit_axis(x))),
+        diff="y_pred",
+        options=options,
+        unit_axis=True,
+    )
+
+
+def _prep_keras_categorical_focal(kwargs: Kwargs, api: str) -> _Call:
+    k = _complete("softmax_focal_loss", kwargs)
+    x, target = _inputs(k, api, classes=True)
+    if np.issubdtype(target.dtype, np.integer):
+        _require(target.shape == x.shape[:1] + x.shape[2:], f"{api}: bad index target shape")
+        # one-hot encoding (exact), as keras.utils.to_categorical does for Keras users
+        target = np.moveaxis(np.eye(x.shape[1], dtype=x.dtype)[target], -1, 1)
+    _require(target.shape == x.shape, f"{api} takes one-hot/probability targets (y_true)")
+    reduction = require_reduction(k, ("none", "sum", "mean"), api)
+    alpha = k["alpha"]
+    # the reference's alpha=None is no class weighting, Keras's alpha=1.0
+    alpha_value: Any = 1.0 if alpha is None else alpha
+    if isinstance(alpha_value, np.ndarray):
+        alpha_value = [float(v) for v in alpha_value.reshape(-1)]
+    else:
+        alpha_value = float(alpha_value)
+    options = _keras_options(
+        x, reduction, alpha=alpha_value, gamma=float(k["gamma"]), from_logits=True
+    )
+    return _Call(
+        arrays=(("y_true", _class_last(target).astype(x.dtype)), ("y_pred", _class_last(x))),
+        diff="y_pred",
+        options=options,
+        class_last=True,
+    )
+
+
+def _prep_keras_kl(kwargs: Kwargs, api: str) -> _Call:
+    k = _complete("kl_div", kwargs)
+    x, target = _inputs(k, api, classes=True)
+    _require(target.shape == x.shape, f"{api} takes targets shaped like the predictions")
+    _require(not k["log_target"], f"{api} takes probability targets")
+    reduction = require_reduction(k, ("sum", "batchmean"), api)
+    if reduction == "batchmean":
+        # Keras divides by the number of rows N*d1*...*dk, the reference by N
+        _require(x.ndim == 2, f"{api}'s sum_over_batch_size is batchmean only for 2-D input")
+    keras_reduction = "sum" if reduction == "sum" else "sum_over_batch_size"
+    options = (("reduction", keras_reduction), ("dtype", x.dtype.name))
+    return _Call(
+        arrays=(("y_true", _class_last(target).astype(x.dtype)), ("y_pred", _class_last(x))),
+        diff="y_pred",
+        options=options,
+        pre="exp",
+        class_last=True,
+    )
+
+
+# --- the adapter -----------------------------------------------------------------------------
+
+_PRE: dict[str, tuple[Callable[[Any], Any], str]] = {
+    "softmax": (lambda t: tf.nn.softmax(t, axis=-1), "tf.nn.softmax({}, axis=-1)"),
+    "exp": (tf.math.exp, "tf.math.exp({})"),
+}
+
+
+def _device_name(device: str) -> str:
+    if device == "cpu":
+        return "/CPU:0"
+    if device == "cuda":
+        return "/GPU:0"
+    raise Unsupported(f"TensorFlow entries know devices cpu and cuda, not {device!r}")
+
+
+def _to_numpy(t: Any) -> np.ndarray:
+    # np.asarray() of a 0-d bfloat16 EagerTensor fails; .numpy() does not
+    return np.asarray(t.numpy())
+
+
+@dataclasses.dataclass(frozen=True)
+class _Adapter:
+    fn: Callable[..., Any]
+    prepare: Callable[[Kwargs], _Call]
+    #: "function" (tf.nn style, keyword arrays) or "loss_class" (Keras: construct, then call)
+    style: str
+    public: str | None
+
+    def _compute(self, call: _Call) -> Callable[..., Any]:
+        """``f(diff_tensor, others: dict)`` running ``pre`` and the API call."""
+        options = dict(call.options)
+        pre = _PRE[call.pre][0] if call.pre else None
+        fn = self.fn
+        if self.style == "loss_class":
+            loss = fn(**options)
+
+            def run_loss(v: Any, others: dict[str, Any]) -> Any:
+                y_pred = pre(v) if pre else v
+                extra = (
+                    {"sample_weight": others["sample_weight"]} if "sample_weight" in others else {}
+                )
+                return loss(others["y_true"], y_pred, **extra)
+
+            return run_loss
+
+        def run_function(v: Any, others: dict[str, Any]) -> Any:
+            return fn(**{call.diff: pre(v) if pre else v}, **others, **options)
+
+        return run_function
+
+    def _place(self, call: _Call, device: str) -> tuple[Any, dict[str, Any]]:
+        with tf.device(_device_name(device)):
+            tensors = {name: tf.constant(a) for name, a in call.arrays}
+        diff = tensors.pop(call.diff)
+        return diff, tensors
+
+    def forward(self, kwargs: Kwargs, device: str) -> np.ndarray:
+        call = self.prepare(kwargs)
+        f = self._compute(call)
+        v, others = self._place(call, device)
+        with tf.device(_device_name(device)):
+            return _to_numpy(f(v, others))
+
+    def vjp(self, kwargs: Kwargs, grad_output: np.ndarray, device: str) -> np.ndarray:
+        call = self.prepare(kwargs)
+        f = self._compute(call)
+        v, others = self._place(call, device)
+        with tf.device(_device_name(device)):
+            with tf.GradientTape() as tape:
+                tape.watch(v)
+                out = f(v, others)
+            cotangent = tf.constant(
+                np.asarray(grad_output).astype(out.dtype.as_numpy_dtype).reshape(out.shape)
+            )
+            grad = tape.gradient(out, v, output_gradients=cotangent)
+        g = np.zeros(v.shape, v.dtype.as_numpy_dtype) if grad is None else _to_numpy(grad)
+        if call.unit_axis:
+            g = g[..., 0]
+        return _class_first(g) if call.class_last else g
+
+    def bind(self, kwargs: Kwargs, device: str, backward: bool) -> Callable[[], Any]:
+        call = self.prepare(kwargs)
+        f = self._compute(call)
+        v, others = self._place(call, device)
+        name = _device_name(device)
+
+        def run() -> Any:
+            with tf.device(name):
+                if not backward:
+                    return f(v, others).numpy()  # .numpy() waits for the result
+                with tf.GradientTape() as tape:
+                    tape.watch(v)
+                    out = f(v, others)
+                return tape.gradient(out, v).numpy()
+
+        run()  # warm up kernels outside the timed region
+        return run
+
+    def reproducer(self, kwargs: Kwargs, device: str) -> str:
+        call = self.prepare(kwargs)
+        imports, source = _name_in_script(self.fn, self.public)
+        setup = "".join(f"{name} = tf.constant({array_literal(a)})\n" for name, a in call.arrays)
+        diff = call.diff
+        pre = ""
+        if call.pre:
+            pre = f"{diff} = {_PRE[call.pre][1].format(diff)}\n"
+        options = ", ".join(f"{key}={value!r}" for key, value in call.options)
+        if self.style == "loss_class":
+            extra = ", sample_weight=sample_weight" if "sample_weight" in dict(call.arrays) else ""
+            expr = f"{source}({options})(y_true, y_pred{extra})"
+        else:
+            args = ", ".join(f"{name}={name}" for name, _ in call.arrays)
+            expr = f"{source}({args}{', ' + options if options else ''})"
+        body = f"with tf.device({_device_name(device)!r}):\n    {pre}    out = {expr}\n"
+        if not pre:
+            body = f"with tf.device({_device_name(device)!r}):\n    out = {expr}\n"
+        return reproducer_script(
+            title=f"{self.public or source} on {device}",
+            imports=[
+                "import tensorflow as tf",
+                *imports_for([a for _, a in call.arrays]),
+                *imports,
+            ],
+            setup=setup,
+            call=body,
+            values="out.numpy()",
+        )
+
+
+def _name_in_script(fn: Callable[..., Any], public: str | None) -> tuple[list[str], str]:
+    if public is None:
+        try:
+            return callable_reference(fn)
+        except ValueError as error:
+            raise Unsupported(str(error)) from error
+    if public.startswith("keras."):
+        return ["import keras"], public
+    return [], public
+
+
+# --- entry table -----------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class _Spec:
+    name: str
+    api: str
+    op: str
+    style: str
+    prepare: Callable[[Kwargs], _Call]
+    capabilities: Capabilities
+    docs: str
+    deviations: tuple[Deviation, ...] = ()
+    known_issues: tuple[KnownIssue, ...] = ()
+    variant: str = ""
+
+
+def _softmax_outside_clip(kwargs: Kwargs) -> bool:
+    """Whether softmax(input) over the class axis leaves [eps, 1 - eps] somewhere."""
+    x = np.asarray(kwargs["input"], dtype=np.float64)
+    with np.errstate(all="ignore"):
+        shifted = x - np.max(x, axis=1, keepdims=True)
+        p = np.exp(shifted) / np.sum(np.exp(shifted), axis=1, keepdims=True)
+    return bool(np.any(~((p >= _EPSILON) & (p <= 1 - _EPSILON))))
+
+
+def _probability_outside_clip(kwargs: Kwargs) -> bool:
+    p = np.asarray(kwargs["input"], dtype=np.float64)
+    return bool(np.any(~((p >= _EPSILON) & (p <= 1 - _EPSILON))))
+
+
+def _sigmoid_outside_clip(kwargs: Kwargs) -> bool:
+    x = np.asarray(kwargs["input"], dtype=np.float64)
+    with np.errstate(all="ignore"):
+        p = 1.0 / (1.0 + np.exp(-x))
+    return bool(np.any(~((p >= _EPSILON) & (p <= 1 - _EPSILON))))
+
+
+def _kl_outside_clip(kwargs: Kwargs) -> bool:
+    x = np.asarray(kwargs["input"], dtype=np.float64)
+    t = np.asarray(kwargs["target"], dtype=np.float64)
+    with np.errstate(all="ignore"):
+        q = np.exp(x)
+    return bool(np.any(~((q >= _EPSILON) & (q <= 1))) or np.any(~((t >= _EPSILON) & (t <= 1))))
+
+
+_KERAS_REDUCTIONS = ("none", "sum", "mean")
+_SOFTMAX_CAPS = Capabilities(reductions=("none",), target=None, axis=True, kdim=True)
+
+_CLIP_ISSUE = "https://github.com/keras-team/keras/issues/17634"
+_PROBABILITY_PATH_ISSUE = "https://github.com/keras-team/keras/issues/9247"
+_BCE_CLIP_ISSUE = "https://github.com/keras-team/keras/issues/15249"
+
+
+def _spec_table() -> tuple[_Spec, ...]:
+    keras_docs = f"{_TF_DOCS}/tf/keras/losses"
+    return (
+        _Spec(
+            "tf.nn.softmax",
+            "tf.nn.softmax",
+            "softmax",
+            "function",
+            functools.partial(_prep_softmax_family, op="softmax", arg_name="logits"),
+            _SOFTMAX_CAPS,
+            f"{_TF_DOCS}/tf/nn/softmax",
+        ),
+        _Spec(
+            "tf.nn.log_softmax",
+            "tf.nn.log_softmax",
+            "log_softmax",
+            "function",
+            functools.partial(_prep_softmax_family, op="log_softmax", arg_name="logits"),
+            _SOFTMAX_CAPS,
+            f"{_TF_DOCS}/tf/nn/log_softmax",
+        ),
+        _Spec(
+            "tf.math.reduce_logsumexp",
+            "tf.math.reduce_logsumexp",
+            "logsumexp",
+            "function",
+            functools.partial(_prep_softmax_family, op="logsumexp", arg_name="input_tensor"),
+            _SOFTMAX_CAPS,
+            f"{_TF_DOCS}/tf/math/reduce_logsumexp",
+        ),
+        _Spec(
+            "tf.nn.softmax_cross_entropy_with_logits",
+            "tf.nn.softmax_cross_entropy_with_logits",
+            "cross_entropy",
+            "function",
+            functools.partial(_prep_nn_probs_ce, api="tf.nn.softmax_cross_entropy_with_logits"),
+            Capabilities(reductions=("none",), target="probs", kdim=True),
+            f"{_TF_DOCS}/tf/nn/softmax_cross_entropy_with_logits",
+        ),
+        _Spec(
+            "tf.nn.sparse_softmax_cross_entropy_with_logits",
+            "tf.nn.sparse_softmax_cross_entropy_with_logits",
+            "cross_entropy",
+            "function",
+            functools.partial(
+                _prep_nn_sparse_ce, api="tf.nn.sparse_softmax_cross_entropy_with_logits"
+            ),
+            Capabilities(reductions=("none",), target="index", kdim=True),
+            f"{_TF_DOCS}/tf/nn/sparse_softmax_cross_entropy_with_logits",
+        ),
+        _Spec(
+            "tf.nn.sigmoid_cross_entropy_with_logits",
+            "tf.nn.sigmoid_cross_entropy_with_logits",
+            "binary_cross_entropy_with_logits",
+            "function",
+            functools.partial(
+                _prep_nn_sigmoid, api="tf.nn.sigmoid_cross_entropy_with_logits", pos_weight=False
+            ),
+            Capabilities(reductions=("none",), target="binary", kdim=True),
+            f"{_TF_DOCS}/tf/nn/sigmoid_cross_entropy_with_logits",
+        ),
+        _Spec(
+            "tf.nn.weighted_cross_entropy_with_logits",
+            "tf.nn.weighted_cross_entropy_with_logits",
+            "binary_cross_entropy_with_logits",
+            "function",
+            functools.partial(
+                _prep_nn_sigmoid, api="tf.nn.weighted_cross_entropy_with_logits", pos_weight=True
+            ),
+            Capabilities(reductions=("none",), target="binary", kdim=True, pos_weight=True),
+            f"{_TF_DOCS}/tf/nn/weighted_cross_entropy_with_logits",
+        ),
+        _Spec(
+            "keras.losses.CategoricalCrossentropy",
+            "keras.losses.CategoricalCrossentropy",
+            "cross_entropy",
+            "loss_class",
+            functools.partial(
+                _prep_keras_categorical,
+                api="keras.losses.CategoricalCrossentropy",
+                from_logits=True,
+            ),
+            Capabilities(
+                reductions=_KERAS_REDUCTIONS, target="probs", label_smoothing=True, kdim=True
+            ),
+            f"{keras_docs}/CategoricalCrossentropy",
+            variant="from_logits=True",
+        ),
+        _Spec(
+            "keras.losses.CategoricalCrossentropy[from_logits=False]",
+            "keras.losses.CategoricalCrossentropy",
+            "cross_entropy",
+            "loss_class",
+            functools.partial(
+                _prep_keras_categorical,
+                api="keras.losses.CategoricalCrossentropy",
+                from_logits=False,
+            ),
+            Capabilities(
+                reductions=_KERAS_REDUCTIONS, target="probs", label_smoothing=True, kdim=True
+            ),
+            f"{keras_docs}/CategoricalCrossentropy",
+            known_issues=(
+                KnownIssue(
+                    "from probabilities, Keras clips them to [epsilon, 1 - epsilon] "
+                    "(epsilon = 1e-7) before the log, so large logit gaps give a loss that "
+                    "differs from the from_logits=True one",
+                    _CLIP_ISSUE,
+                    applies=_softmax_outside_clip,
+                ),
+            ),
+            variant="from_logits=False, probabilities from tf.nn.softmax",
+        ),
+        _Spec(
+            "keras.losses.SparseCategoricalCrossentropy",
+            "keras.losses.SparseCategoricalCrossentropy",
+            "cross_entropy",
+            "loss_class",
+            functools.partial(_prep_keras_sparse, api="keras.losses.SparseCategoricalCrossentropy"),
+            Capabilities(
+                reductions=_KERAS_REDUCTIONS, target="index", ignore_index=True, kdim=True
+            ),
+            f"{keras_docs}/SparseCategoricalCrossentropy",
+            variant="from_logits=True",
+        ),
+        _Spec(
+            "keras.losses.BinaryCrossentropy",
+            "keras.losses.BinaryCrossentropy",
+            "binary_cross_entropy_with_logits",
+            "loss_class",
+            functools.partial(
+                _prep_keras_binary, api="keras.losses.BinaryCrossentropy", from_logits=True
+            ),
+            Capabilities(
+                reductions=_KERAS_REDUCTIONS, target="binary", kdim=True, sample_weight=True
+            ),
+            f"{keras_docs}/BinaryCrossentropy",
+            variant="from_logits=True",
+        ),
+        _Spec(
+            "keras.losses.BinaryCrossentropy[from_logits=False]",
+            "keras.losses.BinaryCrossentropy",
+            "binary_cross_entropy",
+            "loss_class",
+            functools.partial(
+                _prep_keras_binary, api="keras.losses.BinaryCrossentropy", from_logits=False
+            ),
+            Capabilities(
+                reductions=_KERAS_REDUCTIONS, target="binary", kdim=True, sample_weight=True
+            ),
+            f"{keras_docs}/BinaryCrossentropy",
+            known_issues=(
+                KnownIssue(
+                    "Keras clips probabilities to [epsilon, 1 - epsilon] (epsilon = 1e-7) "
+                    "before taking logs, so predictions of 0 or 1 give finite, clipped losses",
+                    _BCE_CLIP_ISSUE,
+                    applies=_probability_outside_clip,
+                ),
+            ),
+            variant="from_logits=False",
+        ),
+        _Spec(
+            "keras.losses.BinaryFocalCrossentropy",
+            "keras.losses.BinaryFocalCrossentropy",
+            "sigmoid_focal_loss",
+            "loss_class",
+            functools.partial(_prep_keras_binary_focal, api="keras.losses.BinaryFocalCrossentropy"),
+            Capabilities(
+                reductions=_KERAS_REDUCTIONS, target="binary", kdim=True, extra=("alpha", "gamma")
+            ),
+            f"{keras_docs}/BinaryFocalCrossentropy",
+            known_issues=(
+                KnownIssue(
+                    "with from_logits=True Keras applies the sigmoid and then the probability "
+                    "formula, clipping sigmoid(x) to [epsilon, 1 - epsilon]; large |logits| give "
+                    "clipped losses and lost precision",
+                    _PROBABILITY_PATH_ISSUE,
+                    applies=_sigmoid_outside_clip,
+                ),
+            ),
+            variant="from_logits=True",
+        ),
+        _Spec(
+            "keras.losses.CategoricalFocalCrossentropy",
+            "keras.losses.CategoricalFocalCrossentropy",
+            "softmax_focal_loss",
+            "loss_class",
+            functools.partial(
+                _prep_keras_categorical_focal, api="keras.losses.CategoricalFocalCrossentropy"
+            ),
+            Capabilities(
+                reductions=_KERAS_REDUCTIONS, target="probs", kdim=True, extra=("alpha", "gamma")
+            ),
+            f"{keras_docs}/CategoricalFocalCrossentropy",
+            known_issues=(
+                KnownIssue(
+                    "Keras applies softmax and clips the probabilities to [epsilon, 1 - epsilon] "
+                    "before the log, even with from_logits=True",
+                    _CLIP_ISSUE,
+                    applies=_softmax_outside_clip,
+                ),
+            ),
+            variant="from_logits=True",
+        ),
+        _Spec(
+            "keras.losses.KLDivergence",
+            "keras.losses.KLDivergence",
+            "kl_div",
+            "loss_class",
+            functools.partial(_prep_keras_kl, api="keras.losses.KLDivergence"),
+            Capabilities(reductions=("sum", "batchmean"), target="probs", kdim=True),
+            f"{keras_docs}/KLDivergence",
+            deviations=(
+                Deviation(
+                    "Keras documents that y_true and y_pred are clipped to [1e-7, 1] before "
+                    "loss = y_true * log(y_true / y_pred), so zero targets contribute "
+                    "1e-7 * log(1e-7 / y_pred) instead of 0",
+                    f"{_TF_DOCS}/tf/keras/losses/KLD",
+                    applies=_kl_outside_clip,
+                ),
+            ),
+            variant="y_pred = tf.math.exp(input)",
+        ),
+    )
+
+
+def _resolve(api: str) -> Callable[..., Any]:
+    import keras
+
+    obj: Any = {"tf": tf, "keras": keras}[api.split(".", 1)[0]]
+    for part in api.split(".")[1:]:
+        obj = getattr(obj, part)
+    return obj
+
+
+def _build(spec: _Spec, fn: Callable[..., Any], *, public: bool) -> Implementation:
+    adapter = _Adapter(
+        fn=fn, prepare=spec.prepare, style=spec.style, public=spec.api if public else None
+    )
+    return Implementation(
+        name=spec.name,
+        framework=FRAMEWORK,
+        op=spec.op,
+        forward=adapter.forward,
+        capabilities=spec.capabilities,
+        dtypes=_DTYPES,
+        devices=_DEVICES,
+        vjp=adapter.vjp,
+        bind=adapter.bind,
+        reproducer=adapter.reproducer,
+        deviations=spec.deviations,
+        known_issues=spec.known_issues,
+        docs=spec.docs,
+        variant=spec.variant,
+    )
+
+
+def _factory(spec: _Spec) -> Callable[[Callable[..., Any]], Implementation]:
+    def factory(fn: Callable[..., Any]) -> Implementation:
+        return _build(spec, fn, public=False)
+
+    factory.__doc__ = f"Build the {spec.name} entry around ``fn`` (same call as {spec.api})."
+    return factory
+
+
+_SPECS = _spec_table()
+
+#: public name -> factory wrapping a user's callable (a function, or for Keras entries a loss
+#: class constructed with the same arguments) exactly as the registered entry is wrapped
+FACTORIES: dict[str, Callable[[Callable[..., Any]], Implementation]] = {
+    spec.name: _factory(spec) for spec in _SPECS
+}
+
+
+def implementations() -> list[Implementation]:
+    """Every TensorFlow and Keras entry."""
+    return [_build(spec, _resolve(spec.api), public=True) for spec in _SPECS]
