@@ -1,0 +1,99 @@
+"""One registry entry bound to seeded data on a device: the thing every benchmark times.
+
+:func:`prepare` resolves a parameter combination into a :class:`PreparedCall` or raises
+NotImplementedError with the reason it cannot run here (asv records the combination as
+skipped): an entry that does not support the dtype, a device that is absent, a shape that is
+switched off or does not fit in memory, an API without a gradient.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+from benchmarks import host_memory, parameters
+from benchmarks.inputs import make_kwargs, numpy_dtype
+from verify.registry.base import Implementation, Unsupported
+
+#: Working-set estimate of one call, in multiples of one (N, C) array held at >= 4 bytes an
+#: element (frameworks compute half precision in float32): input, output or softmax buffer and
+#: a temporary for the forward; add the gradient and saved activations for the backward.
+FORWARD_ARRAYS = 3
+FORWARD_BACKWARD_ARRAYS = 6
+#: warm-up calls in setup: the first traces/compiles (jit, tf.function, XLA, torch.compile),
+#: the second runs the compiled code once so that caches and allocators are primed
+WARMUP_CALLS = 2
+
+
+@dataclasses.dataclass
+class PreparedCall:
+    impl: Implementation
+    kwargs: dict[str, Any]
+    device: str
+    backward: bool
+    run: Callable[[], Any]
+
+
+def working_set_bytes(shape: tuple[int, ...], dtype: str, backward: bool) -> int:
+    """Rough upper estimate of the memory one call needs (see the constants above)."""
+    elements = 1
+    for extent in shape:
+        elements *= extent
+    per_element = max(numpy_dtype(dtype).itemsize, 4)
+    arrays = FORWARD_BACKWARD_ARRAYS if backward else FORWARD_ARRAYS
+    return elements * per_element * arrays
+
+
+def require_fits(
+    framework: str, shape: tuple[int, ...], dtype: str, device: str, backward: bool
+) -> None:
+    """NotImplementedError when the call's estimated working set exceeds the free memory."""
+    need = working_set_bytes(shape, dtype, backward)
+    if device == "cpu":
+        free = host_memory.available_bytes()
+    else:
+        from benchmarks.device_memory import gpu_free_bytes
+
+        free = gpu_free_bytes(framework)
+    if free is not None and need > free:
+        raise NotImplementedError(
+            f"needs about {need / 2**30:.1f} GiB, {free / 2**30:.1f} GiB free on {device}"
+        )
+
+
+def resolve(name: str, dtype: str, device: str, backward: bool) -> Implementation:
+    """The registry entry ``name`` if it can run ``dtype`` on ``device`` here."""
+    if name == parameters.NO_ENTRY:
+        raise NotImplementedError("no registry entry for this benchmark in this environment")
+    from verify.registry import get
+
+    impl = get(name)
+    if dtype not in impl.dtypes:
+        raise NotImplementedError(f"{name} does not support {dtype}")
+    if device not in impl.devices:
+        raise NotImplementedError(f"{name} does not run on {device}")
+    if device not in impl.available_devices():
+        raise NotImplementedError(f"no {device} device for {impl.framework} on this machine")
+    if impl.bind is None:
+        raise NotImplementedError(f"{name} has no bind() for benchmarking")
+    if backward and impl.vjp is None:
+        raise NotImplementedError(f"{name} has no gradient")
+    return impl
+
+
+def prepare(name: str, dtype: str, shape: str, device: str, backward: bool) -> PreparedCall:
+    """Resolve, build seeded inputs, bind on ``device`` and warm up (compile) the call."""
+    impl = resolve(name, dtype, device, backward)
+    dims = parameters.parse_shape(shape)
+    if shape == parameters.LLM:
+        parameters.require_full_mode(f"the LLM shape {shape}")
+    require_fits(impl.framework, dims, dtype, device, backward)
+    kwargs = make_kwargs(impl.op, impl.capabilities, dims, dtype)  # type: ignore[arg-type]
+    try:
+        run = impl.bind(kwargs, device, backward)  # type: ignore[misc]
+        for _ in range(WARMUP_CALLS):
+            run()
+    except Unsupported as exc:
+        raise NotImplementedError(f"{name}: {exc}") from None
+    return PreparedCall(impl=impl, kwargs=kwargs, device=device, backward=backward, run=run)
