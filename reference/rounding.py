@@ -39,19 +39,39 @@ def round_dd(hi: np.ndarray, lo: np.ndarray | float, fmt: Format) -> np.ndarray:
     ``hi`` and ``lo`` must form normalised double-double pairs (``fl(hi + lo) == hi``).  NaN
     stays NaN; infinities stay infinities.
     """
+    return round_dd_margin(hi, lo, fmt)[0]
+
+
+def round_dd_margin(
+    hi: np.ndarray, lo: np.ndarray | float, fmt: Format
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`round_dd` plus, per element, a lower bound on the distance from ``hi + lo`` to the
+    nearest rounding boundary (midpoint between two neighbours of the format, or the overflow
+    threshold).  Any value closer than that rounds to the same result."""
     hi = np.asarray(hi, dtype=np.float64)
     lo = np.broadcast_to(np.asarray(lo, dtype=np.float64), hi.shape)
     out = np.array(hi, dtype=np.float64, copy=True)
+    margin = np.zeros(hi.shape)
     finite = np.isfinite(hi) & (hi != 0)
+    zero = hi == 0
+    if np.any(zero):
+        # value lo with |lo| tiny: rounds to zero or to a subnormal; handled by the general
+        # code when lo != 0, so move it to hi
+        out = np.where(zero, lo, out)
+        hi = np.where(zero, lo, hi)
+        lo = np.where(zero, 0.0, lo)
+        finite = np.isfinite(hi) & (hi != 0)
+        margin = np.where(hi == 0, fmt.min_subnormal / 2, margin)
     if not np.any(finite):
-        return _overflow(out, fmt)
-    h = hi[finite]
-    l = lo[finite]
+        return _overflow(out, fmt), margin
+    full = bool(np.all(finite))
+    h = hi if full else hi[finite]
+    l = lo if full else lo[finite]
     sign = np.sign(h)
     h = np.abs(h)
     l = l * sign
     mant, exp2 = np.frexp(h)  # h = mant * 2^exp2, mant in [0.5, 1)
-    e = exp2.astype(np.int64) - 1  # floor(log2 h)
+    e = exp2 - 1  # floor(log2 h)
     # h an exact power of two with a negative low word: the value lies in the binade below,
     # whose quantum is half as large.
     e = e - ((mant == 0.5) & (l < 0))
@@ -67,11 +87,26 @@ def round_dd(hi: np.ndarray, lo: np.ndarray | float, fmt: Format) -> np.ndarray:
     down0 = (sl < -0.5) | ((sl == -0.5) & odd)
     up0 = (sl > 0.5) | ((sl == 0.5) & odd)
     n = np.where(a != 0, fl + up_a, fl + up0 - down0)
+    # distance (in quanta) from the value to the nearest half-integer boundary
+    f = (fl - n) + a + sl
+    mq = 0.5 - np.abs(f)
+    # next to a power of two the neighbouring binade's boundaries are twice as close
+    pow2 = n == 2.0 ** (fmt.precision - 1)
+    mq = np.where(pow2, 0.5 * mq, mq) - 2.0**-45
     res = np.ldexp(n, qexp) * sign
     # rounded to zero: keep the sign of the exact value
     res = np.where(n == 0, np.copysign(0.0, sign), res)
-    out[finite] = res
-    return _overflow(out, fmt)
+    mg = np.maximum(np.ldexp(mq, qexp), 0.0)
+    if full:
+        out, margin = res, mg
+    else:
+        out[finite] = res
+        margin[finite] = mg
+    if fmt is not FLOAT64:
+        big = np.abs(out) >= fmt.max_finite
+        if np.any(big):  # near overflow: let the exact tier decide
+            margin = np.where(big, 0.0, margin)
+    return _overflow(out, fmt), margin
 
 
 def _overflow(values: np.ndarray, fmt: Format) -> np.ndarray:
@@ -93,34 +128,12 @@ def certify(
     value is exact.  NaN enclosures are never certified (callers handle special values first).
     """
     hi = np.asarray(hi, dtype=np.float64)
-    lo = np.broadcast_to(np.asarray(lo, dtype=np.float64), hi.shape)
     rad = np.broadcast_to(np.asarray(rad, dtype=np.float64), hi.shape)
-    mid = round_dd(hi, lo, fmt)
-    exact = rad == 0
-    if np.all(exact):
-        return np.isfinite(hi) | np.isinf(hi), mid
-    r = rad * (1.0 + _ENDPOINT_SLACK) + np.abs(hi) * _ENDPOINT_SLACK
-    r = np.where(exact, 0.0, r)
-    lo_h, lo_l = _dd_add_scalar(hi, lo, -r)
-    up_h, up_l = _dd_add_scalar(hi, lo, r)
-    ok = (round_dd(lo_h, lo_l, fmt) == mid) & (round_dd(up_h, up_l, fmt) == mid)
-    # equal zeros of different signs compare equal: accept, the sign follows the midpoint
-    ok &= np.isfinite(rad) & ~np.isnan(hi)
+    mid, margin = round_dd_margin(hi, lo, fmt)
+    slack = rad * (1.0 + _ENDPOINT_SLACK) + np.abs(hi) * _ENDPOINT_SLACK
+    ok = (rad == 0) | (slack < margin)
+    ok &= ~np.isnan(hi) & np.isfinite(rad)
     return ok, mid
-
-
-def _dd_add_scalar(hi: np.ndarray, lo: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(hi + lo) + b as a normalised double-double (error at most a few 2^-106 relative)."""
-    with np.errstate(invalid="ignore", over="ignore"):
-        s = hi + b
-        bb = s - hi
-        e = (hi - (s - bb)) + (b - bb)
-        e = e + lo
-        h = s + e
-        l = e - (h - s)
-    h = np.where(np.isfinite(h), h, s)
-    l = np.where(np.isfinite(l), l, 0.0)
-    return h, l
 
 
 def round_rational(q: Fraction | int, fmt: Format) -> float:

@@ -1,0 +1,240 @@
+r"""The exact tier: rationals where the value is rational, decimal intervals elsewhere.
+
+A :class:`XVal` is either an exact rational (:class:`fractions.Fraction`) or a closed interval
+``[lo, hi]`` of :class:`decimal.Decimal` numbers that is known to contain the exact value.
+Arithmetic on two rationals stays exact; arithmetic that involves an interval rounds the lower
+end toward -inf and the upper end toward +inf (``decimal`` rounds ``+ - * /`` correctly in any
+rounding mode).  ``exp`` and ``ln`` are correctly rounded by ``decimal`` only in
+ROUND_HALF_EVEN mode, so their results are widened by one unit in the last place on each side.
+Exact cases are recognised before any transcendental is taken: ``exp(0) = 1``, ``ln(1) = 0``.
+
+:func:`ziv` evaluates a function at rising precision until the interval rounds to one value of
+the output format (Ziv, "Fast evaluation of elementary mathematical functions with correctly
+rounded last bit", ACM TOMS 17(3), 1991).  A value that is exactly a rounding boundary can
+only be produced by an exact (rational) computation, which rounds directly, so the loop ends;
+reaching the precision cap raises instead of returning an unproven value.
+
+``log1p`` has no decimal counterpart; for small arguments it uses the alternating series
+:math:`t - t^2/2 + t^3/3 - \dots` whose truncation error is bounded by the first omitted term.
+"""
+
+from __future__ import annotations
+
+import decimal
+import math
+from collections.abc import Callable
+from decimal import Decimal
+from fractions import Fraction
+
+from reference.formats import Format
+from reference.rounding import round_rational
+
+PRECISIONS = (40, 80, 160, 320, 640, 1280, 2560)
+
+
+class CertificationError(ArithmeticError):
+    """The exact tier could not decide the correctly rounded value (never silently returned)."""
+
+
+def _ctx(rounding: str) -> decimal.Context:
+    prec = decimal.getcontext().prec
+    return decimal.Context(prec=prec, rounding=rounding, Emax=10**9, Emin=-(10**9))
+
+
+def _dec_bounds(q: Fraction) -> tuple[Decimal, Decimal]:
+    lo = _ctx(decimal.ROUND_FLOOR).divide(Decimal(q.numerator), Decimal(q.denominator))
+    hi = _ctx(decimal.ROUND_CEILING).divide(Decimal(q.numerator), Decimal(q.denominator))
+    return lo, hi
+
+
+def _widen(v: Decimal) -> tuple[Decimal, Decimal]:
+    """Outward by one unit in the last place (plus one for safety) of the current precision."""
+    if v == 0:
+        tiny = Decimal(1).scaleb(-decimal.getcontext().prec * 4)
+        return -tiny, tiny
+    ulp = Decimal(1).scaleb(v.adjusted() - decimal.getcontext().prec + 2)
+    return _ctx(decimal.ROUND_FLOOR).subtract(v, ulp), _ctx(decimal.ROUND_CEILING).add(v, ulp)
+
+
+class XVal:
+    """An exact rational or a decimal interval enclosing a real number."""
+
+    __slots__ = ("hi", "lo", "q")
+
+    def __init__(self, q: Fraction | None = None, lo: Decimal | None = None,
+                 hi: Decimal | None = None) -> None:
+        self.q = q
+        self.lo = lo
+        self.hi = hi
+
+    # construction ---------------------------------------------------------------------
+    @classmethod
+    def of(cls, v: XVal | Fraction | int | float) -> XVal:
+        if isinstance(v, XVal):
+            return v
+        return cls(q=Fraction(v))
+
+    @classmethod
+    def interval(cls, lo: Decimal, hi: Decimal) -> XVal:
+        return cls(lo=lo, hi=hi)
+
+    @property
+    def exact(self) -> bool:
+        return self.q is not None
+
+    def bounds(self) -> tuple[Decimal, Decimal]:
+        if self.q is not None:
+            return _dec_bounds(self.q)
+        assert self.lo is not None and self.hi is not None
+        return self.lo, self.hi
+
+    # arithmetic -----------------------------------------------------------------------
+    def __neg__(self) -> XVal:
+        if self.q is not None:
+            return XVal(q=-self.q)
+        return XVal(lo=-self.hi, hi=-self.lo)  # type: ignore[operator]
+
+    def __add__(self, other: object) -> XVal:
+        o = XVal.of(other)  # type: ignore[arg-type]
+        if self.q is not None and o.q is not None:
+            return XVal(q=self.q + o.q)
+        if self.q == 0:
+            return o
+        if o.q == 0:
+            return self
+        alo, ahi = self.bounds()
+        blo, bhi = o.bounds()
+        return XVal(lo=_ctx(decimal.ROUND_FLOOR).add(alo, blo),
+                    hi=_ctx(decimal.ROUND_CEILING).add(ahi, bhi))
+
+    __radd__ = __add__
+
+    def __sub__(self, other: object) -> XVal:
+        return self + (-XVal.of(other))  # type: ignore[arg-type]
+
+    def __rsub__(self, other: object) -> XVal:
+        return XVal.of(other) + (-self)  # type: ignore[arg-type]
+
+    def __mul__(self, other: object) -> XVal:
+        o = XVal.of(other)  # type: ignore[arg-type]
+        if self.q is not None and o.q is not None:
+            return XVal(q=self.q * o.q)
+        if self.q == 0 or o.q == 0:
+            return XVal(q=Fraction(0))
+        alo, ahi = self.bounds()
+        blo, bhi = o.bounds()
+        down, up = _ctx(decimal.ROUND_FLOOR), _ctx(decimal.ROUND_CEILING)
+        cands_lo = [down.multiply(x, y) for x in (alo, ahi) for y in (blo, bhi)]
+        cands_hi = [up.multiply(x, y) for x in (alo, ahi) for y in (blo, bhi)]
+        return XVal(lo=min(cands_lo), hi=max(cands_hi))
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, other: object) -> XVal:
+        o = XVal.of(other)  # type: ignore[arg-type]
+        if self.q is not None and o.q is not None:
+            return XVal(q=self.q / o.q)
+        if self.q == 0:
+            return XVal(q=Fraction(0))
+        blo, bhi = o.bounds()
+        if blo <= 0 <= bhi:
+            raise CertificationError("division by an interval containing zero")
+        alo, ahi = self.bounds()
+        down, up = _ctx(decimal.ROUND_FLOOR), _ctx(decimal.ROUND_CEILING)
+        cands_lo = [down.divide(x, y) for x in (alo, ahi) for y in (blo, bhi)]
+        cands_hi = [up.divide(x, y) for x in (alo, ahi) for y in (blo, bhi)]
+        return XVal(lo=min(cands_lo), hi=max(cands_hi))
+
+    def __rtruediv__(self, other: object) -> XVal:
+        return XVal.of(other) / self  # type: ignore[arg-type]
+
+    # transcendentals ------------------------------------------------------------------
+    def exp(self) -> XVal:
+        if self.q == 0:
+            return XVal(q=Fraction(1))
+        lo, hi = self.bounds()
+        ctx = _ctx(decimal.ROUND_HALF_EVEN)
+        return XVal(lo=_widen(ctx.exp(lo))[0], hi=_widen(ctx.exp(hi))[1])
+
+    def log(self) -> XVal:
+        if self.q == 1:
+            return XVal(q=Fraction(0))
+        lo, hi = self.bounds()
+        if lo <= 0:
+            raise CertificationError("log of an interval reaching zero")
+        ctx = _ctx(decimal.ROUND_HALF_EVEN)
+        return XVal(lo=_widen(ctx.ln(lo))[0], hi=_widen(ctx.ln(hi))[1])
+
+    def log1p(self) -> XVal:
+        """log(1 + t) for t > -1, accurate in relative terms for tiny t."""
+        if self.q == 0:
+            return XVal(q=Fraction(0))
+        lo, hi = self.bounds()
+        prec = decimal.getcontext().prec
+        small = Decimal(1).scaleb(-6)
+        if abs(lo) < small and abs(hi) < small and lo >= 0:
+            return XVal(lo=_log1p_series(lo, prec)[0], hi=_log1p_series(hi, prec)[1])
+        return (XVal.of(1) + self).log()
+
+    def __repr__(self) -> str:
+        if self.q is not None:
+            return f"XVal({self.q})"
+        return f"XVal([{self.lo}, {self.hi}])"
+
+
+def _log1p_series(t: Decimal, prec: int) -> tuple[Decimal, Decimal]:
+    """Enclosure of log(1 + t), 0 <= t < 1e-6, by the alternating series.  Consecutive terms
+    decrease, so the truncation error is at most the first omitted term."""
+    if t == 0:
+        return Decimal(0), Decimal(0)
+    ctx = decimal.Context(prec=prec + 10, Emax=10**9, Emin=-(10**9))
+    total = Decimal(0)
+    power = t
+    k = 1
+    eps = Decimal(1).scaleb(-(prec + 5))
+    while True:
+        term = ctx.divide(power, k)
+        total = ctx.add(total, term if k % 2 else -term)
+        k += 1
+        power = ctx.multiply(power, t)
+        nxt = ctx.divide(power, k)
+        if nxt < abs(total) * eps:
+            break
+    # error: the omitted tail (<= nxt) plus rounding of ~k operations at prec+10 digits
+    err = nxt + abs(total) * Decimal(1).scaleb(-(prec + 8)) * k
+    return _ctx(decimal.ROUND_FLOOR).subtract(total, err), _ctx(decimal.ROUND_CEILING).add(
+        total, err
+    )
+
+
+def round_xval(v: XVal, fmt: Format) -> float | None:
+    """The correctly rounded value of ``v`` in ``fmt``, or None when the interval straddles a
+    rounding boundary."""
+    if v.q is not None:
+        return round_rational(v.q, fmt)
+    lo, hi = v.bounds()
+    a = round_rational(Fraction(lo), fmt)
+    b = round_rational(Fraction(hi), fmt)
+    if a == b and (a != 0 or math.copysign(1, a) == math.copysign(1, b)):
+        return a
+    if a == b == 0:
+        return 0.0
+    return None
+
+
+def ziv(fn: Callable[[], XVal], fmt: Format, what: str = "value") -> float:
+    """Evaluate ``fn`` (which builds its result from :class:`XVal` operations) at rising
+    decimal precision until its enclosure rounds to one value of ``fmt``."""
+    for prec in PRECISIONS:
+        with decimal.localcontext() as ctx:
+            ctx.prec = prec
+            ctx.Emax = 10**9
+            ctx.Emin = -(10**9)
+            v = fn()
+            r = round_xval(v, fmt)
+        if r is not None:
+            return r
+    raise CertificationError(
+        f"could not certify the correctly rounded {what} in {fmt.name} at "
+        f"{PRECISIONS[-1]} digits (an exact case the reference does not recognise)"
+    )

@@ -1,0 +1,167 @@
+r"""Row statistics of the log-sum-exp, at every tier.
+
+For a row :math:`x_1..x_C` with finite maximum :math:`m` (entries of -inf allowed):
+
+.. math::
+
+   d_i = x_i - m \le 0,\qquad e_i = e^{d_i},\qquad c = \#\{i : x_i = m\},\qquad
+   T = \sum_{x_i < m} e_i,\qquad S = c + T,
+
+   \log S = \begin{cases}\operatorname{log1p}(T) & c = 1\\ \log(c + T) & c > 1\end{cases},
+   \qquad \mathrm{LSE}(x) = m + \log S.
+
+Splitting the maximal terms off keeps :math:`\log S` accurate in *relative* terms when it is
+tiny (a confident prediction whose cross-entropy is :math:`\approx T \ll 1`), and
+:math:`y_i - 1 = -T/S` for the unique maximum avoids the cancellation of :math:`y_i - 1`.
+The shift by the maximum is the standard overflow-free evaluation (Blanchard, Higham and
+Higham, "Accurately computing the log-sum-exp and softmax functions", IMA J. Numer. Anal.
+41(4), 2021); here it is also exact: :math:`d_i` is computed exactly in double-double, and in
+the float64 tier with its rounding error bounded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import decimal
+import math
+from fractions import Fraction
+
+import numpy as np
+
+from reference import dd as ddm
+from reference.enclosure import U, Enc
+from reference.exact import XVal
+
+
+@dataclasses.dataclass
+class RowStats:
+    """Vectorised statistics of rows ``x`` (shape (R, C)); see the module docstring."""
+
+    m: np.ndarray  # (R,)
+    d: Enc  # (R, C)
+    is_max: np.ndarray  # (R, C) bool
+    masked: np.ndarray  # (R, C) bool: x == -inf
+    c: np.ndarray  # (R,) count of maxima
+    e: Enc  # (R, C), exactly 1 at maxima, 0 at -inf
+    T: Enc  # (R,)
+    S: Enc  # (R,)
+    logS: Enc  # (R,)
+
+    def softmax(self) -> Enc:
+        """y_i = e_i / S."""
+        return self.e / self.S.expand()
+
+    def softmax_minus_one_at_max(self) -> Enc:
+        """y_i - 1 = -(S - e_i)/S, exact in form for the unique maximum: -T/S."""
+        return -(self.T / self.S)
+
+
+def row_stats(x: np.ndarray, dd: bool) -> RowStats:
+    """Statistics of the rows of ``x`` (float64, every row with a finite maximum and no NaN or
+    +inf) in the float64 (``dd=False``) or double-double tier."""
+    m = np.max(x, axis=-1)
+    masked = np.isneginf(x)
+    with np.errstate(invalid="ignore"):
+        if dd:
+            dh, dl = ddm.two_sum(x, -m[:, None])
+            dh = np.where(masked, -np.inf, dh)
+            dl = np.where(masked, 0.0, dl)
+            d = Enc(dh, dl, np.zeros_like(dh), True)
+        else:
+            dh = x - m[:, None]
+            d = Enc(dh, 0.0, np.where(masked, 0.0, U * np.abs(dh)), False)
+    is_max = dh == 0
+    c = np.sum(is_max, axis=-1)
+    e = d.exp()
+    # the maxima contribute exactly 1 each, accounted for by c
+    e_rest = e.where(~is_max, Enc.exact(np.zeros_like(dh), dd))
+    T = e_rest.sum_last()
+    S = T + Enc.exact(c.astype(np.float64), dd)
+    unique = c == 1
+    if np.all(unique):
+        logS = T.log1p()
+    else:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            logS = T.log1p().where(unique, S.log())
+    return RowStats(m=m, d=d, is_max=is_max, masked=masked, c=c, e=e, T=T, S=S, logS=logS)
+
+
+class ExactRow:
+    """The same statistics for one row, as :class:`~reference.exact.XVal` at the current
+    decimal precision (cached per precision).  Terms so small that they cannot matter at this
+    precision are enclosed in bulk: ``k`` terms below :math:`e^{-L}` add at most
+    :math:`k e^{-L}`."""
+
+    def __init__(self, row: np.ndarray) -> None:
+        vals = [float(v) for v in row]
+        finite = [v for v in vals if v != -math.inf]
+        self.m = max(finite)
+        self.fm = Fraction(self.m)
+        self.d = [None if v == -math.inf else Fraction(v) - self.fm for v in vals]
+        self.c = sum(1 for v in vals if v == self.m)
+        self._cache: dict[int, tuple[list[XVal | None], XVal, XVal, XVal]] = {}
+
+    def stats(self) -> tuple[list[XVal | None], XVal, XVal, XVal]:
+        """(e_i or None for -inf, T, S, log S) at the current precision."""
+        prec = decimal.getcontext().prec
+        if prec in self._cache:
+            return self._cache[prec]
+        n = len(self.d)
+        cutoff = -(prec * 2.31 + math.log(n + 1) + 20)
+        es: list[XVal | None] = []
+        T = XVal.of(0)
+        small_count = 0
+        small_max = -math.inf
+        for di in self.d:
+            if di is None:
+                es.append(None)
+                continue
+            if di == 0:
+                es.append(XVal.of(1))
+                continue
+            if di < cutoff:
+                small_count += 1
+                small_max = max(small_max, float(di))
+                es.append(None)  # computed on demand
+                continue
+            ei = XVal.of(di).exp()
+            es.append(ei)
+            T = T + ei
+        if small_count:
+            with decimal.localcontext() as c2:
+                c2.prec = 20
+                ub = decimal.Decimal(small_max).exp() * 2 * small_count
+            T = T + XVal.interval(decimal.Decimal(0), ub)
+        S = T + self.c
+        logS = T.log1p() if self.c == 1 else S.log()
+        out = (es, T, S, logS)
+        self._cache[prec] = out
+        return out
+
+    def e(self, i: int) -> XVal:
+        es = self.stats()[0]
+        if self.d[i] is None:
+            return XVal.of(0)
+        ei = es[i]
+        if ei is None:
+            ei = XVal.of(self.d[i]).exp()
+        return ei
+
+    def softmax(self, i: int) -> XVal:
+        es, T, S, logS = self.stats()
+        if self.c == 1 and self.d[i] == 0:
+            return XVal.of(1) / S
+        return self.e(i) / S
+
+    def softmax_minus_one(self, i: int) -> XVal:
+        es, T, S, logS = self.stats()
+        if self.d[i] == 0 and self.c == 1:
+            return -(T / S)
+        return self.softmax(i) - 1
+
+    def log_softmax(self, i: int) -> XVal:
+        es, T, S, logS = self.stats()
+        return XVal.of(self.d[i]) - logS
+
+    def lse(self) -> XVal:
+        return XVal.of(self.fm) + self.stats()[3]

@@ -1,0 +1,217 @@
+r"""logsumexp, softmax and log_softmax, and their vector-Jacobian products.
+
+.. math::
+
+   \mathrm{LSE}(x) = \log\sum_j e^{x_j},\qquad
+   \mathrm{softmax}(x)_i = y_i = e^{x_i - \mathrm{LSE}(x)},\qquad
+   \mathrm{log\_softmax}(x)_i = x_i - \mathrm{LSE}(x).
+
+Vector-Jacobian products with cotangent :math:`g`:
+
+.. math::
+
+   \bar x_i = g\,y_i\ (\mathrm{LSE}),\qquad
+   \bar x_i = y_i\Big(g_i - \sum_j g_j y_j\Big) = y_i \sum_j (g_i - g_j)\, y_j\ (\mathrm{softmax}),
+   \qquad \bar x_i = g_i - y_i \sum_j g_j\ (\mathrm{log\_softmax}).
+
+The second form of the softmax product is used by the exact tier: grouped by equal logits its
+coefficients are exact rationals, so an exactly zero result is recognised (by the
+Lindemann-Weierstrass theorem the value is otherwise irrational and Ziv's loop ends).
+Special values follow ``docs/semantics.md``.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from reference import tiers
+from reference.arrays import (
+    as_float_array,
+    classify_rows,
+    move_axis_last,
+    out_format,
+    restore_axis,
+    to_output,
+)
+from reference.enclosure import Enc
+from reference.exact import XVal
+
+
+def _prepare(x: Any, axis: int, out_dtype: Any):  # type: ignore[no-untyped-def]
+    a, fmt_name = as_float_array(x, "x")
+    fmt = out_format(out_dtype, fmt_name)
+    x2, moved, ax = move_axis_last(a, axis)
+    return a, x2, moved, ax, fmt
+
+
+def _grad_rows(grad_output: Any, shape: tuple[int, ...], ax: int | None, name: str) -> np.ndarray:
+    g = np.asarray(as_float_array(grad_output, "grad_output")[0])
+    if g.shape != shape:
+        raise ValueError(f"grad_output of {name} must have shape {shape}, got {g.shape}")
+    if ax is None:
+        return g.reshape(-1)
+    return move_axis_last(g, ax)[0]
+
+
+def logsumexp(x: Any, axis: int = -1, out_dtype: Any = None) -> np.ndarray:
+    """Correctly rounded :math:`\\log\\sum_j e^{x_j}` along ``axis`` (the axis is removed)."""
+    a, x2, moved, ax, fmt = _prepare(x, axis, out_dtype)
+    kinds = classify_rows(x2)
+    out = np.full(x2.shape[0], np.nan)
+    out[kinds.posinf] = np.inf
+    out[kinds.allneg] = -np.inf
+    reg = np.flatnonzero(kinds.regular)
+    if reg.size:
+        xr = x2[reg]
+        out[reg] = tiers.elementwise(
+            xr,
+            fmt,
+            lambda st, rows, dd: st.logS + Enc.exact(st.m, dd),
+            lambda er, r, i: er.lse(),
+            per_row=True,
+        )
+    return to_output(out.reshape(moved[:-1]), fmt.name)
+
+
+def logsumexp_grad(
+    x: Any, axis: int = -1, grad_output: Any = None, out_dtype: Any = None
+) -> np.ndarray:
+    """VJP of :func:`logsumexp`: :math:`g\\,\\mathrm{softmax}(x)`."""
+    a, x2, moved, ax, fmt = _prepare(x, axis, out_dtype)
+    out_shape = moved[:-1]
+    g = np.ones(x2.shape[0]) if grad_output is None else _grad_rows(grad_output, out_shape, None,
+                                                                      "logsumexp")
+    kinds = classify_rows(x2)
+    out = np.full(x2.shape, np.nan)
+    reg = np.flatnonzero(kinds.regular)
+    if reg.size:
+        gr = g[reg]
+        out[reg] = tiers.elementwise(
+            x2[reg],
+            fmt,
+            lambda st, rows, dd: st.softmax() * Enc.exact(gr[rows][:, None], dd),
+            lambda er, r, i: er.softmax(i) * XVal.of(Fraction(float(gr[r]))),
+        )
+        # a zero cotangent gives an exact zero whatever the logits (0 * y)
+    return to_output(restore_axis(out, moved, ax), fmt.name)
+
+
+def softmax(x: Any, axis: int = -1, out_dtype: Any = None) -> np.ndarray:
+    """Correctly rounded :math:`e^{x_i}/\\sum_j e^{x_j}` along ``axis``."""
+    a, x2, moved, ax, fmt = _prepare(x, axis, out_dtype)
+    kinds = classify_rows(x2)
+    out = np.full(x2.shape, np.nan)
+    pi = np.flatnonzero(kinds.posinf)
+    out[pi] = 0.0
+    out[pi, kinds.posinf_index[pi]] = 1.0
+    reg = np.flatnonzero(kinds.regular)
+    if reg.size:
+        out[reg] = tiers.elementwise(
+            x2[reg], fmt, lambda st, rows, dd: st.softmax(), lambda er, r, i: er.softmax(i)
+        )
+    return to_output(restore_axis(out, moved, ax), fmt.name)
+
+
+def softmax_grad(
+    x: Any, axis: int = -1, grad_output: Any = None, out_dtype: Any = None
+) -> np.ndarray:
+    """VJP of :func:`softmax`: :math:`y_i (g_i - \\sum_j g_j y_j)`."""
+    a, x2, moved, ax, fmt = _prepare(x, axis, out_dtype)
+    g = np.ones_like(x2) if grad_output is None else _grad_rows(grad_output, a.shape, ax,
+                                                                 "softmax")
+    kinds = classify_rows(x2)
+    out = np.full(x2.shape, np.nan)
+    out[kinds.posinf] = 0.0  # one-hot softmax: y_i (g_i - g_k) = 0 in the limit
+    reg = np.flatnonzero(kinds.regular)
+    if reg.size:
+        xr, gr = x2[reg], g[reg]
+
+        def vec(st, rows, dd):  # type: ignore[no-untyped-def]
+            y = st.softmax()
+            ge = Enc.exact(gr[rows], dd)
+            c = (y * ge).sum_last()
+            return y * (ge - c.expand())
+
+        def elem(er, r, i):  # type: ignore[no-untyped-def]
+            row, grow = xr[r], gr[r]
+            gi = Fraction(float(grow[i]))
+            groups: dict[float, Fraction] = {}
+            for j in range(len(row)):
+                if row[j] == -np.inf:
+                    continue
+                groups[row[j]] = groups.get(row[j], Fraction(0)) + gi - Fraction(float(grow[j]))
+            total = XVal.of(0)
+            for v, beta in groups.items():
+                if beta:
+                    j = int(np.flatnonzero(row == v)[0])
+                    total = total + er.softmax(j) * XVal.of(beta)
+            return er.softmax(i) * total
+
+        out[reg] = tiers.elementwise(xr, fmt, vec, elem)
+    return to_output(restore_axis(out, moved, ax), fmt.name)
+
+
+def log_softmax(x: Any, axis: int = -1, out_dtype: Any = None) -> np.ndarray:
+    """Correctly rounded :math:`x_i - \\log\\sum_j e^{x_j}` along ``axis``."""
+    a, x2, moved, ax, fmt = _prepare(x, axis, out_dtype)
+    kinds = classify_rows(x2)
+    out = np.full(x2.shape, np.nan)
+    pi = np.flatnonzero(kinds.posinf)
+    out[pi] = -np.inf
+    out[pi, kinds.posinf_index[pi]] = 0.0
+    reg = np.flatnonzero(kinds.regular)
+    if reg.size:
+        xr = x2[reg]
+        res = tiers.elementwise(
+            xr,
+            fmt,
+            lambda st, rows, dd: (st.d - st.logS.expand()).where(
+                ~st.masked, Enc.exact(np.zeros(st.masked.shape), dd)
+            ),
+            lambda er, r, i: er.log_softmax(i) if er.d[i] is not None else XVal.of(0),
+        )
+        res[np.isneginf(xr)] = -np.inf
+        out[reg] = res
+    return to_output(restore_axis(out, moved, ax), fmt.name)
+
+
+def log_softmax_grad(
+    x: Any, axis: int = -1, grad_output: Any = None, out_dtype: Any = None
+) -> np.ndarray:
+    """VJP of :func:`log_softmax`: :math:`g_i - y_i \\sum_j g_j`."""
+    a, x2, moved, ax, fmt = _prepare(x, axis, out_dtype)
+    g = np.ones_like(x2) if grad_output is None else _grad_rows(grad_output, a.shape, ax,
+                                                                 "log_softmax")
+    kinds = classify_rows(x2)
+    out = np.full(x2.shape, np.nan)
+    pi = np.flatnonzero(kinds.posinf)
+    if pi.size:
+        gp = g[pi]
+        res = gp.copy()
+        res[np.arange(pi.size), kinds.posinf_index[pi]] -= gp.sum(axis=-1)
+        # exact: round the exact rational g_k - sum g
+        for n, r in enumerate(pi):
+            k = kinds.posinf_index[r]
+            exact = Fraction(float(gp[n, k])) - sum(Fraction(float(v)) for v in gp[n])
+            from reference.rounding import round_rational
+
+            res[n, k] = round_rational(exact, fmt)
+        out[pi] = res
+    reg = np.flatnonzero(kinds.regular)
+    if reg.size:
+        xr, gr = x2[reg], g[reg]
+
+        def vec(st, rows, dd):  # type: ignore[no-untyped-def]
+            ge = Enc.exact(gr[rows], dd)
+            G = ge.sum_last()
+            return ge - st.softmax() * G.expand()
+
+        def elem(er, r, i):  # type: ignore[no-untyped-def]
+            G = sum((Fraction(float(v)) for v in gr[r]), Fraction(0))
+            return XVal.of(Fraction(float(gr[r][i]))) - er.softmax(i) * XVal.of(G)
+
+        out[reg] = tiers.elementwise(xr, fmt, vec, elem)
+    return to_output(restore_axis(out, moved, ax), fmt.name)
