@@ -13,7 +13,7 @@ from pathlib import Path
 from verify.results import Result
 from verify.session import ProgressCallback, ProgressEvent
 
-HOSTILE = "<img src=x onerror=\"window.__pwned=1\">&amp;|`x`*_[a](javascript:alert(1))\x00]]>"
+HOSTILE = '<img src=x onerror="window.__pwned=1">&amp;|`x`*_[a](javascript:alert(1))\x00]]>'
 
 
 def _result(framework: str, impl: str, check: str, dtype: str, device: str, rng: random.Random):

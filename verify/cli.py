@@ -236,7 +236,7 @@ def build_report(plan: RunPlan, outcome: RunOutcome, environment: dict) -> Repor
     report = Report(environment, outcome.results).sorted()
     if plan.baseline is not None:
         old = json_report.load(plan.baseline)
-        environment["baseline"] = apply_baseline(
+        report.environment["baseline"] = apply_baseline(
             report.results, old.results, path=str(plan.baseline)
         )
     return report

@@ -42,6 +42,7 @@ def jsonable(value: Any) -> Any:
     if value is None or isinstance(value, bool | int | str):
         return value
     if isinstance(value, float):
+        value = float(value)  # NumPy float64 is a float subclass with its own repr
         return value if math.isfinite(value) else repr(value)
     if isinstance(value, dict):
         return {str(k): jsonable(v) for k, v in value.items()}

@@ -9,12 +9,14 @@ Results: one per key (implementation, check, dtype, device).  Duplicates that ag
 fields, timings and baseline labels aside) collapse into one.  Conflicting duplicates are
 resolved independently of the order of the inputs: the most severe status wins
 (``verify.results.SEVERITY``), ties go to the larger ``max_ulp``, then to the canonical JSON
-text; every conflict is listed in ``environment["merge"]["conflicts"]`` and marked on the kept
-result (``extra["merge_conflict"]``).
+text (timings included, so even agreeing duplicates resolve the same way in any order).  Every
+conflict is listed in ``environment["merge"]["conflicts"]`` and marked on the kept result
+(``extra["merge_conflict"]``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Sequence
@@ -43,7 +45,8 @@ def _comparable(result: Result) -> str:
 def _rank(result: Result) -> tuple[Any, ...]:
     ulp = result.max_ulp
     ulp_rank = -math.inf if ulp is None else (math.inf if math.isnan(ulp) else ulp)
-    return (SEVERITY.get(result.status, 0), ulp_rank, _comparable(result))
+    full = json.dumps(jsonable(result.to_json()), sort_keys=True)
+    return (SEVERITY.get(result.status, 0), ulp_rank, _comparable(result), full)
 
 
 def _merge_values(values: list[Any]) -> Any:
@@ -89,16 +92,20 @@ def merge_reports(reports: Sequence[Report], names: Sequence[str]) -> Report:
     merged: list[Result] = []
     for key in sorted(by_key):
         candidates = by_key[key]
-        kept, _ = max(candidates, key=lambda item: _rank(item[0]))
+        best, _ = max(candidates, key=lambda item: _rank(item[0]))
+        kept = dataclasses.replace(best, extra=dict(best.extra))  # never mutate the inputs
         versions = {_comparable(r) for r, _ in candidates}
         if len(versions) > 1:
             conflict = {
                 "key": list(key),
                 "kept": kept.status,
-                "sources": [
-                    {"report": name, "status": r.status, "max_ulp": jsonable(r.max_ulp)}
-                    for r, name in candidates
-                ],
+                "sources": sorted(
+                    (
+                        {"report": name, "status": r.status, "max_ulp": jsonable(r.max_ulp)}
+                        for r, name in candidates
+                    ),
+                    key=lambda s: (s["report"], s["status"], str(s["max_ulp"])),
+                ),
             }
             conflicts.append(conflict)
             kept.extra["merge_conflict"] = conflict["sources"]

@@ -103,7 +103,7 @@ class Report:
         return {
             "schema": SCHEMA,
             "environment": self.environment,
-            "results": [r.to_json() for r in self.results],
+            "results": [_plain(r).to_json() for r in self.results],
         }
 
     @classmethod
@@ -111,6 +111,19 @@ class Report:
         """Inverse of :meth:`to_json` (validate with :func:`verify.report.json_report.validate`
         first)."""
         return cls(dict(obj["environment"]), [Result.from_json(r) for r in obj["results"]])
+
+
+def _plain(result: Result) -> Result:
+    """``result`` with NumPy scalars in its numeric fields turned into Python numbers (so that
+    ``Result.to_json`` spells non-finite values ``'inf'``/``'nan'``, not ``'np.float64(inf)'``)."""
+    changes: dict[str, Any] = {}
+    for name in ("max_ulp", "max_bound_ratio", "duration_s"):
+        value = getattr(result, name)
+        if value is not None and type(value) is not float:
+            changes[name] = float(value)
+    if type(result.examples) is not int:
+        changes["examples"] = int(result.examples)
+    return dataclasses.replace(result, **changes) if changes else result
 
 
 def status_counts(results: Sequence[Result]) -> dict[str, int]:
