@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 
 import pytest
-from runner_fakes import fake_session
 
+from tests.runner_fakes import fake_session
 from verify import cli
 from verify.errors import UsageError
 from verify.report import FILES, json_report
@@ -22,12 +22,11 @@ from verify.report.model import Report
 from verify.runner import Job
 
 REPO = Path(__file__).resolve().parents[1]
-TESTS = Path(__file__).resolve().parent
 
 
 def _env() -> dict[str, str]:
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO), str(TESTS), env.get("PYTHONPATH", "")])
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
     return env
 
 
@@ -245,7 +244,7 @@ def test_sigint_writes_a_valid_report_of_what_finished(tmp_path):
         textwrap.dedent(
             f"""
             from pathlib import Path
-            from runner_fakes import fake_session
+            from tests.runner_fakes import fake_session
             from verify import cli
             from verify.runner import Job
 

@@ -6,8 +6,8 @@ import json
 import xml.etree.ElementTree as ET
 
 import pytest
-from report_samples import environment, result
 
+from tests.report_samples import environment, result
 from verify.report import write_all
 from verify.report.baseline import apply_baseline, label
 from verify.report.model import Report

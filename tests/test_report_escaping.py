@@ -10,9 +10,9 @@ import xml.etree.ElementTree as ET
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from report_samples import environment, result
-from runner_fakes import HOSTILE
 
+from tests.report_samples import environment, result
+from tests.runner_fakes import HOSTILE
 from verify.report import html as html_report
 from verify.report import json_report, junit, markdown
 from verify.report.model import Report

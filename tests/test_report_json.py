@@ -7,8 +7,8 @@ import math
 
 import jsonschema
 import pytest
-from report_samples import environment, result, sample_report
 
+from tests.report_samples import environment, result, sample_report
 from verify.report import FILES, json_report, write_all
 from verify.report.model import Report, base_environment, sort_key
 from verify.results import SCHEMA

@@ -5,8 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 
-from report_samples import environment, result
-
+from tests.report_samples import environment, result
 from verify.report import FILES, json_report
 from verify.report.merge import merge_reports
 from verify.report.model import Report

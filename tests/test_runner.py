@@ -7,8 +7,8 @@ import threading
 import time
 
 import pytest
-from runner_fakes import fake_session
 
+from tests.runner_fakes import fake_session
 from verify.progress import ProgressDisplay
 from verify.runner import Job, Runner
 from verify.session import ProgressEvent
@@ -107,7 +107,7 @@ def test_plain_progress_lines():
     display.event("torch", event)
     for _ in range(40):  # the same check, long enough for a heartbeat
         display.event("torch", event)
-    from report_samples import result
+    from tests.report_samples import result
 
     display.result("torch", result("torch.softmax", max_ulp=0.25))
     display.job_finished("torch")
