@@ -185,7 +185,7 @@ def test_installed_frameworks_and_lookup() -> None:
     assert set(installed) <= set(registry.FRAMEWORK_MODULES)
     entry = registry.get("numpy.textbook.softmax_shifted")
     assert entry.framework == "numpy" and entry.op == "softmax"
-    names = [e.name for e in registry.all_implementations()]
+    names = [e.name for fw in ("numpy", "torch") for e in registry.all_implementations(fw)]
     assert len(names) == len(set(names))
     with pytest.raises(KeyError, match=r"did you mean numpy\.textbook\.softmax_shifted"):
         registry.get("numpy.textbook.softmax_shiftd")

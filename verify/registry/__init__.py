@@ -43,7 +43,7 @@ FRAMEWORK_PACKAGES: dict[str, tuple[str, ...]] = {
 }
 
 #: leading name components -> the framework whose module defines them (a lookup shortcut that
-#: avoids importing every framework to resolve one name; :func:`get` still falls back to all)
+#: avoids importing every framework to resolve one name; other names are looked up everywhere)
 _NAME_PREFIXES: dict[str, str] = {
     "torch": "torch",
     "jax": "jax",
@@ -66,16 +66,20 @@ def _spec_exists(module: str) -> bool:
 
 
 @functools.cache
+def _installed() -> tuple[str, ...]:
+    return tuple(
+        framework
+        for framework, module in FRAMEWORK_MODULES.items()
+        if all(_spec_exists(p) for p in FRAMEWORK_PACKAGES[framework]) and _spec_exists(module)
+    )
+
+
 def installed_frameworks() -> list[str]:
     """Frameworks whose packages and registry module are importable, in table order.
 
     Uses ``importlib.util.find_spec`` only: nothing heavy is imported to answer.
     """
-    return [
-        framework
-        for framework, module in FRAMEWORK_MODULES.items()
-        if all(_spec_exists(p) for p in FRAMEWORK_PACKAGES[framework]) and _spec_exists(module)
-    ]
+    return list(_installed())
 
 
 def framework_module(framework: str) -> ModuleType:
@@ -102,10 +106,10 @@ def all_implementations(framework: str | None = None) -> list[Implementation]:
 
 
 def _candidate_frameworks(name: str) -> list[str]:
+    """The framework a name's first component points to, or every installed one."""
     installed = installed_frameworks()
     first = _NAME_PREFIXES.get(name.split(".", 1)[0])
-    ordered = [first] if first in installed else []
-    return ordered + [fw for fw in installed if fw != first]
+    return [first] if first in installed else installed
 
 
 def _not_found(name: str, known: list[str], what: str) -> KeyError:
