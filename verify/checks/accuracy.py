@@ -1,0 +1,62 @@
+"""accuracy: forward values against the correctly rounded reference, within the bound.
+
+For drawn finite inputs of every style (``verify.strategies.cases(kind="accuracy")``), the
+implementation's forward result must be within ``ulp(r) + SAFETY * E`` of the reference value
+``r = reference.<op>(..., out_dtype=dtype)`` element by element (``docs/tolerances.md``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from verify import tolerance
+from verify.checks import reference_values as refv
+from verify.checks.compare import judge
+from verify.checks.outcome import ImplementationRaised, ReferenceMissing, Verdict, call_impl
+from verify.checks.search import Search, skip_result
+from verify.profiles import Profile
+from verify.registry.base import Implementation
+from verify.results import Result
+from verify.strategies import cases, describe_case
+
+CHECK = "accuracy"
+
+
+def evaluate_forward(
+    impl: Implementation, kwargs: Mapping[str, Any], dtype: str, device: str
+) -> Verdict:
+    """Judge one forward call of ``impl`` on ``kwargs`` against the reference."""
+    ref = refv.forward(impl.op, kwargs, dtype)
+    case = describe_case(impl.op, dict(kwargs))
+    try:
+        y = call_impl(impl.forward, dict(kwargs), device)
+    except ImplementationRaised as exc:
+        return Verdict(
+            failed=True,
+            message=f"forward raised {exc} on a valid input: {case}",
+            reference_value=str(ref.tolist()),
+        )
+    bound = tolerance.forward_bound(impl.op, kwargs, dtype)
+    return judge(y, ref, bound, dtype, what="forward", case=case)
+
+
+def run(
+    impl: Implementation,
+    dtype: str,
+    device: str,
+    *,
+    profile: str | Profile,
+    seed: int | None,
+    kind: str = "accuracy",
+    check: str = CHECK,
+) -> Result:
+    try:
+        refv.require_reference(impl.op)
+    except ReferenceMissing as exc:
+        return skip_result(impl, check, dtype, device, f"{exc}; the {check} check needs it")
+    search = Search(impl, check, dtype, device, profile=profile, seed=seed)
+    return search.run(
+        cases(impl, dtype, kind, search.profile),
+        lambda kw: evaluate_forward(impl, kw, dtype, device),
+    )

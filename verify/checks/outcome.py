@@ -1,0 +1,93 @@
+"""What one example of a check found, and the calls that produce it.
+
+A check evaluates one drawn case at a time and returns a :class:`Verdict` (or None when there
+was nothing to judge).  Calls into the reference and into the implementation go through
+:func:`call_reference` and :func:`call_impl`, which turn "the reference function does not exist
+yet" and "the implementation raised on a valid input" into distinct, typed outcomes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from verify.registry.base import Unsupported
+
+
+class ReferenceMissing(Exception):
+    """The reference function a check needs is not available (skip the check)."""
+
+
+class ImplementationRaised(Exception):
+    """The implementation raised on an input it should accept."""
+
+    def __init__(self, exc: BaseException) -> None:
+        super().__init__(f"{type(exc).__name__}: {exc}")
+        self.original = exc
+
+
+@dataclasses.dataclass
+class Verdict:
+    """The judgement of one example."""
+
+    failed: bool
+    max_ulp: float | None = None
+    max_bound_ratio: float | None = None
+    message: str = ""
+    #: the correctly rounded reference value(s), as text
+    reference_value: str = ""
+    #: the kwargs the reproducer should show (defaults to the drawn case)
+    kwargs: Mapping[str, Any] | None = None
+    #: which implementation the reproducer should call (defaults to the one under test)
+    reproduce_with: Any = None
+
+
+def call_reference(op: str, *, grad: bool = False, **kwargs: Any) -> Any:
+    """``reference.<op>(**kwargs)`` (or ``<op>_grad``); :class:`ReferenceMissing` when the
+    package or the function does not exist yet."""
+    name = f"{op}_grad" if grad else op
+    try:
+        import reference
+    except ImportError as exc:
+        raise ReferenceMissing(f"the reference package cannot be imported ({exc})") from None
+    fn = getattr(reference, name, None)
+    if fn is None:
+        raise ReferenceMissing(f"reference.{name} does not exist yet")
+    return fn(**kwargs)
+
+
+def call_impl(fn: Callable[..., Any], *args: Any) -> Any:
+    """Call an implementation's adapter; :class:`Unsupported` passes through, anything else
+    it raises becomes :class:`ImplementationRaised`."""
+    try:
+        return fn(*args)
+    except Unsupported:
+        raise
+    except Exception as exc:
+        raise ImplementationRaised(exc) from exc
+
+
+def format_value(a: Any, limit: int = 12) -> str:
+    """Compact text of a reference value: repr of floats, or a list for small arrays."""
+    if isinstance(a, tuple):
+        return "(" + ", ".join(format_value(x, limit) for x in a) + ")"
+    arr = np.asarray(a)
+    if arr.ndim == 0:
+        return repr(float(arr.astype(np.float64)))
+    flat = arr.astype(np.float64).reshape(-1)
+    body = ", ".join(repr(float(v)) for v in flat[:limit])
+    more = f", ... ({flat.size} values)" if flat.size > limit else ""
+    return f"array(shape={list(arr.shape)}, dtype={arr.dtype.name}, values=[{body}{more}])"
+
+
+__all__ = [
+    "ImplementationRaised",
+    "ReferenceMissing",
+    "Verdict",
+    "call_impl",
+    "call_reference",
+    "format_value",
+]

@@ -1,0 +1,233 @@
+"""Driving a check with Hypothesis: find a failing example, shrink it, and fold everything seen
+into one :class:`~verify.results.Result`.
+
+The per-example function is wrapped with :func:`hypothesis.given` and run programmatically,
+with the profile's settings (:func:`verify.profiles.hypothesis_settings`), a seed derived from
+the session's seed and the search's identity, and the example database under ``.hypothesis/``,
+so a failure found once is replayed first next time.  When an example fails, Hypothesis shrinks
+it and replays the minimal one last; that one becomes the reproducer.  A mismatch that one of
+the implementation's registered :class:`~verify.registry.base.Deviation` covers is recorded
+(status ``deviation`` with its link) and the search goes on looking for unregistered failures.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from hypothesis import given, seed
+from hypothesis import strategies as st
+from hypothesis.errors import HypothesisException
+
+from verify.checks.outcome import ReferenceMissing, Verdict, format_value
+from verify.profiles import Profile, get_profile, hypothesis_settings, search_seed
+from verify.registry.base import Implementation, Unsupported
+from verify.results import Result
+
+
+class _Failed(Exception):
+    pass
+
+
+def matching_deviation(impl: Implementation, check: str, kwargs: Mapping[str, Any]) -> Any:
+    for dev in impl.deviations:
+        if (not dev.checks or check in dev.checks) and _applies(dev.applies, kwargs):
+            return dev
+    return None
+
+
+def matching_known_issue(
+    impl: Implementation, check: str, dtype: str, kwargs: Mapping[str, Any]
+) -> Any:
+    for issue in impl.known_issues:
+        if (
+            (not issue.checks or check in issue.checks)
+            and (not issue.dtypes or dtype in issue.dtypes)
+            and _applies(issue.applies, kwargs)
+        ):
+            return issue
+    return None
+
+
+def _applies(fn: Callable[[Mapping[str, Any]], bool], kwargs: Mapping[str, Any]) -> bool:
+    try:
+        return bool(fn(kwargs))
+    except Exception:
+        return False
+
+
+def reproducer_for(
+    impl: Implementation, kwargs: Mapping[str, Any], device: str, reference_value: str
+) -> str:
+    """The entry's standalone reproducer, plus a line with the correctly rounded value."""
+    script = ""
+    if impl.reproducer is not None:
+        try:
+            script = impl.reproducer(dict(kwargs), device)
+        except Exception as exc:  # a broken reproducer must not hide the finding
+            script = f"# the entry's reproducer failed: {type(exc).__name__}: {exc}\n"
+    if not script:
+        args = ", ".join(f"{k}={format_value(v, limit=10**6)}" for k, v in kwargs.items())
+        script = f"# {impl.name}({args})\n"
+    if reference_value:
+        script = script.rstrip("\n") + f"\n# correctly rounded reference value: {reference_value}\n"
+    return script
+
+
+class Search:
+    """One (implementation, check, dtype, device) search."""
+
+    def __init__(
+        self,
+        impl: Implementation,
+        check: str,
+        dtype: str,
+        device: str,
+        *,
+        profile: str | Profile,
+        seed: int | None,
+        max_examples: int | None = None,
+        key: str = "",
+    ) -> None:
+        self.impl, self.check, self.dtype, self.device = impl, check, dtype, device
+        self.profile = get_profile(profile) if isinstance(profile, str) else profile
+        self.seed = seed
+        self.max_examples = max_examples
+        self.key = f"{impl.name}|{check}|{dtype}|{device}|{key}"
+        self.examples = 0
+        self.supported = 0
+        self.max_ulp: float | None = None
+        self.max_ratio: float | None = None
+        self.unsupported_reason = ""
+        self.deviations: dict[str, Any] = {}
+        self.failure: tuple[Mapping[str, Any], Verdict] | None = None
+        self.notes: list[str] = []
+
+    def _record(self, verdict: Verdict) -> None:
+        if verdict.max_ulp is not None:
+            self.max_ulp = max(self.max_ulp or 0.0, verdict.max_ulp)
+        if verdict.max_bound_ratio is not None:
+            self.max_ratio = max(self.max_ratio or 0.0, verdict.max_bound_ratio)
+
+    def run(
+        self,
+        strategy: st.SearchStrategy[Any],
+        evaluate: Callable[[Any], Verdict | None],
+        kwargs_of: Callable[[Any], Mapping[str, Any]] = lambda case: case,
+    ) -> Result:
+        """Search ``strategy`` with ``evaluate`` and return the folded result."""
+        started = time.perf_counter()
+
+        def one_example(case: Any) -> None:
+            self.examples += 1
+            try:
+                verdict = evaluate(case)
+            except Unsupported as exc:
+                self.unsupported_reason = str(exc)
+                return
+            self.supported += 1
+            if verdict is None:
+                return
+            self._record(verdict)
+            if not verdict.failed:
+                return
+            kwargs = verdict.kwargs if verdict.kwargs is not None else kwargs_of(case)
+            dev = matching_deviation(self.impl, self.check, kwargs)
+            if dev is not None:
+                self.deviations.setdefault(dev.link, (dev, kwargs, verdict))
+                return
+            self.failure = (kwargs, verdict)
+            raise _Failed(verdict.message)
+
+        one_example._hypothesis_internal_add_digest = self.key.encode()  # type: ignore[attr-defined]
+        test = given(strategy)(one_example)
+        test = hypothesis_settings(self.profile, seed=self.seed, max_examples=self.max_examples)(
+            test
+        )
+        s = search_seed(self.seed, self.key)
+        if s is not None:
+            test = seed(s)(test)
+        try:
+            test()
+        except _Failed:
+            pass
+        except ReferenceMissing as exc:
+            return self._result("skip", f"{exc}; the {self.check} check needs it", started)
+        except HypothesisException as exc:
+            return self._result("error", f"search failed: {type(exc).__name__}: {exc}", started)
+        except Exception as exc:
+            tb = traceback.format_exception_only(type(exc), exc)[-1].strip()
+            return self._result("error", f"the check itself raised {tb}", started)
+        return self._fold(started)
+
+    def _result(self, status: str, message: str, started: float, **extra: Any) -> Result:
+        return Result(
+            implementation=self.impl.name,
+            framework=self.impl.framework,
+            op=self.impl.op,
+            check=self.check,
+            dtype=self.dtype,
+            device=self.device,
+            status=status,
+            examples=self.examples,
+            max_ulp=self.max_ulp,
+            max_bound_ratio=self.max_ratio,
+            message=message,
+            duration_s=round(time.perf_counter() - started, 3),
+            **extra,
+        )
+
+    def _fold(self, started: float) -> Result:
+        if self.failure is not None:
+            kwargs, verdict = self.failure
+            target = verdict.reproduce_with or self.impl
+            issue = matching_known_issue(self.impl, self.check, self.dtype, kwargs)
+            links = [issue.link] if issue else []
+            message = verdict.message
+            if issue:
+                message += f" (registered upstream issue: {issue.description})"
+            if self.deviations:
+                links += list(self.deviations)
+            return self._result(
+                "fail",
+                message,
+                started,
+                reproducer=reproducer_for(target, kwargs, self.device, verdict.reference_value),
+                reference_value=verdict.reference_value,
+                links=links,
+                known_issue=issue.link if issue else None,
+            )
+        if self.deviations:
+            dev, kwargs, verdict = next(iter(self.deviations.values()))
+            return self._result(
+                "deviation",
+                f"documented deviation: {dev.description}; e.g. {verdict.message}",
+                started,
+                reproducer=reproducer_for(self.impl, kwargs, self.device, verdict.reference_value),
+                reference_value=verdict.reference_value,
+                links=list(self.deviations),
+            )
+        if self.supported == 0:
+            reason = self.unsupported_reason or "no applicable case was drawn"
+            return self._result("skip", f"not applicable: {reason}", started)
+        note = f"; {'; '.join(self.notes)}" if self.notes else ""
+        return self._result("pass", f"{self.supported} examples within the bound{note}", started)
+
+
+def skip_result(impl: Implementation, check: str, dtype: str, device: str, message: str) -> Result:
+    """A ``skip`` result for a check that does not apply."""
+    return Result(
+        implementation=impl.name,
+        framework=impl.framework,
+        op=impl.op,
+        check=check,
+        dtype=dtype,
+        device=device,
+        status="skip",
+        message=message,
+    )
+
+
+__all__ = ["Search", "matching_deviation", "matching_known_issue", "reproducer_for", "skip_result"]

@@ -1,0 +1,57 @@
+"""Forward and gradient judged together on one drawn case (special values, extreme range)."""
+
+from __future__ import annotations
+
+from verify.checks import reference_values as refv
+from verify.checks.accuracy import evaluate_forward
+from verify.checks.gradient import evaluate_gradient, with_grad_output
+from verify.checks.outcome import ReferenceMissing, Verdict
+from verify.checks.search import Search, skip_result
+from verify.profiles import Profile
+from verify.registry.base import Implementation
+from verify.results import Result
+
+
+def run_both(
+    impl: Implementation,
+    dtype: str,
+    device: str,
+    *,
+    check: str,
+    kind: str,
+    profile: str | Profile,
+    seed: int | None,
+    note: str,
+) -> Result:
+    """Search ``cases(kind=kind)``: the forward must match the reference, and so must the
+    gradient where the entry has one and the reference provides it."""
+    try:
+        refv.require_reference(impl.op)
+    except ReferenceMissing as exc:
+        return skip_result(impl, check, dtype, device, f"{exc}; the {check} check needs it")
+    with_grad = impl.vjp is not None
+    if with_grad:
+        try:
+            refv.require_reference(impl.op, grad=True)
+        except ReferenceMissing:
+            with_grad = False
+
+    def evaluate(pair: tuple) -> Verdict:
+        kwargs, g = pair
+        verdict = evaluate_forward(impl, kwargs, dtype, device)
+        if verdict.failed or not with_grad:
+            return verdict
+        grad = evaluate_gradient(impl, kwargs, g, dtype, device)
+        grad.max_ulp = max(grad.max_ulp or 0.0, verdict.max_ulp or 0.0)
+        grad.max_bound_ratio = max(grad.max_bound_ratio or 0.0, verdict.max_bound_ratio or 0.0)
+        return grad
+
+    search = Search(impl, check, dtype, device, profile=profile, seed=seed)
+    if not with_grad:
+        search.notes.append("forward only (no gradient available)")
+    search.notes.append(note)
+    return search.run(
+        with_grad_output(impl, dtype, kind, search.profile),
+        evaluate,
+        kwargs_of=lambda pair: pair[0],
+    )

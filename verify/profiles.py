@@ -1,0 +1,182 @@
+"""Run profiles: how many examples, how large, and the Hypothesis settings that go with them.
+
+Three profiles, ``quick``, ``default`` and ``thorough``, are registered as Hypothesis settings
+profiles under the names ``xent-quick``, ``xent-default`` and ``xent-thorough``
+(https://hypothesis.readthedocs.io/en/latest/reference/api.html#settings-profiles).  Each also
+fixes the sizes strategies draw (rows, classes, spatial extent) and whether large class counts
+(tens of thousands, in float16/bfloat16) are drawn at all.
+
+Runs are derandomized when the environment variable ``CI`` is ``true`` or an explicit seed is
+given; failing examples are saved in a Hypothesis example database under ``.hypothesis/`` and
+replayed first on the next run (https://hypothesis.readthedocs.io/en/latest/reference/api.html#database).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+from pathlib import Path
+
+from hypothesis import HealthCheck, Phase, settings
+from hypothesis.database import DirectoryBasedExampleDatabase, ExampleDatabase
+
+
+@dataclasses.dataclass(frozen=True)
+class Profile:
+    """Sizes and effort of one run profile."""
+
+    name: str
+    #: examples per (implementation, check, dtype, device) search
+    max_examples: int
+    #: rows (batch size N) drawn at most
+    max_rows: int
+    #: classes C drawn at most in ordinary draws
+    max_classes: int
+    #: spatial extent per K-dimensional axis, and the most spatial axes
+    max_spatial: int
+    max_spatial_dims: int
+    #: the class counts of the large-vocabulary draws (empty: none drawn)
+    large_classes: tuple[int, ...]
+    #: examples of each large-vocabulary search (they are slow in an exact reference)
+    large_examples: int
+    #: hidden size drawn at most for linear_cross_entropy
+    max_hidden: int
+    #: shrinking budget: the most shrink steps Hypothesis takes for a failure
+    shrink: bool = True
+
+
+PROFILES: dict[str, Profile] = {
+    "quick": Profile(
+        name="quick",
+        max_examples=8,
+        max_rows=3,
+        max_classes=6,
+        max_spatial=2,
+        max_spatial_dims=1,
+        large_classes=(),
+        large_examples=0,
+        max_hidden=4,
+    ),
+    "default": Profile(
+        name="default",
+        max_examples=25,
+        max_rows=4,
+        max_classes=12,
+        max_spatial=3,
+        max_spatial_dims=2,
+        large_classes=(4096,),
+        large_examples=1,
+        max_hidden=8,
+    ),
+    "thorough": Profile(
+        name="thorough",
+        max_examples=200,
+        max_rows=8,
+        max_classes=64,
+        max_spatial=4,
+        max_spatial_dims=2,
+        large_classes=(32000, 50257),
+        large_examples=3,
+        max_hidden=32,
+    ),
+}
+
+DATABASE_DIR = Path(".hypothesis") / "examples"
+
+
+def get_profile(name: str) -> Profile:
+    """The :class:`Profile` called ``name``; ValueError naming the known profiles otherwise."""
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown profile {name!r}; expected one of {', '.join(PROFILES)}"
+        ) from None
+
+
+def in_ci() -> bool:
+    """Whether ``CI`` is set to a true value (GitHub Actions, GitLab and others set CI=true)."""
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+def example_database(directory: str | Path | None = None) -> ExampleDatabase:
+    """The example database where failing examples are saved and replayed."""
+    return DirectoryBasedExampleDatabase(str(directory or DATABASE_DIR))
+
+
+def hypothesis_settings(
+    profile: str | Profile,
+    *,
+    seed: int | None = None,
+    max_examples: int | None = None,
+    database: ExampleDatabase | bool | None = True,
+) -> settings:
+    """Hypothesis settings of a profile for one programmatic search.
+
+    Determinism comes from the seed the caller applies with :func:`hypothesis.seed` (see
+    :func:`search_seed`), not from ``derandomize``, which Hypothesis pairs with
+    ``database=None``: a seeded search is reproducible *and* saves and replays its failures.
+    ``database=True`` uses :func:`example_database`; ``False``/``None`` disables it.
+    """
+    prof = get_profile(profile) if isinstance(profile, str) else profile
+    db: ExampleDatabase | None
+    if database is True:
+        db = example_database()
+    elif database is False:
+        db = None
+    else:
+        db = database
+    phases = [Phase.explicit, Phase.reuse, Phase.generate, Phase.target]
+    if prof.shrink:
+        phases.append(Phase.shrink)
+    return settings(
+        max_examples=max_examples if max_examples is not None else prof.max_examples,
+        derandomize=False,
+        database=db,
+        deadline=None,
+        phases=phases,
+        print_blob=False,
+        report_multiple_bugs=False,
+        suppress_health_check=list(HealthCheck),
+    )
+
+
+def search_seed(seed: int | None, key: str) -> int | None:
+    """The seed of one search: derived from ``seed`` and the search's ``key`` when a seed is
+    given, from 0 and the key when ``CI`` is true, None (fresh randomness) otherwise."""
+    if seed is None and not in_ci():
+        return None
+    digest = hashlib.sha256(f"{seed or 0}:{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "little")
+
+
+def register_profiles() -> None:
+    """Register ``xent-quick``, ``xent-default``, ``xent-thorough`` with Hypothesis (for
+    ``@given`` tests written against the strategies: derandomized in CI, where Hypothesis
+    then keeps no database; saving to ``.hypothesis/`` elsewhere)."""
+    ci = in_ci()
+    for name, prof in PROFILES.items():
+        settings.register_profile(
+            f"xent-{name}",
+            max_examples=prof.max_examples,
+            deadline=None,
+            derandomize=ci,
+            database=None if ci else example_database(),
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+        )
+
+
+register_profiles()
+
+__all__ = [
+    "DATABASE_DIR",
+    "PROFILES",
+    "Profile",
+    "example_database",
+    "get_profile",
+    "hypothesis_settings",
+    "in_ci",
+    "register_profiles",
+    "search_seed",
+]

@@ -1,0 +1,180 @@
+"""Logit arrays in every dtype, by style: moderate, wide, ties, near-ties, subnormal, spreads
+that underflow ``exp``, ``-inf`` masks, and the special values ``+inf`` and NaN.
+
+Arrays up to :data:`ELEMENTWISE_LIMIT` elements are drawn element by element (Hypothesis
+shrinks them well); larger ones (large vocabularies) are filled from a drawn seed with NumPy's
+generator, so a 50k-class row costs one draw.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from hypothesis import strategies as st
+from hypothesis.errors import InvalidArgument
+
+from verify.strategies.values import as_array, check_dtype, exact_floats
+from verify.ulp import FloatFormat
+
+#: arrays with more elements than this are generated from a seed
+ELEMENTWISE_LIMIT = 256
+
+LOGIT_STYLES: tuple[str, ...] = (
+    "moderate",  # |x| <= 8: well conditioned
+    "wide",  # magnitudes from tiny to a few times log(max) (exp overflows unshifted)
+    "ties",  # a few distinct values repeated exactly
+    "near_ties",  # values one ULP apart
+    "subnormal",  # subnormals and zeros of the format
+    "spread",  # one large logit, the others far enough below that exp underflows
+    "huge",  # magnitudes near the format's largest finite value
+    "masked",  # moderate values with some -inf (vocabulary masking), never a whole row
+    "special",  # moderate values with +inf and NaN inserted
+)
+
+
+def _check_shape(shape: Sequence[int]) -> tuple[int, ...]:
+    shape = tuple(shape)
+    if not shape or any(not isinstance(n, int | np.integer) or n < 1 for n in shape):
+        raise InvalidArgument(f"shape={shape!r} must be a non-empty tuple of positive ints")
+    return tuple(int(n) for n in shape)
+
+
+def _element(style: str, fmt: FloatFormat) -> st.SearchStrategy[float]:
+    lm = math.log(fmt.max_finite)
+    lm_exp = math.floor(math.log2(lm)) + 2  # up to ~4 * log(max)
+    if style == "moderate":
+        return exact_floats(fmt.name, min_exponent=-6, max_exponent=2)
+    if style == "wide":
+        return exact_floats(fmt.name, min_exponent=fmt.emin, max_exponent=lm_exp)
+    if style == "subnormal":
+        return exact_floats(fmt.name, max_exponent=fmt.emin - 1)
+    if style == "huge":
+        return exact_floats(fmt.name, min_exponent=fmt.emax - 3, max_exponent=fmt.emax)
+    raise AssertionError(style)
+
+
+def _round_to(values: np.ndarray, fmt: FloatFormat) -> np.ndarray:
+    clipped = np.clip(values, -fmt.max_finite, fmt.max_finite)
+    return clipped.astype(fmt.dtype).astype(np.float64)
+
+
+def _seeded(style: str, fmt: FloatFormat, n: int, seed: int, scale: float) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    lm = math.log(fmt.max_finite)
+    if style in ("moderate", "masked", "special", "ties", "near_ties"):
+        x = rng.standard_normal(n) * scale
+    elif style == "wide":
+        x = rng.standard_normal(n) * (lm * scale / 4)
+    elif style == "spread":
+        x = -rng.uniform(0, 3 * lm, n)
+        x[rng.integers(n)] = 0.0
+    elif style == "huge":
+        x = rng.uniform(-1, 1, n) * fmt.max_finite
+    else:  # subnormal
+        x = (
+            rng.integers(-(2 ** (fmt.precision - 1)), 2 ** (fmt.precision - 1), n)
+            * fmt.min_subnormal
+        )
+    if style == "ties":
+        x = rng.choice(_round_to(x[:3], fmt), n)
+    return _round_to(x, fmt)
+
+
+@st.composite
+def _flat_logits(draw: st.DrawFn, style: str, fmt: FloatFormat, n: int) -> np.ndarray:
+    if n > ELEMENTWISE_LIMIT:
+        seed = draw(st.integers(0, 2**32 - 1), label="fill seed")
+        scale = draw(st.sampled_from([1.0, 4.0, 16.0]), label="fill scale")
+        return _seeded(style, fmt, n, seed, scale)
+    if style in ("moderate", "wide", "subnormal", "huge"):
+        vals = draw(st.lists(_element(style, fmt), min_size=n, max_size=n), label=f"{style} values")
+        return np.asarray(vals, dtype=np.float64)
+    if style == "ties":
+        pool = draw(st.lists(_element("moderate", fmt), min_size=1, max_size=3), label="tie values")
+        idx = draw(st.lists(st.integers(0, len(pool) - 1), min_size=n, max_size=n), label="ties")
+        return np.asarray([pool[i] for i in idx], dtype=np.float64)
+    if style == "near_ties":
+        base = draw(_element("moderate", fmt), label="near-tie base")
+        steps = draw(st.lists(st.integers(-2, 2), min_size=n, max_size=n), label="ulp steps")
+        b = np.asarray(base, dtype=fmt.dtype)
+        out = []
+        for k in steps:
+            v = b
+            for _ in range(abs(k)):
+                v = np.nextafter(v, np.asarray(np.inf if k > 0 else -np.inf, dtype=fmt.dtype))
+            out.append(float(v))
+        return np.asarray(out, dtype=np.float64)
+    if style == "spread":
+        lm = math.log(fmt.max_finite)
+        top = draw(_element("moderate", fmt), label="top logit")
+        gaps = draw(
+            st.lists(st.floats(0, 3 * lm, allow_nan=False), min_size=n - 1, max_size=n - 1),
+            label="gaps below top",
+        )
+        vals = np.asarray([top] + [top - g for g in gaps], dtype=np.float64)
+        perm = draw(st.permutations(range(n)), label="position of top")
+        return _round_to(vals[list(perm)], fmt)
+    if style in ("masked", "special"):
+        vals = np.asarray(
+            draw(st.lists(_element("moderate", fmt), min_size=n, max_size=n), label="values"),
+            dtype=np.float64,
+        )
+        choices = [-np.inf] if style == "masked" else [np.inf, -np.inf, np.nan]
+        where = draw(
+            st.lists(st.integers(0, n - 1), min_size=1, max_size=max(1, n - 1)),
+            label="special positions",
+        )
+        kinds = draw(
+            st.lists(st.sampled_from(choices), min_size=len(where), max_size=len(where)),
+            label="special kinds",
+        )
+        for i, k in zip(where, kinds, strict=True):
+            vals[i] = k
+        return vals
+    raise InvalidArgument(f"style={style!r} must be one of {LOGIT_STYLES}")
+
+
+def logits(
+    dtype: Any, shape: Sequence[int], *, style: str = "moderate", class_axis: int = -1
+) -> st.SearchStrategy[np.ndarray]:
+    """Arrays of ``shape`` and ``dtype`` in one :data:`LOGIT_STYLES` style.
+
+    Row-structured styles (``spread``, ``masked``) are applied along ``class_axis``; ``masked``
+    never masks a whole row (a fully masked row is a special value, drawn by ``special``).
+    """
+    fmt = check_dtype(dtype)
+    shape = _check_shape(shape)
+    if style not in LOGIT_STYLES:
+        raise InvalidArgument(f"style={style!r} must be one of {LOGIT_STYLES}")
+    if not -len(shape) <= class_axis < len(shape):
+        raise InvalidArgument(f"class_axis={class_axis} is out of range for shape {shape}")
+    c = shape[class_axis]
+    moved = tuple(np.moveaxis(np.empty(shape, dtype=bool), class_axis, -1).shape)
+    rows = int(np.prod(moved[:-1]))
+
+    if style == "masked" and c == 1:
+        style = "moderate"  # a single class cannot be partly masked
+
+    @st.composite
+    def build(draw: st.DrawFn) -> np.ndarray:
+        if rows * c > ELEMENTWISE_LIMIT or style not in ("spread", "masked"):
+            flat = draw(_flat_logits(style, fmt, rows * c), label=f"{style} logits")
+            if style == "masked" and rows * c > ELEMENTWISE_LIMIT:
+                mask_seed = draw(st.integers(0, 2**32 - 1), label="mask seed")
+                rng = np.random.default_rng(mask_seed)
+                mask = rng.random(rows * c) < 0.5
+                mask.reshape(rows, c)[:, 0] = False
+                flat = np.where(mask, -np.inf, flat)
+            arr = flat.reshape(moved)
+        else:
+            row_list = [draw(_flat_logits(style, fmt, c), label=f"row {i}") for i in range(rows)]
+            arr = np.stack(row_list).reshape(moved)
+        return as_array(np.moveaxis(arr, -1, class_axis), fmt.name, shape)
+
+    return build()
+
+
+__all__ = ["ELEMENTWISE_LIMIT", "LOGIT_STYLES", "logits"]

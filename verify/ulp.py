@@ -1,0 +1,130 @@
+"""Errors in units in the last place (ULPs) of the correctly rounded reference value.
+
+The error of a returned value ``y`` against the correctly rounded reference value ``r`` is
+
+    err(y, r) = |y - r| / ulp(r)
+
+where ``ulp(r)`` is the spacing of the output format at ``r``: ``2^(e - p + 1)`` for
+``2^e <= |r| < 2^(e+1)`` with ``e`` clamped below at the format's ``emin`` (so every subnormal
+and zero has the spacing of the subnormal range, ``2^(emin - p + 1)``).  This is the convention
+of Zimmermann et al., "Accuracy of Mathematical Functions in Single, Double, Double Extended,
+and Quadruple Precision" (https://members.loria.fr/PZimmermann/papers/accuracy.pdf), who
+measure library functions against correctly rounded MPFR values in ULPs of the correct result.
+
+Special values are handled explicitly, never through floating-point accident:
+
+- both NaN: 0 (NaN is the right answer); one NaN: ``inf``;
+- ``r`` infinite: 0 when ``y == r``, else ``inf``;
+- ``y`` infinite and ``r`` finite: ``inf``;
+- signed zeros compare equal (``-0`` against ``+0`` is 0 ULP).
+
+Arithmetic is done in float64 on values that are exact in float64 (every supported format is a
+subset of float64), so ``|y - r|`` is exact up to one final float64 rounding, which changes a
+ULP count by a relative 2^-53 at most.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import ml_dtypes
+import numpy as np
+
+
+@dataclasses.dataclass(frozen=True)
+class FloatFormat:
+    """An IEEE 754-style binary format: ``precision`` significand bits (implicit bit included),
+    normal exponents ``emin .. emax``, gradual underflow."""
+
+    name: str
+    precision: int
+    emin: int
+    emax: int
+
+    @property
+    def unit_roundoff(self) -> float:
+        """u = 2^-p, the largest relative error of round-to-nearest in the normal range."""
+        return 2.0 ** (-self.precision)
+
+    @property
+    def min_subnormal(self) -> float:
+        return 2.0 ** (self.emin - self.precision + 1)
+
+    @property
+    def min_normal(self) -> float:
+        return 2.0**self.emin
+
+    @property
+    def max_finite(self) -> float:
+        return (2.0 - 2.0 ** (1 - self.precision)) * 2.0**self.emax
+
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        return np.dtype(ml_dtypes.bfloat16) if self.name == "bfloat16" else np.dtype(self.name)
+
+
+FORMATS: dict[str, FloatFormat] = {
+    "float16": FloatFormat("float16", 11, -14, 15),
+    "bfloat16": FloatFormat("bfloat16", 8, -126, 127),
+    "float32": FloatFormat("float32", 24, -126, 127),
+    "float64": FloatFormat("float64", 53, -1022, 1023),
+}
+
+
+def float_format(dtype: Any) -> FloatFormat:
+    """The :class:`FloatFormat` of a dtype name, NumPy dtype or array; ValueError otherwise."""
+    if isinstance(dtype, np.ndarray | np.generic):
+        dtype = dtype.dtype
+    name = dtype if isinstance(dtype, str) else np.dtype(dtype).name
+    try:
+        return FORMATS[name]
+    except KeyError:
+        raise ValueError(
+            f"no floating-point format for dtype {name!r}; expected one of {sorted(FORMATS)}"
+        ) from None
+
+
+def ulp(r: Any, dtype: Any) -> np.ndarray:
+    """Spacing of format ``dtype`` at each value of ``r`` (float64 array, same shape).
+
+    ``ulp(r) = 2^(max(e, emin) - p + 1)`` with ``2^e <= |r| < 2^(e+1)``; zero and subnormals get
+    the subnormal spacing; infinities get the spacing at the largest finite value; NaN gives NaN.
+    """
+    fmt = float_format(dtype)
+    a = np.abs(np.asarray(r, dtype=np.float64))
+    finite = np.isfinite(a)
+    safe = np.where(finite, a, fmt.max_finite)
+    _, e = np.frexp(safe)  # safe = m * 2^e with 0.5 <= m < 1, so the binade exponent is e - 1
+    exponent = np.maximum(e - 1, fmt.emin)
+    out = np.ldexp(1.0, exponent - fmt.precision + 1)
+    return np.where(np.isnan(a), np.nan, out)
+
+
+def ulp_error(y: Any, r: Any, dtype: Any) -> np.ndarray:
+    """Elementwise ``|y - r| / ulp(r)`` in the format of ``dtype`` (float64 array).
+
+    ``y`` is the returned value, ``r`` the correctly rounded reference value; both are
+    broadcast together.  See the module docstring for the treatment of NaN and infinities.
+    """
+    yv = np.asarray(y, dtype=np.float64)
+    rv = np.asarray(r, dtype=np.float64)
+    yv, rv = np.broadcast_arrays(yv, rv)
+    with np.errstate(invalid="ignore", over="ignore"):
+        diff = np.abs(yv - rv)
+        err = diff / ulp(rv, dtype)
+    y_nan, r_nan = np.isnan(yv), np.isnan(rv)
+    err = np.where(y_nan | r_nan, np.where(y_nan & r_nan, 0.0, np.inf), err)
+    y_inf, r_inf = np.isinf(yv), np.isinf(rv)
+    same_inf = y_inf & r_inf & (yv == rv)
+    err = np.where((y_inf | r_inf) & ~(y_nan | r_nan), np.where(same_inf, 0.0, np.inf), err)
+    return err
+
+
+def max_ulp_error(y: Any, r: Any, dtype: Any) -> float:
+    """The largest :func:`ulp_error` over all elements (0.0 for empty arrays)."""
+    err = ulp_error(y, r, dtype)
+    return float(err.max()) if err.size else 0.0
+
+
+__all__ = ["FORMATS", "FloatFormat", "float_format", "max_ulp_error", "ulp", "ulp_error"]
