@@ -49,6 +49,8 @@ def round_dd_margin(
     nearest rounding boundary (midpoint between two neighbours of the format, or the overflow
     threshold).  Any value closer than that rounds to the same result."""
     hi = np.asarray(hi, dtype=np.float64)
+    if fmt is not FLOAT64 and np.isscalar(lo) and lo == 0:
+        return _round_f64_margin(hi, fmt)
     lo = np.broadcast_to(np.asarray(lo, dtype=np.float64), hi.shape)
     out = np.array(hi, dtype=np.float64, copy=True)
     margin = np.zeros(hi.shape)
@@ -107,6 +109,63 @@ def round_dd_margin(
         if np.any(big):  # near overflow: let the exact tier decide
             margin = np.where(big, 0.0, margin)
     return _overflow(out, fmt), margin
+
+
+_MANT = np.uint64((1 << 52) - 1)
+_IMPLICIT = np.uint64(1 << 52)
+_ABS = np.uint64((1 << 63) - 1)
+
+
+def _round_f64_margin(h: np.ndarray, fmt: Format) -> tuple[np.ndarray, np.ndarray]:
+    """Fast path of :func:`round_dd_margin` for plain float64 values (no low word) and a
+    narrower format, by integer operations on the IEEE 754 encoding: the significand
+    :math:`M \in [2^{52}, 2^{53})` loses its ``k`` low bits, ``k = 53 - p`` in the normal
+    range of the format and more below ``2^emin``."""
+    p = fmt.precision
+    bits = np.ascontiguousarray(h).view(np.uint64)
+    sign_neg = (bits >> np.uint64(63)) == 1
+    a = bits & _ABS
+    E = (a >> np.uint64(52)).astype(np.int64)  # biased exponent
+    e = E - 1023
+    k = (53 - p) + np.maximum(0, fmt.emin - e)
+    special = (E == 2047) | (E == 0) | (k >= 53)  # nan/inf, zero/f64-subnormal, underflow
+    kk = np.where(special, 1, k).astype(np.uint64)
+    M = (a & _MANT) | _IMPLICIT
+    q = np.uint64(1) << kk
+    low = M & (q - np.uint64(1))
+    half = q >> np.uint64(1)
+    base_odd = ((M >> kk) & np.uint64(1)) == 1
+    up = (low > half) | ((low == half) & base_odd)
+    trunc = (a & ~(q - np.uint64(1))).view(np.float64)
+    ulpq = ((E + k.astype(np.int64)).clip(1, 2046).astype(np.uint64) << np.uint64(52)).view(
+        np.float64
+    ) * 2.0**-52
+    res = trunc + np.where(up, ulpq, 0.0)
+    # distance to the nearest boundary: |low - half| units of 2^(e-52)
+    unit = ((E - 52).clip(1, 2046).astype(np.uint64) << np.uint64(52)).view(np.float64)
+    dist = np.abs(low.astype(np.float64) - half.astype(np.float64)) * unit
+    # a result at a power of two has a neighbouring binade twice as fine
+    rb = res.view(np.uint64)
+    pow2 = (rb & _MANT) == 0
+    margin = np.where(pow2, 0.5 * dist, dist)
+    if np.any(special):
+        sp = special
+        tiny = sp & (E < 2047)  # zero, float64 subnormal, or below the min subnormal
+        res = np.where(tiny, 0.0, np.where(sp, np.abs(h), res))
+        half_min = fmt.min_subnormal / 2
+        margin = np.where(tiny, half_min - np.abs(np.where(tiny, h, 0.0)), np.where(sp, 0.0,
+                                                                                  margin))
+        # exactly half the smallest subnormal ties to zero (even); just above rounds up
+        exact_half = sp & (np.abs(h) == half_min)
+        margin = np.where(exact_half, 0.0, margin)
+        above_half = tiny & (np.abs(h) > half_min)
+        res = np.where(above_half, fmt.min_subnormal, res)
+        margin = np.where(above_half, 0.0, margin)
+    big = res >= fmt.max_finite
+    margin = np.where(big, 0.0, margin)
+    res = np.where(res >= 2.0 ** (fmt.emax + 1), np.inf, res)
+    res = np.where(sign_neg, -res, res)
+    return res, np.maximum(margin, 0.0)
 
 
 def _overflow(values: np.ndarray, fmt: Format) -> np.ndarray:

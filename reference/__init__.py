@@ -1,0 +1,44 @@
+"""The correctly rounded reference for the cross-entropy family.
+
+Every function returns a NumPy array (0-d for reductions) holding the exact mathematical value
+at the given inputs, rounded once (round-half-even) into ``out_dtype`` (float16, bfloat16,
+float32 or float64; default: the input's dtype), gradients included.  Semantics and argument
+names follow PyTorch (class axis 1); ``docs/semantics.md`` tabulates the special values.
+No arbitrary-precision package is used: float64 and double-double arithmetic with rigorous
+error bounds decide almost every output, and the standard library's :mod:`decimal` and
+:mod:`fractions` decide the rest (see ``docs/reference.md``).
+"""
+
+from reference.cross_entropy import (
+    cross_entropy,
+    cross_entropy_grad,
+    nll_loss,
+    nll_loss_grad,
+)
+from reference.exact import CertificationError
+from reference.formats import FORMATS, Format, format_of
+from reference.softmax import (
+    log_softmax,
+    log_softmax_grad,
+    logsumexp,
+    logsumexp_grad,
+    softmax,
+    softmax_grad,
+)
+
+__all__ = [
+    "FORMATS",
+    "CertificationError",
+    "Format",
+    "cross_entropy",
+    "cross_entropy_grad",
+    "format_of",
+    "log_softmax",
+    "log_softmax_grad",
+    "logsumexp",
+    "logsumexp_grad",
+    "nll_loss",
+    "nll_loss_grad",
+    "softmax",
+    "softmax_grad",
+]
