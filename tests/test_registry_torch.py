@@ -517,6 +517,19 @@ def test_reproducer_runs_in_a_fresh_interpreter(name):
     np.testing.assert_array_equal(printed, expected)
 
 
+@pytest.mark.parametrize("name", sorted(ENTRIES))
+@pytest.mark.parametrize("dtype", ["bfloat16", "float64"])
+def test_gradient_reproducer_prints_what_vjp_returns(name, dtype):
+    entry = ENTRIES[name]
+    kwargs = small_case(entry, dtype)
+    out = entry.forward(kwargs, "cpu")
+    g = np.linspace(0.5, 1.5, out.size).reshape(out.shape).astype(out.dtype)
+    grad = entry.vjp(kwargs, g, "cpu")
+    first = grad[0] if isinstance(grad, tuple) else grad
+    script = entry.gradient_reproducer(kwargs, g, "cpu")
+    np.testing.assert_array_equal(run_in_process(script), first.astype(np.float64).reshape(-1))
+
+
 def test_bfloat16_results_are_ml_dtypes():
     entry = ENTRIES["torch.nn.functional.softmax"]
     out = entry.forward({"x": np.zeros((1, 4), dtype=ml_dtypes.bfloat16)}, "cpu")

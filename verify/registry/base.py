@@ -112,6 +112,10 @@ class Implementation:
     docs: str = ""
     #: a short note shown in reports (e.g. "jitted", "module form")
     variant: str = ""
+    #: gradient_reproducer(kwargs, grad_output, device) -> standalone Python in the framework's
+    #: own API that computes the vector-Jacobian product ``vjp`` computes and prints it
+    #: (optional; gradient checks fall back to :attr:`reproducer` when it is None)
+    gradient_reproducer: Callable[[Kwargs, np.ndarray, str], str] | None = None
 
     def available_devices(self) -> tuple[str, ...]:
         """Subset of :attr:`devices` present on this machine (import of the framework is lazy)."""

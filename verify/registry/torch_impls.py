@@ -315,6 +315,12 @@ def _build(spec: _Spec, fn: Callable[..., Any]) -> Implementation:
         return run_backward
 
     def reproducer(kwargs: Kwargs, device: str) -> str:
+        return _script(kwargs, device, None)
+
+    def gradient_reproducer(kwargs: Kwargs, grad_output: np.ndarray, device: str) -> str:
+        return _script(kwargs, device, np.asarray(grad_output))
+
+    def _script(kwargs: Kwargs, device: str, grad_output: np.ndarray | None) -> str:
         call = prepare(kwargs, device)
         if fn is spec.real:
             fn_imports, expression = [f"import {spec.api.rsplit('.', 1)[0]}"], spec.api
@@ -329,18 +335,37 @@ def _build(spec: _Spec, fn: Callable[..., Any]) -> Implementation:
                 lines.append(f"{name} = torch.from_numpy({value_literal(array)})")
             if device != "cpu":
                 lines[-1] += f".to({device!r})"
+        body = call.source(expression)
+        values = 'out.detach().to("cpu", torch.float64).numpy()'
+        arrays: list[np.ndarray] = list(call.arrays.values())
+        what = op
+        if grad_output is not None:
+            lines += [f"{name}.requires_grad_(True)" for name in call.wrt]
+            literal = value_literal(
+                grad_output.astype(np.float32)
+                if grad_output.dtype == conventions.BFLOAT16
+                else grad_output
+            )
+            body += (
+                f"grad_output = torch.from_numpy({literal}).to(out.dtype).to(out.device)"
+                ".reshape(out.shape)\n"
+                f"grad = torch.autograd.grad(out, [{call.wrt[0]}], grad_output)[0]\n"
+            )
+            values = 'grad.detach().to("cpu", torch.float64).numpy()'
+            arrays.append(grad_output)
+            what = f"gradient of {op} with respect to {call.wrt[0]}"
         setup = "\n".join(lines) + "\n"
-        imports = [*imports_for(list(call.arrays.values())), "import torch", *fn_imports]
+        imports = [*imports_for(arrays), "import torch", *fn_imports]
         imports = [line for line in imports if line != "import ml_dtypes"]
         return conventions.reproducer_script(
             title=(
-                f"{spec.name}: {op} on {conventions.dtype_name(call.dtype)} inputs, "
+                f"{spec.name}: {what} on {conventions.dtype_name(call.dtype)} inputs, "
                 f"device {device!r}, PyTorch {torch.__version__}"
             ),
             imports=imports,
             setup=setup,
-            call=call.source(expression),
-            values='out.detach().to("cpu", torch.float64).numpy()',
+            call=body,
+            values=values,
         )
 
     return Implementation(
@@ -354,6 +379,7 @@ def _build(spec: _Spec, fn: Callable[..., Any]) -> Implementation:
         vjp=vjp,
         bind=bind,
         reproducer=reproducer,
+        gradient_reproducer=gradient_reproducer,
         deviations=spec.deviations,
         known_issues=spec.known_issues,
         docs=spec.docs,
