@@ -32,7 +32,6 @@ from verify.report.json_report import jsonable
 from verify.report.model import Report, status_counts
 from verify.report.text import (
     STATUS_ORDER,
-    STATUS_SYMBOL,
     checks_present,
     dtype_short,
     format_number,
@@ -172,7 +171,8 @@ def render(report: Report) -> str:
     line = verdict(report.results, bool(report.environment.get("interrupted")))
     ok = line.startswith("conforms")
     count_spans = "".join(
-        f'<span class="count-{s}">{STATUS_SYMBOL[s]} {counts[s]} {s}</span>' for s in STATUS_ORDER
+        f'<span class="count-{s}"><span class="badge {s}">{counts[s]}</span> {s}</span>'
+        for s in STATUS_ORDER
     )
     interrupted = (
         '<p class="banner">This run was interrupted: the results below are incomplete.</p>'

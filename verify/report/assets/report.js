@@ -260,8 +260,10 @@
     return function (v) { return a + (Math.log10(v) - l0) / (l1 - l0) * (b - a); };
   }
   function decades(lo, hi) {
+    var first = Math.floor(Math.log10(lo)), last = Math.ceil(Math.log10(hi));
+    var step = Math.max(1, Math.ceil((last - first) / 6));  // at most about 7 labelled ticks
     var out = [];
-    for (var e = Math.floor(Math.log10(lo)); e <= Math.ceil(Math.log10(hi)); e++) { out.push(Math.pow(10, e)); }
+    for (var e = first; e <= last; e += step) { out.push(Math.pow(10, e)); }
     return out;
   }
   function scatter(points, xKey, xLabel, status) {
