@@ -78,11 +78,21 @@ class Browser:
         # with the other.
         to_browser_r, from_browser_w = _above_four(to_browser_r), _above_four(from_browser_w)
         self.process = subprocess.Popen(
-            [sys.executable, "-c", _EXEC_WITH_PIPE, str(to_browser_r), str(from_browser_w),
-             executable, *CHROMIUM_FLAGS, f"--user-data-dir={self._profile.name}",
-             f"--window-size={width},{height}"],
+            [
+                sys.executable,
+                "-c",
+                _EXEC_WITH_PIPE,
+                str(to_browser_r),
+                str(from_browser_w),
+                executable,
+                *CHROMIUM_FLAGS,
+                f"--user-data-dir={self._profile.name}",
+                f"--window-size={width},{height}",
+            ],
             pass_fds=(to_browser_r, from_browser_w),
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         os.close(to_browser_r)
         os.close(from_browser_w)
@@ -95,8 +105,14 @@ class Browser:
         ]
         for domain in ("Page", "Runtime", "Log"):
             self.call(f"{domain}.enable", session=True)
-        self.call("Emulation.setDeviceMetricsOverride", session=True, width=width,
-                  height=height, deviceScaleFactor=1, mobile=False)
+        self.call(
+            "Emulation.setDeviceMetricsOverride",
+            session=True,
+            width=width,
+            height=height,
+            deviceScaleFactor=1,
+            mobile=False,
+        )
 
     # -- protocol -------------------------------------------------------------------------
     def _read_message(self, timeout: float) -> dict[str, Any]:
@@ -146,8 +162,13 @@ class Browser:
         self.wait_for_event("Page.loadEventFired")
 
     def js(self, expression: str) -> Any:
-        reply = self.call("Runtime.evaluate", session=True, expression=expression,
-                          returnByValue=True, awaitPromise=True)
+        reply = self.call(
+            "Runtime.evaluate",
+            session=True,
+            expression=expression,
+            returnByValue=True,
+            awaitPromise=True,
+        )
         if "exceptionDetails" in reply:
             raise AssertionError(f"{expression!r} threw: {reply['exceptionDetails']}")
         return reply["result"].get("value")
@@ -167,10 +188,13 @@ class Browser:
 
     def screenshot(self, path: Path) -> None:
         height = self.js("document.documentElement.scrollHeight")
-        shot = self.call("Page.captureScreenshot", session=True, format="png",
-                         captureBeyondViewport=True,
-                         clip={"x": 0, "y": 0, "width": 1400, "height": min(height, 1700),
-                               "scale": 1})
+        shot = self.call(
+            "Page.captureScreenshot",
+            session=True,
+            format="png",
+            captureBeyondViewport=True,
+            clip={"x": 0, "y": 0, "width": 1400, "height": min(height, 1700), "scale": 1},
+        )
         path.write_bytes(base64.b64decode(shot["data"]))
 
     def close(self) -> None:
@@ -226,8 +250,10 @@ def test_script_runs_and_matrix_renders(page):
 
 def test_filtering(page):
     def visible():
-        return page.js("[...document.querySelectorAll('#matrix tbody tr')]"
-                       ".map(r => r.dataset.impl).filter(Boolean)")
+        return page.js(
+            "[...document.querySelectorAll('#matrix tbody tr')]"
+            ".map(r => r.dataset.impl).filter(Boolean)"
+        )
 
     page.js("""(() => { const box = document.getElementById('filter-text');
         box.value = 'softmax'; box.dispatchEvent(new Event('input')); })()""")
@@ -254,7 +280,9 @@ def test_filtering(page):
 
 def test_sorting(page):
     def order():
-        return page.js("[...document.querySelectorAll('#matrix tbody tr')].map(r => r.dataset.impl)")
+        return page.js(
+            "[...document.querySelectorAll('#matrix tbody tr')].map(r => r.dataset.impl)"
+        )
 
     page.js("document.querySelector('th[data-sort=implementation]').click()")
     first = order()
@@ -276,7 +304,8 @@ def test_cell_details_and_plots(page):
     # plots: the sample result carries points, drawn as SVG circles on both axes
     assert page.js("document.querySelectorAll('#details svg').length") >= 2
     page.js("""(() => { const s = document.getElementById('plot-impl');
-        s.value = 'torch.nn.functional.cross_entropy'; s.dispatchEvent(new Event('change')); })()""")
+        s.value = 'torch.nn.functional.cross_entropy';
+        s.dispatchEvent(new Event('change')); })()""")
     assert page.js("document.querySelectorAll('#plots-body svg').length") == 2
     assert page.js("document.querySelectorAll('#plots-body svg circle').length") == 2 * 61
     page.js("""(() => { const s = document.getElementById('plot-impl');
