@@ -9,7 +9,7 @@ error bounds decide almost every output, and the standard library's :mod:`decima
 :mod:`fractions` decide the rest (see ``docs/reference.md``).
 """
 
-from reference.cross_entropy import (
+from reference.cross_entropy_loss import (
     cross_entropy,
     cross_entropy_grad,
     nll_loss,
@@ -17,7 +17,7 @@ from reference.cross_entropy import (
 )
 from reference.exact import CertificationError
 from reference.formats import FORMATS, Format, format_of
-from reference.softmax import (
+from reference.softmax_family import (
     log_softmax,
     log_softmax_grad,
     logsumexp,

@@ -16,8 +16,11 @@ Double-double tier
     :math:`|r| \le \ln 2/512`; :math:`\ln 2/256` is split in three parts (Cody and Waite,
     "Software Manual for the Elementary Functions", 1980) so the reduction is exact to
     2^-140; the table :math:`2^{j/256}` is built once with :mod:`decimal` to 60 digits; and
-    :math:`e^r` is a degree-9 Taylor polynomial (truncation below 2^-117) evaluated by Horner's
-    rule in double-double for the leading terms and float64 for the tail below 2^-47.
+    :math:`e^r = 1 + r + r^2/2 + r^3 p(r)` with :math:`r` and :math:`r^2/2` in double-double
+    and the degree-6 polynomial :math:`p` (truncation below 2^-117) in float64: the relative
+    error stays below :data:`EXP_DD_REL` = 2^-78, plenty to certify float64 results (whose
+    unit roundoff is 2^-53) for all but about one argument in 2^25, which the exact tier
+    then decides.
     log: one Newton step :math:`y = y_0 + \log(1 + t)`, :math:`t = S e^{-y_0} - 1` from the
     float64 logarithm :math:`y_0` of the mantissa (so :math:`|t| < 2^{-45}`), with the exponent
     added as :math:`E \ln 2` in double-double.
@@ -36,7 +39,7 @@ from reference import dd
 
 U64 = 2.0**-53
 F64_ELEM_REL = 2.0**-50
-EXP_DD_REL = 2.0**-98
+EXP_DD_REL = 2.0**-78
 #: absolute error floor of results near the bottom of the float64 range (subnormal low words)
 TINY = 2.0**-1072
 
@@ -125,18 +128,16 @@ def exp_dd(
     ph, pl = dd.two_prod(n, -_L2)
     rh, rl = dd.add(rh, rl, ph, pl)
     rh, rl = dd.add_d(rh, rl, -n * _L3)
-    # tail c5 + r c6 + ... + r^4 c9 in float64
-    tail = _C[9][0]
-    for k in (8, 7, 6, 5):
-        tail = _C[k][0] + rh * tail
-    qh, ql = dd.mul_d(rh, rl, tail)
-    qh, ql = dd.add(qh, ql, *_C[4])
-    for k in (3, 2):
-        qh, ql = dd.mul(rh, rl, qh, ql)
-        qh, ql = dd.add(qh, ql, *_C[k])
-    qh, ql = dd.mul(rh, rl, qh, ql)
-    qh, ql = dd.add_d(qh, ql, 1.0)
-    qh, ql = dd.mul(rh, rl, qh, ql)
+    # e^r = 1 + r + r^2/2 + r^3 p(r), p(r) = 1/6 + r/24 + ... + r^6/9! in float64 (relative
+    # error a few u on a term below 2^-31); r and r^2/2 carried in double-double.
+    p = _C[9][0]
+    for k in (8, 7, 6, 5, 4, 3):
+        p = _C[k][0] + rh * p
+    r2h, r2l = dd.two_prod(rh, rh)
+    r2l = r2l + 2.0 * rh * rl
+    t3 = (r2h * rh) * p
+    qh, ql = dd.add_d(0.5 * r2h, 0.5 * r2l, t3)
+    qh, ql = dd.add(rh, rl, qh, ql)
     qh, ql = dd.add_d(qh, ql, 1.0)
     ni = n.astype(np.int64)
     j = np.mod(ni, _N)

@@ -160,7 +160,7 @@ def _lift(o: Any, dd: bool) -> Enc:
 _BLOCK = 64
 
 
-def blocked_sum(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def blocked_sum(v: np.ndarray, nonneg: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Sum float64 values along the last axis, returning ``(sum, bound)``.
 
     Blocks of 64 are summed by NumPy (any order: error at most :math:`63u\sum|v|` per block,
@@ -172,14 +172,15 @@ def blocked_sum(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     lead = v.shape[:-1]
     if n <= _BLOCK:
         s = np.sum(v, axis=-1)
-        return s, (max(n - 1, 0) * U) * np.sum(np.abs(v), axis=-1) * K
+        return s, (max(n - 1, 0) * U) * (np.abs(s) if nonneg else np.sum(np.abs(v), axis=-1)) * K
     nb = -(-n // _BLOCK)
     pad = nb * _BLOCK - n
     if pad:
         v = np.concatenate([v, np.zeros(lead + (pad,))], axis=-1)
     blocks = v.reshape(lead + (nb, _BLOCK))
     part = np.sum(blocks, axis=-1)
-    abs_v = np.sum(np.abs(blocks), axis=-1)
+    # for non-negative terms the computed block sums bound the exact ones: |v| sums need no pass
+    abs_v = part * (1 + _BLOCK * U) if nonneg else np.sum(np.abs(blocks), axis=-1)
     block_err = (_BLOCK - 1) * U * np.sum(abs_v, axis=-1) * K
     h = part
     lo_acc = np.zeros(lead)

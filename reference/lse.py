@@ -29,7 +29,10 @@ from fractions import Fraction
 import numpy as np
 
 from reference import dd as ddm
-from reference.enclosure import U, Enc
+from reference.elementary import F64_ELEM_REL, TINY
+from reference.enclosure import K, U, Enc, blocked_sum
+
+TINY_REL = 2.0**-1000  # relative slack absorbing results near the float64 underflow threshold
 from reference.exact import XVal
 
 
@@ -46,10 +49,23 @@ class RowStats:
     T: Enc  # (R,)
     S: Enc  # (R,)
     logS: Enc  # (R,)
+    #: float64 tier: per-row bound on the relative error of every e_i (None in double-double)
+    kappa: np.ndarray | None = None
 
     def softmax(self) -> Enc:
         """y_i = e_i / S."""
-        return self.e / self.S.expand()
+        return self.scaled_e(Enc.exact(np.ones(self.m.shape), self.e.dd) / self.S)
+
+    def scaled_e(self, f: Enc) -> Enc:
+        """e_i * f_n for a per-row factor f (shape (R,)).  In the float64 tier the bound is
+        relative, |v| (kappa_n + r_f/|f| + u), one multiplication per element."""
+        if self.kappa is None:
+            return self.e * f.expand()
+        fh = f.h[:, None]
+        v = self.e.h * fh
+        rel = (self.kappa + f.r / np.abs(f.h) + 2 * U) * K
+        r = np.abs(v) * rel[:, None] + TINY * np.abs(fh)
+        return Enc(v, 0.0, r, False)
 
     def softmax_minus_one_at_max(self) -> Enc:
         """y_i - 1 = -(S - e_i)/S, exact in form for the unique maximum: -T/S."""
@@ -61,21 +77,34 @@ def row_stats(x: np.ndarray, dd: bool) -> RowStats:
     +inf) in the float64 (``dd=False``) or double-double tier."""
     m = np.max(x, axis=-1)
     masked = np.isneginf(x)
-    with np.errstate(invalid="ignore"):
+    any_masked = bool(np.any(masked))
+    with np.errstate(invalid="ignore", over="ignore"):
         if dd:
             dh, dl = ddm.two_sum(x, -m[:, None])
-            dh = np.where(masked, -np.inf, dh)
-            dl = np.where(masked, 0.0, dl)
+            if any_masked:
+                dh = np.where(masked, -np.inf, dh)
+                dl = np.where(masked, 0.0, dl)
             d = Enc(dh, dl, np.zeros_like(dh), True)
+            is_max = dh == 0
+            e = d.exp()
+            e_rest = e.where(~is_max, Enc.exact(np.zeros_like(dh), dd))
+            T = e_rest.sum_last()
+            kappa = None
         else:
             dh = x - m[:, None]
+            # |fl(d) - d| <= u |d| <= u D with D the row's spread: a relative error of at most
+            # e^{uD} - 1 on e_i = exp(d_i); with the libm error this is kappa per row.
+            lo = np.min(np.where(masked, m[:, None], x), axis=-1) if any_masked else np.min(x, -1)
+            D = m - lo
+            kappa = F64_ELEM_REL + U * D * 1.01 + TINY_REL
+            is_max = dh == 0
+            v = np.exp(dh)
+            v_rest = v - is_max  # exactly 0 at the maxima, where exp(0) = 1
+            Th, Tb = blocked_sum(v_rest, nonneg=True)
+            T = Enc(Th, 0.0, (kappa * Th + Tb + TINY * x.shape[-1]) * K, False)
             d = Enc(dh, 0.0, np.where(masked, 0.0, U * np.abs(dh)), False)
-    is_max = dh == 0
+            e = Enc(v, 0.0, v * kappa[:, None] + TINY, False)
     c = np.sum(is_max, axis=-1)
-    e = d.exp()
-    # the maxima contribute exactly 1 each, accounted for by c
-    e_rest = e.where(~is_max, Enc.exact(np.zeros_like(dh), dd))
-    T = e_rest.sum_last()
     S = T + Enc.exact(c.astype(np.float64), dd)
     unique = c == 1
     if np.all(unique):
@@ -83,7 +112,8 @@ def row_stats(x: np.ndarray, dd: bool) -> RowStats:
     else:
         with np.errstate(divide="ignore", invalid="ignore"):
             logS = T.log1p().where(unique, S.log())
-    return RowStats(m=m, d=d, is_max=is_max, masked=masked, c=c, e=e, T=T, S=S, logS=logS)
+    return RowStats(m=m, d=d, is_max=is_max, masked=masked, c=c, e=e, T=T, S=S, logS=logS,
+                    kappa=kappa)
 
 
 class ExactRow:

@@ -50,7 +50,11 @@ def round_dd_margin(
     threshold).  Any value closer than that rounds to the same result."""
     hi = np.asarray(hi, dtype=np.float64)
     if fmt is not FLOAT64 and np.isscalar(lo) and lo == 0:
+        if fmt.name in ("float32", "float16"):
+            return _round_cast_margin(hi, fmt)
         return _round_f64_margin(hi, fmt)
+    if fmt is FLOAT64:
+        return _round_dd_to_f64_margin(hi, np.asarray(lo, dtype=np.float64))
     lo = np.broadcast_to(np.asarray(lo, dtype=np.float64), hi.shape)
     out = np.array(hi, dtype=np.float64, copy=True)
     margin = np.zeros(hi.shape)
@@ -166,6 +170,55 @@ def _round_f64_margin(h: np.ndarray, fmt: Format) -> tuple[np.ndarray, np.ndarra
     res = np.where(res >= 2.0 ** (fmt.emax + 1), np.inf, res)
     res = np.where(sign_neg, -res, res)
     return res, np.maximum(margin, 0.0)
+
+
+def _round_cast_margin(h: np.ndarray, fmt: Format) -> tuple[np.ndarray, np.ndarray]:
+    """Fast path for float32 and float16 targets: NumPy's float64 -> float32 and float64 ->
+    float16 conversions round once, to nearest even, with subnormals and overflow (the first
+    is the hardware conversion; the second converts the float64 bits directly,
+    numpy/_core/src/common/half.hpp); ``tests/test_reference_rounding.py`` checks both against
+    exact rational rounding.  The margin is half the spacing on the value's side of the
+    result, less the distance to it."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        r = h.astype(fmt.dtype)
+        back = r.astype(np.float64)
+        dist = np.abs(h - back)  # exact (Sterbenz) or both huge
+        sp = np.spacing(np.abs(r)).astype(np.float64)
+    # towards zero from a power of two the spacing halves
+    mant_mask = (1 << (fmt.precision - 1)) - 1
+    ibits = r.view(np.uint32 if fmt.name == "float32" else np.uint16)
+    pow2 = (ibits & mant_mask) == 0
+    inward = np.abs(h) < np.abs(back)
+    half_out = 0.5 * sp
+    half_in = np.where(pow2, 0.25 * sp, half_out)
+    # the nearer of the two boundaries around the result
+    margin = np.where(
+        inward, np.minimum(half_in - dist, half_out + dist), np.minimum(half_out - dist, half_in + dist)
+    )
+    margin = np.where(np.abs(back) >= fmt.max_finite, 0.0, margin)
+    margin = np.where(np.isfinite(h), np.maximum(margin, 0.0), 0.0)
+    return back, margin
+
+
+def _round_dd_to_f64_margin(h: np.ndarray, l: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """float64 target from a double-double: ``fl(h + l)`` is the correctly rounded sum (IEEE
+    754 addition); the margin is half the spacing on the value's side less the distance."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        r = h + l
+        delta = (h - r) + l  # the exact value minus r, up to a relative 2^-53 of delta
+        sp = np.spacing(np.abs(r))
+    pow2 = (r.view(np.uint64) & _MANT) == 0
+    inward = (delta * np.sign(r)) < 0
+    dist = np.abs(delta) * (1 + 2.0**-50)
+    half_out = 0.5 * sp
+    half_in = np.where(pow2, 0.25 * sp, half_out)
+    margin = np.where(
+        inward, np.minimum(half_in - dist, half_out + dist), np.minimum(half_out - dist, half_in + dist)
+    )
+    margin = np.where(np.abs(r) >= FLOAT64.max_finite, 0.0, margin)
+    margin = np.where(np.isfinite(r), np.maximum(margin, 0.0), 0.0)
+    r = np.where(np.isfinite(h), r, h)
+    return r, margin
 
 
 def _overflow(values: np.ndarray, fmt: Format) -> np.ndarray:

@@ -212,23 +212,34 @@ def _row_terms(p: _Problem, st: Any, rows: np.ndarray, dd: bool) -> Enc:
 
 
 def _row_grads(p: _Problem, st: Any, rows: np.ndarray, dd: bool, scale: Enc) -> Enc:
-    """s_n (Q y_i - q_i), with the unique-maximum entry in cancellation-free form."""
+    """s_n (Q y_i - q_i) for the rows (``scale`` has shape (R,)), with the unique-maximum entry
+    in cancellation-free form."""
     q, Q = _row_q(p, rows, dd)
     R = len(rows)
-    y = st.softmax()
+    ar = np.arange(R)
     if q is None:
+        # q is w_t at the target only: s Q e_i / S everywhere, then the target column
         t = p.t[rows]  # type: ignore[index]
-        zeros = np.zeros((R, p.C))
-        qd = Enc.exact(zeros, dd)
-        qd.h[np.arange(R), t] = p.w[t]
-        q = qd
+        sq = Q * scale
+        g = st.scaled_e(sq / st.S)
+        yt = st.e[ar, t] / st.S
+        tmax = st.is_max[ar, t] & (st.c == 1)
+        ym1 = st.softmax_minus_one_at_max().where(tmax, yt - Enc.exact(np.ones(R), dd))
+        gt = sq * ym1
+        g = Enc(np.array(g.h), np.array(g.l) if dd else 0.0, np.array(g.r), dd)
+        g.h[ar, t] = gt.h
+        if dd:
+            g.l[ar, t] = gt.l
+        g.r[ar, t] = gt.r
+        return g
+    y = st.softmax()
     g = Q.expand() * y - q
     unique = (st.c == 1)[:, None] & st.is_max
     if np.any(unique):
         ym1 = st.softmax_minus_one_at_max().expand()
         alt = Q.expand() * ym1 + (Q.expand() - q)
         g = alt.where(unique, g)
-    return g * scale
+    return g * scale.expand()
 
 
 # ------------------------------------------------------------------------ special rows
@@ -402,11 +413,12 @@ def _grad(p: _Problem, grad_output: Any, nll: bool) -> np.ndarray:
 
         def scale_enc(rows: np.ndarray, dd: bool) -> Enc:
             if p.reduction == "none":
-                return Enc.exact(gvec[reg[rows]][:, None], dd)
+                return Enc.exact(gvec[reg[rows]], dd)
             h, l, r = _dd_of(sc_exact)  # type: ignore[arg-type]
             if not dd:
                 r, l = r + abs(l), 0.0
-            return Enc(np.array(h), np.array(l) if dd else 0.0, np.array(r), dd)
+            n = len(rows)
+            return Enc(np.full(n, h), np.full(n, l) if dd else 0.0, np.full(n, r), dd)
 
         def vec(st, rows, dd):  # type: ignore[no-untyped-def]
             return _row_grads(p, st, reg[rows], dd, scale_enc(rows, dd))
