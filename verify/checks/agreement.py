@@ -1,0 +1,80 @@
+"""Judging two computed results that should be mathematically equal (identities, invariances,
+two implementations): neither is the reference, so each side gets its own allowance.
+
+    |a - b| <= allowed_a + allowed_b,   allowed = ulp(v) + SAFETY * E
+
+with ``E`` the modelled bound of each side's computation (:mod:`verify.tolerance`) and ``v`` the
+side's own value standing in for the unknown reference.  NaN and infinities must match exactly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from verify import tolerance
+from verify.checks.outcome import Verdict
+
+
+def agreement(
+    a: Any,
+    b: Any,
+    bound_a: Any,
+    bound_b: Any,
+    dtype: str,
+    *,
+    what: str,
+    case: str,
+    extra: Any = 0.0,
+) -> Verdict:
+    """Verdict on ``a == b`` up to both sides' allowances (plus ``extra``, absolute)."""
+    av = np.asarray(a, dtype=np.float64)
+    bv = np.asarray(b, dtype=np.float64)
+    if av.shape != bv.shape:
+        return Verdict(
+            failed=True,
+            message=f"{what}: shapes {list(av.shape)} and {list(bv.shape)} differ, on {case}",
+        )
+    if av.size == 0:
+        return Verdict(failed=False, max_bound_ratio=0.0)
+    with np.errstate(invalid="ignore", over="ignore"):
+        allow = (
+            tolerance.allowed_error(np.where(np.isfinite(av), av, 0.0), bound_a, dtype)
+            + tolerance.allowed_error(np.where(np.isfinite(bv), bv, 0.0), bound_b, dtype)
+            + np.asarray(extra, dtype=np.float64)
+        )
+        ratio = np.abs(av - bv) / allow
+    same = (av == bv) | (np.isnan(av) & np.isnan(bv))
+    exact = ~np.isfinite(av) | ~np.isfinite(bv) | np.isnan(allow)
+    ratio = np.where(exact, np.where(same, 0.0, np.inf), ratio)
+    ratio = np.where(np.isposinf(allow) & ~exact, 0.0, ratio)
+    flat = ratio.reshape(-1)
+    worst = int(np.argmax(flat))
+    failed = bool(flat[worst] > 1.0)
+    message = ""
+    if failed:
+        idx = tuple(int(i) for i in np.unravel_index(worst, av.shape)) if av.ndim else ()
+        message = (
+            f"{what}: at {idx if idx else 'the scalar result'} {av.reshape(-1)[worst]!r} vs "
+            f"{bv.reshape(-1)[worst]!r} (bound ratio {flat[worst]:.3g}), on {case}"
+        )
+    return Verdict(failed=failed, max_bound_ratio=float(flat[worst]), message=message)
+
+
+def worst(verdicts: list[Verdict]) -> Verdict | None:
+    """The first failing verdict, else the one with the largest ratio (None if empty)."""
+    if not verdicts:
+        return None
+    failed = [v for v in verdicts if v.failed]
+    if failed:
+        pick = failed[0]
+    else:
+        pick = max(verdicts, key=lambda v: v.max_bound_ratio or 0.0)
+    pick.max_bound_ratio = (
+        max((v.max_bound_ratio or 0.0) for v in verdicts) if not failed else (pick.max_bound_ratio)
+    )
+    return pick
+
+
+__all__ = ["agreement", "worst"]

@@ -1,0 +1,198 @@
+"""bad_input: what an implementation does with input outside its contract.
+
+For each invalid case (an out-of-range class index, a negative class index that is not
+``ignore_index``, a target whose batch size does not match, negative or non-normalised
+probability targets, binary-cross-entropy inputs outside [0, 1], an out-of-range axis, a
+linear weight of the wrong width) it records one of:
+
+- ``raises``: a clear error (exception type and message recorded);
+- ``NaN/inf``: a non-finite result that signals the problem;
+- ``silent``: a finite number, silently wrong; this fails unless a registered
+  :class:`~verify.registry.base.Deviation` covering ``bad_input`` documents it.
+
+The cases are fixed (not searched): they are built from a small seeded valid case.  On CUDA an
+out-of-range index can trigger a device-side assert that poisons the process's context, so the
+session runs this check after all others of a device.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from verify.checks.outcome import format_value
+from verify.checks.search import matching_deviation, reproducer_for
+from verify.profiles import Profile
+from verify.registry.base import Implementation, Unsupported
+from verify.results import Result
+from verify.ulp import float_format
+
+CHECK = "bad_input"
+
+
+def _valid_case(impl: Implementation, dtype: str, seed: int) -> dict[str, Any]:
+    rng = np.random.default_rng(seed)
+    dt = float_format(dtype).dtype
+    n, c = 3, 4
+    x = (rng.standard_normal((n, c)) * 2).astype(dt)
+    op, caps = impl.op, impl.capabilities
+    if op in ("softmax", "log_softmax", "logsumexp"):
+        return {"x": x, "axis": -1}
+    kw: dict[str, Any] = {"input": x}
+    if op == "linear_cross_entropy":
+        kw["linear_weight"] = (rng.standard_normal((c, c))).astype(dt)
+    if op in ("cross_entropy", "nll_loss", "softmax_focal_loss", "linear_cross_entropy"):
+        if caps.target == "probs":
+            kw["target"] = np.full((n, c), 1.0 / c).astype(dt)
+        else:
+            kw["target"] = rng.integers(0, c, n).astype(np.int64)
+    elif op == "binary_cross_entropy":
+        kw["input"] = rng.uniform(0.1, 0.9, (n, c)).astype(dt)
+        kw["target"] = rng.integers(0, 2, (n, c)).astype(dt)
+    elif op == "kl_div":
+        p = np.full((n, c), 1.0 / c)
+        kw["input"] = np.log(p).astype(dt)
+        kw["target"] = p.astype(dt)
+    else:
+        kw["target"] = rng.integers(0, 2, (n, c)).astype(dt)
+    if caps.reductions:
+        kw["reduction"] = "sum" if "sum" in caps.reductions else caps.reductions[0]
+    return kw
+
+
+def bad_cases(impl: Implementation, dtype: str, seed: int) -> list[tuple[str, dict[str, Any]]]:
+    """(description, kwargs) of the invalid inputs that apply to ``impl``."""
+    kw = _valid_case(impl, dtype, seed)
+    op, caps = impl.op, impl.capabilities
+    dt = float_format(dtype).dtype
+    out: list[tuple[str, dict[str, Any]]] = []
+    if op in ("softmax", "log_softmax", "logsumexp"):
+        if caps.axis:
+            out.append(("axis out of range (axis=2 for a 2-d input)", {**kw, "axis": 2}))
+        return out
+    x = np.asarray(kw["input"])
+    t = np.asarray(kw["target"])
+    n = x.shape[0]
+    c = np.asarray(kw["linear_weight"]).shape[0] if op == "linear_cross_entropy" else x.shape[1]
+    if np.issubdtype(t.dtype, np.integer):
+        bad = t.copy()
+        bad[0] = c
+        out.append((f"class index {c} with {c} classes", {**kw, "target": bad}))
+        bad = t.copy()
+        bad[0] = -1
+        out.append(("class index -1 (ignore_index is -100)", {**kw, "target": bad}))
+        out.append(
+            (f"target of {n + 1} rows for {n} inputs", {**kw, "target": np.concatenate([t, t[:1]])})
+        )
+    else:
+        if op in ("cross_entropy", "softmax_focal_loss", "kl_div"):
+            neg = np.asarray(t, np.float64).copy()
+            neg[0, 0], neg[0, 1] = -0.5, neg[0, 1] + 0.5 + neg[0, 0]
+            out.append(("negative probability in the target", {**kw, "target": neg.astype(dt)}))
+            out.append(
+                (
+                    "target rows summing to 2",
+                    {**kw, "target": (np.asarray(t, np.float64) * 2).astype(dt)},
+                )
+            )
+        if op in ("binary_cross_entropy_with_logits", "sigmoid_focal_loss", "binary_cross_entropy"):
+            out.append(
+                (
+                    "target 2.0 outside [0, 1]",
+                    {**kw, "target": np.full_like(np.asarray(t, np.float64), 2.0).astype(dt)},
+                )
+            )
+        if op == "binary_cross_entropy":
+            xb = np.asarray(x, np.float64).copy()
+            xb[0, 0] = 1.5
+            out.append(("input probability 1.5", {**kw, "input": xb.astype(dt)}))
+            xb[0, 0] = -0.5
+            out.append(("input probability -0.5", {**kw, "input": xb.astype(dt)}))
+        out.append(
+            (f"target of {n + 1} rows for {n} inputs", {**kw, "target": np.concatenate([t, t[:1]])})
+        )
+    if op == "linear_cross_entropy":
+        w = np.asarray(kw["linear_weight"])
+        out.append(
+            (
+                "linear_weight one column too wide",
+                {**kw, "linear_weight": np.concatenate([w, w[:, :1]], axis=1)},
+            )
+        )
+    return out
+
+
+def _classify(impl: Implementation, kwargs: Mapping[str, Any], device: str) -> tuple[str, str]:
+    try:
+        y = impl.forward(dict(kwargs), device)
+    except Unsupported:
+        raise
+    except Exception as exc:
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        detail = (
+            f"{type(exc).__name__}: {text[:160]}" if text else f"{type(exc).__name__} (no message)"
+        )
+        return "raises", detail
+    arr = np.asarray(y, dtype=np.float64)
+    if arr.size and not np.all(np.isfinite(arr)):
+        return "non-finite", f"returns {format_value(y)}"
+    return "silent", f"silently returns {format_value(y)}"
+
+
+def run(
+    impl: Implementation, dtype: str, device: str, *, profile: str | Profile, seed: int | None
+) -> Result:
+    started = time.perf_counter()
+    findings: list[str] = []
+    silent: list[tuple[str, dict[str, Any], str]] = []
+    deviations: list[Any] = []
+    examples = 0
+    unsupported = ""
+    for desc, kw in bad_cases(impl, dtype, seed or 0):
+        try:
+            kind, detail = _classify(impl, kw, device)
+        except Unsupported as exc:
+            unsupported = str(exc)
+            continue
+        examples += 1
+        findings.append(f"{desc}: {detail}")
+        if kind == "silent":
+            dev = matching_deviation(impl, CHECK, kw)
+            if dev is not None:
+                deviations.append(dev)
+            else:
+                silent.append((desc, kw, detail))
+    common = dict(
+        implementation=impl.name,
+        framework=impl.framework,
+        op=impl.op,
+        check=CHECK,
+        dtype=dtype,
+        device=device,
+        examples=examples,
+        duration_s=round(time.perf_counter() - started, 3),
+    )
+    if examples == 0:
+        reason = unsupported or "no invalid input applies to this entry"
+        return Result(status="skip", message=f"not applicable: {reason}", **common)
+    summary = "; ".join(findings)
+    if silent:
+        desc, kw, detail = silent[0]
+        return Result(
+            status="fail",
+            message=f"accepts invalid input without an error: {desc}: {detail}. All: {summary}",
+            reproducer=reproducer_for(impl, kw, device, ""),
+            links=[d.link for d in deviations],
+            **common,
+        )
+    if deviations:
+        return Result(
+            status="deviation",
+            message=f"documented behaviour: {summary}",
+            links=sorted({d.link for d in deviations}),
+            **common,
+        )
+    return Result(status="pass", message=summary, **common)

@@ -1,0 +1,105 @@
+"""cross_framework: registered implementations of other frameworks that claim the same semantics
+(same op, same target kind, same dtype) must agree with this one on the same inputs.
+
+Two results agree when ``|a - b| <= allowed_a + allowed_b`` (:mod:`agreement`).  On a
+disagreement the reference decides who is wrong when it is available: this entry fails only
+when its own result is outside its bound (the other entry's own result then shows its
+failure); without the reference the disagreement itself fails, naming both.  Other frameworks
+are compared on CPU.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import strategies as st
+
+from verify import tolerance
+from verify.checks import reference_values as refv
+from verify.checks.agreement import agreement
+from verify.checks.compare import judge
+from verify.checks.outcome import ImplementationRaised, ReferenceMissing, Verdict, call_impl
+from verify.checks.search import Search, skip_result
+from verify.profiles import Profile
+from verify.registry.base import Implementation, Unsupported
+from verify.results import Result
+from verify.strategies import cases, describe_case
+
+CHECK = "cross_framework"
+
+
+def counterparts(impl: Implementation, dtype: str) -> list[Implementation]:
+    """Entries of other installed frameworks with the same op, target kind and dtype."""
+    from verify.registry import all_implementations, installed_frameworks
+
+    out = []
+    for fw in installed_frameworks():
+        if fw == impl.framework:
+            continue
+        try:
+            entries = all_implementations(fw)
+        except Exception:
+            continue
+        out.extend(
+            e
+            for e in entries
+            if e.op == impl.op
+            and e.capabilities.target == impl.capabilities.target
+            and dtype in e.dtypes
+        )
+    return out
+
+
+def run(
+    impl: Implementation,
+    dtype: str,
+    device: str,
+    *,
+    profile: str | Profile,
+    seed: int | None,
+    others: list[Implementation] | None = None,
+) -> Result:
+    others = counterparts(impl, dtype) if others is None else others
+    if not others:
+        return skip_result(
+            impl, CHECK, dtype, device, "no other installed framework registers the same semantics"
+        )
+    try:
+        refv.require_reference(impl.op)
+        have_ref = True
+    except ReferenceMissing:
+        have_ref = False
+
+    def evaluate(pair: tuple[dict[str, Any], Implementation]) -> Verdict | None:
+        kw, other = pair
+        case = describe_case(impl.op, kw)
+        try:
+            a = call_impl(impl.forward, dict(kw), device)
+        except ImplementationRaised as exc:
+            return Verdict(failed=True, message=f"raised {exc} on a valid input: {case}")
+        try:
+            b = call_impl(other.forward, dict(kw), "cpu")
+        except (Unsupported, ImplementationRaised):
+            return None
+        bound = tolerance.forward_bound(impl.op, kw, dtype)
+        v = agreement(a, b, bound, bound, dtype, what=f"{impl.name} vs {other.name}", case=case)
+        if not v.failed or not have_ref:
+            return v
+        ref = refv.forward(impl.op, kw, dtype)
+        own = judge(a, ref, bound, dtype, what="forward", case=case)
+        if own.failed:
+            own.message = f"disagrees with {other.name}, and is the one off: {own.message}"
+            return own
+        v.failed = False
+        return v
+
+    search = Search(impl, CHECK, dtype, device, profile=profile, seed=seed)
+    strategy = st.tuples(cases(impl, dtype, "accuracy", search.profile), st.sampled_from(others))
+    result = search.run(strategy, evaluate, kwargs_of=lambda pair: pair[0])
+    result.extra["compared_with"] = sorted({o.name for o in others})
+    if not have_ref and result.status == "pass":
+        result.message += " (without the reference, agreement only)"
+    return result
+
+
+__all__ = ["counterparts", "run"]
