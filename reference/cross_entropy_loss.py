@@ -222,7 +222,7 @@ def _row_grads(p: _Problem, st: Any, rows: np.ndarray, dd: bool, scale: Enc) -> 
         t = p.t[rows]  # type: ignore[index]
         sq = Q * scale
         g = st.scaled_e(sq / st.S)
-        yt = st.e[ar, t] / st.S
+        yt = st.e_at(ar, t) / st.S
         tmax = st.is_max[ar, t] & (st.c == 1)
         ym1 = st.softmax_minus_one_at_max().where(tmax, yt - Enc.exact(np.ones(R), dd))
         gt = sq * ym1

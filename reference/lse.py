@@ -45,12 +45,27 @@ class RowStats:
     is_max: np.ndarray  # (R, C) bool
     masked: np.ndarray  # (R, C) bool: x == -inf
     c: np.ndarray  # (R,) count of maxima
-    e: Enc  # (R, C), exactly 1 at maxima, 0 at -inf
+    e_: Enc | None  # (R, C), exactly 1 at maxima, 0 at -inf (float64 tier: built on demand)
+    ev: np.ndarray  # the values of e
     T: Enc  # (R,)
     S: Enc  # (R,)
     logS: Enc  # (R,)
     #: float64 tier: per-row bound on the relative error of every e_i (None in double-double)
     kappa: np.ndarray | None = None
+
+    @property
+    def e(self) -> Enc:
+        if self.e_ is None:
+            assert self.kappa is not None
+            self.e_ = Enc(self.ev, 0.0, self.ev * self.kappa[:, None] + TINY, False)
+        return self.e_
+
+    def e_at(self, rows: np.ndarray, cols: np.ndarray) -> Enc:
+        """e at the given (row, column) pairs, without building the whole enclosure."""
+        if self.kappa is None:
+            return self.e[rows, cols]
+        v = self.ev[rows, cols]
+        return Enc(v, 0.0, v * self.kappa[rows] + TINY, False)
 
     def softmax(self) -> Enc:
         """y_i = e_i / S."""
@@ -62,7 +77,7 @@ class RowStats:
         if self.kappa is None:
             return self.e * f.expand()
         fh = f.h[:, None]
-        v = self.e.h * fh
+        v = self.ev * fh
         rel = (self.kappa + f.r / np.abs(f.h) + 2 * U) * K
         r = np.abs(v) * rel[:, None] + TINY * np.abs(fh)
         return Enc(v, 0.0, r, False)
@@ -76,8 +91,9 @@ def row_stats(x: np.ndarray, dd: bool) -> RowStats:
     """Statistics of the rows of ``x`` (float64, every row with a finite maximum and no NaN or
     +inf) in the float64 (``dd=False``) or double-double tier."""
     m = np.max(x, axis=-1)
-    masked = np.isneginf(x)
-    any_masked = bool(np.any(masked))
+    lo = np.min(x, axis=-1)
+    any_masked = bool(np.any(np.isneginf(lo)))
+    masked = np.isneginf(x) if any_masked else np.zeros(x.shape, bool)
     with np.errstate(invalid="ignore", over="ignore"):
         if dd:
             dh, dl = ddm.two_sum(x, -m[:, None])
@@ -94,7 +110,8 @@ def row_stats(x: np.ndarray, dd: bool) -> RowStats:
             dh = x - m[:, None]
             # |fl(d) - d| <= u |d| <= u D with D the row's spread: a relative error of at most
             # e^{uD} - 1 on e_i = exp(d_i); with the libm error this is kappa per row.
-            lo = np.min(np.where(masked, m[:, None], x), axis=-1) if any_masked else np.min(x, -1)
+            if any_masked:
+                lo = np.min(np.where(masked, m[:, None], x), axis=-1)
             D = m - lo
             kappa = F64_ELEM_REL + U * D * 1.01 + TINY_REL
             is_max = dh == 0
@@ -102,8 +119,8 @@ def row_stats(x: np.ndarray, dd: bool) -> RowStats:
             v_rest = v - is_max  # exactly 0 at the maxima, where exp(0) = 1
             Th, Tb = blocked_sum(v_rest, nonneg=True)
             T = Enc(Th, 0.0, (kappa * Th + Tb + TINY * x.shape[-1]) * K, False)
-            d = Enc(dh, 0.0, np.where(masked, 0.0, U * np.abs(dh)), False)
-            e = Enc(v, 0.0, v * kappa[:, None] + TINY, False)
+            d = Enc(dh, 0.0, U * np.abs(dh), False)  # inf at -inf entries: never used there
+            e = None  # built on demand from v and kappa (see RowStats.e)
     c = np.sum(is_max, axis=-1)
     S = T + Enc.exact(c.astype(np.float64), dd)
     unique = c == 1
@@ -112,8 +129,8 @@ def row_stats(x: np.ndarray, dd: bool) -> RowStats:
     else:
         with np.errstate(divide="ignore", invalid="ignore"):
             logS = T.log1p().where(unique, S.log())
-    return RowStats(m=m, d=d, is_max=is_max, masked=masked, c=c, e=e, T=T, S=S, logS=logS,
-                    kappa=kappa)
+    return RowStats(m=m, d=d, is_max=is_max, masked=masked, c=c, e_=e, ev=e.h if dd else v,
+                    T=T, S=S, logS=logS, kappa=kappa)
 
 
 class ExactRow:
