@@ -226,7 +226,8 @@ def _row_grads(p: _Problem, st: Any, rows: np.ndarray, dd: bool, scale: Enc) -> 
         tmax = st.is_max[ar, t] & (st.c == 1)
         ym1 = st.softmax_minus_one_at_max().where(tmax, yt - Enc.exact(np.ones(R), dd))
         gt = sq * ym1
-        g = Enc(np.array(g.h), np.array(g.l) if dd else 0.0, np.array(g.r), dd)
+        if not g.h.flags.writeable or (dd and not g.l.flags.writeable):
+            g = Enc(np.array(g.h), np.array(g.l) if dd else 0.0, np.array(g.r), dd)
         g.h[ar, t] = gt.h
         if dd:
             g.l[ar, t] = gt.l

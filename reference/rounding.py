@@ -258,12 +258,37 @@ def certify(
     value is exact.  NaN enclosures are never certified (callers handle special values first).
     """
     hi = np.asarray(hi, dtype=np.float64)
+    if fmt.name in ("float32", "float16"):
+        return _certify_by_cast(hi, lo, rad, fmt)
     rad = np.broadcast_to(np.asarray(rad, dtype=np.float64), hi.shape)
     mid, margin = round_dd_margin(hi, lo, fmt)
     # NaN or infinite radii and NaN margins compare false: never certified
     with np.errstate(invalid="ignore"):
         ok = (rad * (1.0 + 2.0**-50) < margin) | (rad == 0)
     return ok, mid
+
+
+def _certify_by_cast(
+    hi: np.ndarray, lo: np.ndarray | float, rad: np.ndarray | float, fmt: Format
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`certify` for float32 and float16: round both ends of the enclosure with NumPy's
+    correctly rounding conversion and compare.  The ends are formed in float64, so the radius
+    is first widened by ``2^-52 |v|`` (more than the rounding error of forming them) and by the
+    low word's residual; rounding is monotonic, so equal rounded ends prove the whole
+    enclosure rounds alike.  Exact values (radius 0) round directly, ties included."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isscalar(lo) and lo == 0:
+            v = hi
+            w = rad + np.abs(hi) * 2.0**-52
+        else:
+            lo = np.asarray(lo, dtype=np.float64)
+            v = hi + lo
+            w = rad + np.abs((hi - v) + lo) * (1 + 2.0**-50) + np.abs(v) * 2.0**-52
+        w = w * (rad != 0)  # exact: nothing to widen
+        mid = v.astype(fmt.dtype)
+        ok = (v - w).astype(fmt.dtype) == (v + w).astype(fmt.dtype)
+        ok &= (v - w).astype(fmt.dtype) == mid
+    return ok, mid.astype(np.float64)
 
 
 def round_rational(q: Fraction | int, fmt: Format) -> float:
