@@ -69,16 +69,20 @@ def link(url: str, label: str | None = None) -> str:
 
 
 def _cell(results: list[Result]) -> str:
-    parts = []
-    for dtype in dtypes_present(results):
-        counts = Counter(r.status for r in results if r.dtype == dtype)
-        marks = []
-        for status in STATUS_ORDER:
-            n = counts.get(status, 0)
-            if n:
-                marks.append(STATUS_SYMBOL[status] + (str(n) if n > 1 else ""))
-        parts.append(f"{escape(dtype_short(dtype))} {''.join(marks)}")
-    return "<br>".join(parts) if parts else " "
+    """One line per status present: its mark, then the dtypes with that status (a count
+    after a dtype when several devices share it)."""
+    lines = []
+    for status in STATUS_ORDER:
+        counts = Counter(r.dtype for r in results if r.status == status)
+        if not counts:
+            continue
+        dtypes = [
+            escape(dtype_short(d)) + (f"×{counts[d]}" if counts[d] > 1 else "")
+            for d in dtypes_present(results)
+            if d in counts
+        ]
+        lines.append(f"{STATUS_SYMBOL[status]} {' '.join(dtypes)}")
+    return "<br>".join(lines) if lines else " "
 
 
 def _matrix(results: list[Result]) -> list[str]:
@@ -94,7 +98,7 @@ def _matrix(results: list[Result]) -> list[str]:
         cells = [_cell([r for r in rows if r.check == c]) for c in checks]
         lines.append(f"| {escape(impl)} | " + " | ".join(cells) + " |")
     legend = ", ".join(f"{STATUS_SYMBOL[s]} {s}" for s in STATUS_ORDER)
-    lines += ["", f"Per dtype, one mark per device (a number counts devices): {legend}."]
+    lines += ["", f"Each cell lists the dtypes per status (×N: on N devices): {legend}."]
     return lines
 
 
