@@ -96,7 +96,7 @@ def ulp(r: Any, dtype: Any) -> np.ndarray:
     finite = np.isfinite(a)
     safe = np.where(finite, a, fmt.max_finite)
     _, e = np.frexp(safe)  # safe = m * 2^e with 0.5 <= m < 1, so the binade exponent is e - 1
-    exponent = np.maximum(e - 1, fmt.emin)
+    exponent = np.where(safe == 0, fmt.emin, np.maximum(e - 1, fmt.emin))
     out = np.ldexp(1.0, exponent - fmt.precision + 1)
     return np.where(np.isnan(a), np.nan, out)
 

@@ -56,8 +56,8 @@ def agreement(
     if failed:
         idx = tuple(int(i) for i in np.unravel_index(worst, av.shape)) if av.ndim else ()
         message = (
-            f"{what}: at {idx if idx else 'the scalar result'} {av.reshape(-1)[worst]!r} vs "
-            f"{bv.reshape(-1)[worst]!r} (bound ratio {flat[worst]:.3g}), on {case}"
+            f"{what}: at {idx if idx else 'the scalar result'} {float(av.reshape(-1)[worst])!r} "
+            f"vs {float(bv.reshape(-1)[worst])!r} (bound ratio {flat[worst]:.3g}), on {case}"
         )
     return Verdict(failed=failed, max_bound_ratio=float(flat[worst]), message=message)
 

@@ -69,7 +69,10 @@ def reproducer_for(
         except Exception as exc:  # a broken reproducer must not hide the finding
             script = f"# the entry's reproducer failed: {type(exc).__name__}: {exc}\n"
     if not script:
-        args = ", ".join(f"{k}={format_value(v, limit=10**6)}" for k, v in kwargs.items())
+        args = ", ".join(
+            f"{k}={format_value(v, limit=10**6) if hasattr(v, 'shape') else repr(v)}"
+            for k, v in kwargs.items()
+        )
         script = f"# {impl.name}({args})\n"
     if reference_value:
         script = script.rstrip("\n") + f"\n# correctly rounded reference value: {reference_value}\n"

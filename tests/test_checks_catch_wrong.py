@@ -1,0 +1,96 @@
+"""The checks catch deliberately wrong implementations and pass careful ones.
+
+Quick profile, fixed seeds, a private example database: deterministic and fast.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.wrong_implementations import ENTRIES
+from verify import profiles
+from verify.checks import CHECKS
+from verify.results import Result
+
+SEED = 1234
+
+
+@pytest.fixture(autouse=True)
+def _private_database(tmp_path, monkeypatch):
+    monkeypatch.setattr(profiles, "DATABASE_DIR", tmp_path / "examples")
+
+
+def run(name: str, check: str, dtype: str, profile: str = "quick") -> Result:
+    return CHECKS[check](ENTRIES[name], dtype, "cpu", profile=profile, seed=SEED)
+
+
+def assert_caught(result: Result, *words: str) -> None:
+    assert result.status == "fail", (result.status, result.message)
+    assert result.message
+    for w in words:
+        assert w in result.message, result.message
+    assert result.reproducer.strip(), "a failure carries a reproducer"
+    assert "correctly rounded reference value" in result.reproducer or check_free(result)
+
+
+def check_free(result: Result) -> bool:
+    """Identity and invariance failures need no reference value."""
+    return result.check in ("identity", "invariance", "bad_input")
+
+
+@pytest.mark.parametrize(
+    ("name", "check", "dtype", "words"),
+    [
+        ("softmax_unshifted", "invariance", "float64", ("adding",)),
+        ("softmax_unshifted", "extreme_range", "float64", ("forward",)),
+        ("softmax_mask_nan", "special_values", "float32", ("returned nan",)),
+        ("log_softmax_biased_64ulp", "accuracy", "float32", ("ULP off",)),
+        ("log_softmax_biased_64ulp", "accuracy", "float64", ("ULP off",)),
+        ("log_softmax_float32_inside", "accuracy", "float64", ("ULP off",)),
+        ("logsumexp_unshifted", "extreme_range", "float32", ("forward",)),
+        ("cross_entropy_smoothing_c_minus_1", "accuracy", "float64", ("label_smoothing",)),
+        ("cross_entropy_mean_over_n", "accuracy", "float64", ("weight",)),
+        ("cross_entropy_counts_ignored", "accuracy", "float64", ("ignore",)),
+        ("cross_entropy_grad_missing_1_over_n", "gradient", "float64", ("gradient",)),
+    ],
+)
+def test_wrong_implementation_is_caught(
+    name: str, check: str, dtype: str, words: tuple[str, ...]
+) -> None:
+    result = run(name, check, dtype)
+    assert_caught(result, *words)
+    assert result.max_bound_ratio is None or result.max_bound_ratio > 1
+
+
+def test_minimal_reproducer_is_small() -> None:
+    """Shrinking leaves a small failing example: the 64-ULP bias fails on one tiny row."""
+    result = run("log_softmax_biased_64ulp", "accuracy", "float64")
+    assert "x[1, 2]" in result.message or "x[1, 1]" in result.message, result.message
+
+
+@pytest.mark.parametrize(
+    ("name", "check", "dtype"),
+    [
+        ("softmax_careful", "accuracy", "float64"),
+        ("softmax_careful", "invariance", "float32"),
+        ("softmax_careful", "special_values", "float64"),
+        ("cross_entropy_careful", "accuracy", "float64"),
+        ("cross_entropy_grad_careful", "gradient", "float64"),
+    ],
+)
+def test_careful_numpy_passes(name: str, check: str, dtype: str) -> None:
+    result = run(name, check, dtype)
+    assert result.status == "pass", result.message
+    assert result.examples > 0
+
+
+torch = pytest.importorskip("torch")
+
+
+@pytest.mark.parametrize("check", ["accuracy", "gradient", "identity", "invariance"])
+def test_torch_cross_entropy_float64_passes(check: str) -> None:
+    from verify.registry import get
+
+    impl = get("torch.nn.functional.cross_entropy")
+    result = CHECKS[check](impl, "float64", "cpu", profile="quick", seed=SEED)
+    assert result.status == "pass", result.message
