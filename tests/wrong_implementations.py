@@ -150,7 +150,7 @@ def cross_entropy_mean_over_n(kw: Kw, device: str) -> np.ndarray:
 
 def cross_entropy_counts_ignored(kw: Kw, device: str) -> np.ndarray:
     """The mean counts ignored rows in its denominator."""
-    x, t, w, valid, _ = _ce_common(kw)
+    x, t, _w, valid, _ = _ce_common(kw)
     c = x.shape[1]
     rows = -np.take_along_axis(_log_softmax(x, 1), np.clip(t, 0, c - 1)[:, None], 1)[:, 0]
     rows = np.where(valid, rows, 0.0)
