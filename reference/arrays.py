@@ -13,7 +13,15 @@ from reference.formats import FORMATS, format_of
 
 def as_float_array(x: Any, name: str) -> tuple[np.ndarray, str]:
     """``x`` as a float64 array (exact: every supported format embeds in float64) and the name
-    of its original format."""
+    of its original format.  For small arguments; large ones go through
+    :func:`as_native_array` and are widened chunk by chunk."""
+    a, fmt = as_native_array(x, name)
+    return a.astype(np.float64), fmt
+
+
+def as_native_array(x: Any, name: str) -> tuple[np.ndarray, str]:
+    """``x`` as a NumPy array in its own floating-point format (no copy when it already is
+    one), and that format's name."""
     if hasattr(x, "detach") and hasattr(x, "cpu"):  # a torch tensor
         x = x.detach().cpu()
         if str(x.dtype) == "torch.bfloat16":
@@ -29,7 +37,7 @@ def as_float_array(x: Any, name: str) -> tuple[np.ndarray, str]:
             f"got integer dtype {a.dtype}"
         )
     fmt = format_of(a.dtype)
-    return a.astype(np.float64), fmt.name
+    return a, fmt.name
 
 
 def out_format(out_dtype: Any, default: str):  # type: ignore[no-untyped-def]
@@ -60,14 +68,39 @@ class RowKinds:
     allneg: np.ndarray  # every entry -inf (or no entries)
     regular: np.ndarray  # finite maximum, no NaN, no +inf
     posinf_index: np.ndarray  # column of the +inf where posinf
+    neginf: np.ndarray  # holds at least one -inf
+
+
+def widen(a: np.ndarray) -> np.ndarray:
+    """Exact conversion of a block of rows to float64."""
+    return np.asarray(a, dtype=np.float64)
+
+
+def select_rows(x2: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``x2[rows]``, without a copy when ``rows`` is every row in order."""
+    if len(rows) == x2.shape[0]:
+        return x2
+    return x2[rows]
 
 
 def classify_rows(x2: np.ndarray) -> RowKinds:
+    """Row classes of ``x2`` (any supported dtype), computed chunk by chunk in float64."""
     R = x2.shape[0]
-    if x2.shape[-1] and R and np.isfinite(np.max(x2)) and np.isfinite(np.min(x2)):
-        # np.max propagates NaN: finite extremes mean every entry is finite
-        no = np.zeros(R, bool)
-        return RowKinds(no, no, no, np.ones(R, bool), np.zeros(R, np.int64))
+    if x2.shape[-1] and R:
+        hi, lo = widen(np.max(x2)), widen(np.min(x2))
+        if np.isfinite(hi) and np.isfinite(lo):
+            # np.max propagates NaN: finite extremes mean every entry is finite
+            no = np.zeros(R, bool)
+            return RowKinds(no, no, no, np.ones(R, bool), np.zeros(R, np.int64), no)
+    step = max(1, (1 << 20) // max(x2.shape[-1], 1))
+    parts = [_classify(widen(x2[i : i + step])) for i in range(0, R, step)] or [
+        _classify(widen(x2))
+    ]
+    return RowKinds(*(np.concatenate([getattr(k, f.name) for k in parts])
+                      for f in dataclasses.fields(RowKinds)))
+
+
+def _classify(x2: np.ndarray) -> RowKinds:
     has_nan = np.any(np.isnan(x2), axis=-1)
     n_pos = np.sum(np.isposinf(x2), axis=-1)
     nan = has_nan | (n_pos >= 2)
@@ -75,9 +108,22 @@ def classify_rows(x2: np.ndarray) -> RowKinds:
     allneg = ~nan & np.all(np.isneginf(x2), axis=-1)
     regular = ~(nan | posinf | allneg)
     idx = np.argmax(np.isposinf(x2), axis=-1) if x2.shape[-1] else np.zeros(len(x2), int)
-    return RowKinds(nan, posinf, allneg, regular, idx)
+    return RowKinds(nan, posinf, allneg, regular, idx, np.any(np.isneginf(x2), axis=-1))
 
 
 def to_output(values: np.ndarray, fmt_name: str) -> np.ndarray:
-    """float64 values already rounded into the format -> an array of that dtype (exact)."""
-    return np.asarray(values, dtype=np.float64).astype(FORMATS[fmt_name].dtype)
+    """Values already rounded into the format -> an array of that dtype (exact; no copy when
+    it already is one)."""
+    dtype = FORMATS[fmt_name].dtype
+    values = np.asarray(values)
+    if values.dtype == dtype:
+        return values
+    return np.asarray(values, dtype=np.float64).astype(dtype)
+
+
+def assign_rows(out: np.ndarray, rows: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``out[rows] = values``, or ``values`` itself when ``rows`` is every row."""
+    if len(rows) == out.shape[0]:
+        return values
+    out[rows] = values
+    return out

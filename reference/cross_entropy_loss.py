@@ -40,7 +40,16 @@ from typing import Any
 import numpy as np
 
 from reference import tiers
-from reference.arrays import as_float_array, classify_rows, out_format, to_output
+from reference.arrays import (
+    as_float_array,
+    as_native_array,
+    assign_rows,
+    classify_rows,
+    out_format,
+    select_rows,
+    to_output,
+    widen,
+)
 from reference.enclosure import Enc
 from reference.exact import XVal
 from reference.formats import Format
@@ -110,7 +119,7 @@ def _problem(input: Any, target: Any, weight: Any, ignore_index: int, reduction:
         raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
     if not 0.0 <= float(label_smoothing) <= 1.0:
         raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing!r}")
-    a, fmt_name = as_float_array(input, "input")
+    a, fmt_name = as_native_array(input, "input")
     fmt = out_format(out_dtype, fmt_name)
     if a.ndim == 0:
         raise ValueError(f"{name}: input must have shape (C,), (N, C) or (N, C, d1, ..., dk)")
@@ -153,7 +162,7 @@ def _problem(input: Any, target: Any, weight: Any, ignore_index: int, reduction:
     else:
         if name == "nll_loss":
             raise TypeError("nll_loss: target must hold integer class indices")
-        y = as_float_array(target, "target")[0]
+        y = as_native_array(target, "target")[0]
         if unbatched:
             y = y[None]
         if y.shape != a.shape:
@@ -189,7 +198,7 @@ def _row_q(p: _Problem, rows: np.ndarray, dd: bool) -> tuple[Enc | None, Enc]:
             q.l[np.arange(R), t] = cur.l
         q.r[np.arange(R), t] = cur.r
     else:
-        y = Enc.exact(p.y[rows], dd)  # type: ignore[index]
+        y = Enc.exact(widen(p.y[rows]), dd)  # type: ignore[index]
         a = _enc_of_fractions([alpha], dd)
         b = _enc_of_fractions([beta], dd)
         yt = y * Enc(a.h[0], a.l[0] if dd else 0.0, a.r[0], dd) + Enc(
@@ -250,7 +259,7 @@ def _row_special(p: _Problem, nll: bool) -> tuple[np.ndarray, np.ndarray]:
     special = np.zeros(R, bool)
     value = np.zeros(R)
     if nll:
-        xt = p.x2[np.arange(R), np.where(p.ignored, 0, p.t)]  # type: ignore[arg-type]
+        xt = widen(p.x2[np.arange(R), np.where(p.ignored, 0, p.t)])  # type: ignore[arg-type]
         nonfinite = ~np.isfinite(xt) & ~p.ignored
         special |= nonfinite | p.ignored
         with np.errstate(invalid="ignore"):
@@ -262,15 +271,16 @@ def _row_special(p: _Problem, nll: bool) -> tuple[np.ndarray, np.ndarray]:
     special |= nanrow
     value[nanrow] = np.nan
     # positive weight on a class whose log-softmax is -inf -> +inf
-    for r in np.flatnonzero(~special & (kinds.posinf | np.any(np.isneginf(p.x2), axis=-1))):
+    for r in np.flatnonzero(~special & (kinds.posinf | kinds.neginf)):
         q = p.q_row(int(r))
+        xr = widen(p.x2[r])
         if kinds.posinf[r]:
             k = kinds.posinf_index[r]
             pos = any(qi > 0 for i, qi in enumerate(q) if i != k)
         else:
-            pos = any(qi > 0 for i, qi in enumerate(q) if p.x2[r, i] == -np.inf)
+            pos = any(qi > 0 for i, qi in enumerate(q) if xr[i] == -np.inf)
         zero_w_inf = any(qi == 0 and (p.y is None or p.y[r, i] != 0 or p.eps)
-                         and p.x2[r, i] == -np.inf and _fr(p.w[i]) == 0 for i, qi in enumerate(q))
+                         and xr[i] == -np.inf and _fr(p.w[i]) == 0 for i, qi in enumerate(q))
         if pos or zero_w_inf or kinds.posinf[r]:
             special[r] = True
             value[r] = np.nan if zero_w_inf and not pos else (np.inf if pos else 0.0)
@@ -288,7 +298,7 @@ def _reduce(p: _Problem, special: np.ndarray, value: np.ndarray, vec, row, nll: 
                 out[reg] = _nll_terms_exact_round(p, reg)
             else:
                 out[reg] = tiers.elementwise(
-                    p.x2[reg], fmt, lambda st, rows, dd: vec(st, reg[rows], dd),
+                    select_rows(p.x2, reg), fmt, lambda st, rows, dd: vec(st, reg[rows], dd),
                     lambda er, r, i: row(er, int(reg[r])), per_row=True)
         return to_output(out.reshape(p.out_shape), fmt.name)
     sv = value[special & ~p.ignored]
@@ -302,7 +312,8 @@ def _reduce(p: _Problem, special: np.ndarray, value: np.ndarray, vec, row, nll: 
         return to_output(np.array(round_rational(total / W, fmt)), fmt.name)
     if reg.size == 0:
         return to_output(np.array(round_rational(Fraction(0) / W, fmt)), fmt.name)
-    res = tiers.reduce_rows(p.x2[reg], fmt, lambda st, rows, dd: vec(st, reg[rows], dd),
+    res = tiers.reduce_rows(select_rows(p.x2, reg), fmt,
+                            lambda st, rows, dd: vec(st, reg[rows], dd),
                             lambda er, r: row(er, int(reg[r])), W)
     return to_output(np.array(res), fmt.name)
 
@@ -330,7 +341,7 @@ def _round_products(a: np.ndarray, b: np.ndarray, fmt: Format) -> np.ndarray:
 
 def _nll_terms_exact_round(p: _Problem, rows: np.ndarray) -> np.ndarray:
     t = p.t[rows]  # type: ignore[index]
-    return _round_products(-p.w[t], p.x2[rows, t], p.fmt)
+    return _round_products(-p.w[t], widen(p.x2[rows, t]), p.fmt)
 
 
 def nll_loss(input: Any, target: Any, weight: Any = None, ignore_index: int = -100,
@@ -392,7 +403,7 @@ def _grad(p: _Problem, grad_output: Any, nll: bool) -> np.ndarray:
     R, C = p.x2.shape
     fmt = p.fmt
     gvec, gex = _scales(p, grad_output)
-    out = np.zeros((R, C))
+    out = np.zeros((R, C), dtype=fmt.dtype)
     special, value = _row_special(p, nll=nll)
     nonfinite_term = special & ~p.ignored & ~(value == 0)
     undefined = np.isnan(gvec) & ~p.ignored
@@ -435,7 +446,7 @@ def _grad(p: _Problem, grad_output: Any, nll: bool) -> np.ndarray:
                 v = XVal.of(Q) * er.softmax(i) - XVal.of(q[i])
             return v * XVal.of(s)
 
-        out[reg] = tiers.elementwise(p.x2[reg], fmt, vec, elem)
+        out = assign_rows(out, reg, tiers.elementwise(select_rows(p.x2, reg), fmt, vec, elem))
     return _grad_output_shape(p, out)
 
 

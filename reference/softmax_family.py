@@ -30,25 +30,29 @@ import numpy as np
 from reference import tiers
 from reference.arrays import (
     as_float_array,
+    as_native_array,
+    assign_rows,
     classify_rows,
     move_axis_last,
     out_format,
     restore_axis,
+    select_rows,
     to_output,
+    widen,
 )
 from reference.enclosure import Enc
 from reference.exact import XVal
 
 
 def _prepare(x: Any, axis: int, out_dtype: Any):  # type: ignore[no-untyped-def]
-    a, fmt_name = as_float_array(x, "x")
+    a, fmt_name = as_native_array(x, "x")
     fmt = out_format(out_dtype, fmt_name)
     x2, moved, ax = move_axis_last(a, axis)
     return a, x2, moved, ax, fmt
 
 
 def _grad_rows(grad_output: Any, shape: tuple[int, ...], ax: int | None, name: str) -> np.ndarray:
-    g = np.asarray(as_float_array(grad_output, "grad_output")[0])
+    g = as_native_array(grad_output, "grad_output")[0]
     if g.shape != shape:
         raise ValueError(f"grad_output of {name} must have shape {shape}, got {g.shape}")
     if ax is None:
@@ -60,19 +64,19 @@ def logsumexp(x: Any, axis: int = -1, out_dtype: Any = None) -> np.ndarray:
     """Correctly rounded :math:`\\log\\sum_j e^{x_j}` along ``axis`` (the axis is removed)."""
     a, x2, moved, ax, fmt = _prepare(x, axis, out_dtype)
     kinds = classify_rows(x2)
-    out = np.full(x2.shape[0], np.nan)
+    out = np.full(x2.shape[0], np.nan, dtype=fmt.dtype)
     out[kinds.posinf] = np.inf
     out[kinds.allneg] = -np.inf
     reg = np.flatnonzero(kinds.regular)
     if reg.size:
-        xr = x2[reg]
-        out[reg] = tiers.elementwise(
-            xr,
+        res = tiers.elementwise(
+            select_rows(x2, reg),
             fmt,
             lambda st, rows, dd: st.logS + Enc.exact(st.m, dd),
             lambda er, r, i: er.lse(),
             per_row=True,
         )
+        out = assign_rows(out, reg, res)
     return to_output(out.reshape(moved[:-1]), fmt.name)
 
 
@@ -82,20 +86,22 @@ def logsumexp_grad(
     """VJP of :func:`logsumexp`: :math:`g\\,\\mathrm{softmax}(x)`."""
     a, x2, moved, ax, fmt = _prepare(x, axis, out_dtype)
     out_shape = moved[:-1]
-    g = np.ones(x2.shape[0]) if grad_output is None else _grad_rows(grad_output, out_shape, None,
-                                                                      "logsumexp")
+    if grad_output is None:
+        g = np.ones(x2.shape[0])
+    else:
+        g = widen(_grad_rows(grad_output, out_shape, None, "logsumexp"))
     kinds = classify_rows(x2)
-    out = np.full(x2.shape, np.nan)
+    out = np.full(x2.shape, np.nan, dtype=fmt.dtype)
     reg = np.flatnonzero(kinds.regular)
     if reg.size:
         gr = g[reg]
-        out[reg] = tiers.elementwise(
-            x2[reg],
+        res = tiers.elementwise(
+            select_rows(x2, reg),
             fmt,
-            lambda st, rows, dd: st.softmax() * Enc.exact(gr[rows][:, None], dd),
+            lambda st, rows, dd: st.scaled_e(Enc.exact(gr[rows], dd) / st.S),
             lambda er, r, i: er.softmax(i) * XVal.of(Fraction(float(gr[r]))),
         )
-        # a zero cotangent gives an exact zero whatever the logits (0 * y)
+        out = assign_rows(out, reg, res)
     return to_output(restore_axis(out, moved, ax), fmt.name)
 
 
@@ -103,15 +109,17 @@ def softmax(x: Any, axis: int = -1, out_dtype: Any = None) -> np.ndarray:
     """Correctly rounded :math:`e^{x_i}/\\sum_j e^{x_j}` along ``axis``."""
     a, x2, moved, ax, fmt = _prepare(x, axis, out_dtype)
     kinds = classify_rows(x2)
-    out = np.full(x2.shape, np.nan)
+    out = np.full(x2.shape, np.nan, dtype=fmt.dtype)
     pi = np.flatnonzero(kinds.posinf)
     out[pi] = 0.0
     out[pi, kinds.posinf_index[pi]] = 1.0
     reg = np.flatnonzero(kinds.regular)
     if reg.size:
-        out[reg] = tiers.elementwise(
-            x2[reg], fmt, lambda st, rows, dd: st.softmax(), lambda er, r, i: er.softmax(i)
+        res = tiers.elementwise(
+            select_rows(x2, reg), fmt, lambda st, rows, dd: st.softmax(),
+            lambda er, r, i: er.softmax(i)
         )
+        out = assign_rows(out, reg, res)
     return to_output(restore_axis(out, moved, ax), fmt.name)
 
 
@@ -123,20 +131,20 @@ def softmax_grad(
     g = np.ones_like(x2) if grad_output is None else _grad_rows(grad_output, a.shape, ax,
                                                                  "softmax")
     kinds = classify_rows(x2)
-    out = np.full(x2.shape, np.nan)
+    out = np.full(x2.shape, np.nan, dtype=fmt.dtype)
     out[kinds.posinf] = 0.0  # one-hot softmax: y_i (g_i - g_k) = 0 in the limit
     reg = np.flatnonzero(kinds.regular)
     if reg.size:
-        xr, gr = x2[reg], g[reg]
+        xr, gr = select_rows(x2, reg), select_rows(g, reg)
 
         def vec(st, rows, dd):  # type: ignore[no-untyped-def]
             y = st.softmax()
-            ge = Enc.exact(gr[rows], dd)
+            ge = Enc.exact(widen(gr[rows]), dd)
             c = (y * ge).sum_last()
             return y * (ge - c.expand())
 
         def elem(er, r, i):  # type: ignore[no-untyped-def]
-            row, grow = xr[r], gr[r]
+            row, grow = widen(xr[r]), widen(gr[r])
             gi = Fraction(float(grow[i]))
             groups: dict[float, Fraction] = {}
             for j in range(len(row)):
@@ -150,7 +158,7 @@ def softmax_grad(
                     total = total + er.softmax(j) * XVal.of(beta)
             return er.softmax(i) * total
 
-        out[reg] = tiers.elementwise(xr, fmt, vec, elem)
+        out = assign_rows(out, reg, tiers.elementwise(xr, fmt, vec, elem))
     return to_output(restore_axis(out, moved, ax), fmt.name)
 
 
@@ -158,23 +166,22 @@ def log_softmax(x: Any, axis: int = -1, out_dtype: Any = None) -> np.ndarray:
     """Correctly rounded :math:`x_i - \\log\\sum_j e^{x_j}` along ``axis``."""
     a, x2, moved, ax, fmt = _prepare(x, axis, out_dtype)
     kinds = classify_rows(x2)
-    out = np.full(x2.shape, np.nan)
+    out = np.full(x2.shape, np.nan, dtype=fmt.dtype)
     pi = np.flatnonzero(kinds.posinf)
     out[pi] = -np.inf
     out[pi, kinds.posinf_index[pi]] = 0.0
     reg = np.flatnonzero(kinds.regular)
     if reg.size:
-        xr = x2[reg]
-        res = tiers.elementwise(
-            xr,
-            fmt,
-            lambda st, rows, dd: (st.d - st.logS.expand()).where(
-                ~st.masked, Enc.exact(np.zeros(st.masked.shape), dd)
-            ),
-            lambda er, r, i: er.log_softmax(i) if er.d[i] is not None else XVal.of(0),
-        )
-        res[np.isneginf(xr)] = -np.inf
-        out[reg] = res
+
+        def vec(st, rows, dd):  # type: ignore[no-untyped-def]
+            ls = st.d - st.logS.expand()
+            if np.any(st.masked):  # exactly -inf there, certified as such (radius 0)
+                ls = ls.where(~st.masked, Enc.exact(np.full(st.masked.shape, -np.inf), dd))
+            return ls
+
+        res = tiers.elementwise(select_rows(x2, reg), fmt, vec,
+                                lambda er, r, i: er.log_softmax(i))
+        out = assign_rows(out, reg, res)
     return to_output(restore_axis(out, moved, ax), fmt.name)
 
 
@@ -186,10 +193,10 @@ def log_softmax_grad(
     g = np.ones_like(x2) if grad_output is None else _grad_rows(grad_output, a.shape, ax,
                                                                  "log_softmax")
     kinds = classify_rows(x2)
-    out = np.full(x2.shape, np.nan)
+    out = np.full(x2.shape, np.nan, dtype=fmt.dtype)
     pi = np.flatnonzero(kinds.posinf)
     if pi.size:
-        gp = g[pi]
+        gp = widen(g[pi])
         res = gp.copy()
         res[np.arange(pi.size), kinds.posinf_index[pi]] -= gp.sum(axis=-1)
         # exact: round the exact rational g_k - sum g
@@ -202,10 +209,10 @@ def log_softmax_grad(
         out[pi] = res
     reg = np.flatnonzero(kinds.regular)
     if reg.size:
-        xr, gr = x2[reg], g[reg]
+        xr, gr = select_rows(x2, reg), select_rows(g, reg)
 
         def vec(st, rows, dd):  # type: ignore[no-untyped-def]
-            ge = Enc.exact(gr[rows], dd)
+            ge = Enc.exact(widen(gr[rows]), dd)
             G = ge.sum_last()
             return ge - st.softmax() * G.expand()
 
@@ -213,5 +220,5 @@ def log_softmax_grad(
             G = sum((Fraction(float(v)) for v in gr[r]), Fraction(0))
             return XVal.of(Fraction(float(gr[r][i]))) - er.softmax(i) * XVal.of(G)
 
-        out[reg] = tiers.elementwise(xr, fmt, vec, elem)
+        out = assign_rows(out, reg, tiers.elementwise(xr, fmt, vec, elem))
     return to_output(restore_axis(out, moved, ax), fmt.name)

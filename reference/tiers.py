@@ -14,6 +14,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from reference.arrays import widen
 from reference.enclosure import Enc
 from reference.exact import XVal, ziv
 from reference.formats import FLOAT64, Format
@@ -37,33 +38,40 @@ def _tiers(fmt: Format) -> list[bool]:
 def elementwise(
     x2: np.ndarray, fmt: Format, vec: VecFn, elem: ElemFn, per_row: bool = False
 ) -> np.ndarray:
-    """Evaluate an output of shape (R, C) (or (R,) when ``per_row``) for regular rows."""
+    """Evaluate an output of shape (R, C) (or (R,) when ``per_row``) for the regular rows
+    ``x2`` (any supported dtype); returns it in ``fmt``'s dtype.  Rows are widened to float64
+    one chunk at a time."""
     R, C = x2.shape
-    out = np.empty((R,) if per_row else (R, C))
+    out = np.empty((R,) if per_row else (R, C), dtype=fmt.dtype)
     step = max(1, CHUNK // max(C, 1))
     for start in range(0, R, step):
         rows = np.arange(start, min(R, start + step))
-        _chunk(x2, rows, fmt, vec, elem, per_row, out)
+        buf = np.empty((len(rows),) if per_row else (len(rows), C))
+        _chunk(x2, rows, fmt, vec, elem, per_row, buf)
+        out[rows] = buf.astype(fmt.dtype)  # exact: the values are representable
     return out
 
 
-def _chunk(x2, rows, fmt, vec, elem, per_row, out) -> None:  # type: ignore[no-untyped-def]
+def _chunk(x2, rows, fmt, vec, elem, per_row, buf) -> None:  # type: ignore[no-untyped-def]
+    """Decide the outputs of ``rows`` into ``buf`` (float64, indexed from ``rows[0]``)."""
     done = None
     pending = rows
+    base = rows[0]
+    xw = widen(x2[rows[0] : rows[-1] + 1])
     for dd in _tiers(fmt):
-        st = row_stats(x2[pending], dd)
+        st = row_stats(xw[pending - base], dd)
         with np.errstate(all="ignore"):
             enc = vec(st, pending, dd)
             ok, vals = certify(enc.h, enc.l, enc.r, fmt)
         if done is None:
-            out[pending] = vals
+            buf[...] = vals
             done = ok
         else:
-            sel = ~done[pending - rows[0]]
-            cur = out[pending]
+            sel = ~done[pending - base]
+            cur = buf[pending - base]
             cur[sel & ok] = vals[sel & ok]
-            out[pending] = cur
-            done[pending - rows[0]] |= ok
+            buf[pending - base] = cur
+            done[pending - base] |= ok
         STATS["dd" if dd else "f64"] += int(np.sum(ok))
         if np.all(done):
             return
@@ -71,13 +79,13 @@ def _chunk(x2, rows, fmt, vec, elem, per_row, out) -> None:  # type: ignore[no-u
         pending = rows[bad_rows]
     # the exact tier, element by element
     for r in rows[~done if per_row else ~np.all(done, axis=-1)]:
-        er = ExactRow(x2[r])
+        er = ExactRow(xw[r - base])
         if per_row:
-            out[r] = ziv(lambda er=er, r=r: elem(er, int(r), -1), fmt)
+            buf[r - base] = ziv(lambda er=er, r=r: elem(er, int(r), -1), fmt)
             STATS["exact"] += 1
             continue
-        for i in np.flatnonzero(~done[r - rows[0]]):
-            out[r, i] = ziv(lambda er=er, r=r, i=i: elem(er, int(r), int(i)), fmt)
+        for i in np.flatnonzero(~done[r - base]):
+            buf[r - base, i] = ziv(lambda er=er, r=r, i=i: elem(er, int(r), int(i)), fmt)
             STATS["exact"] += 1
 
 
@@ -103,7 +111,7 @@ def reduce_rows(
         acc.r = np.array([float(abs(extra - Fraction(acc.h[0]) - Fraction(acc.l[0]))) * 2])
         for start in range(0, R, step):
             rows = np.arange(start, min(R, start + step))
-            st = row_stats(x2[rows], dd)
+            st = row_stats(widen(x2[start : start + len(rows)]), dd)
             with np.errstate(all="ignore"):
                 terms = vec(st, rows, dd)
             if not dd:
@@ -120,7 +128,7 @@ def reduce_rows(
     def exact() -> XVal:
         total = XVal.of(extra)
         for r in range(R):
-            total = total + row(ExactRow(x2[r]), r)
+            total = total + row(ExactRow(widen(x2[r])), r)
         return total / XVal.of(divisor)
 
     STATS["exact"] += 1
