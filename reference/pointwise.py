@@ -112,10 +112,10 @@ def exact_float_sum(values: np.ndarray) -> Fraction:
 
 
 # ------------------------------------------------------------------ exact elementary helpers
-#: below this argument exp is enclosed as [0, 10^-40000] (e^-100000 < 10^-43429), which keeps
-#: decimal contexts away from their exponent limits for the huge float32/float64 arguments
-_EXP_FLOOR_ARG = Fraction(-100000)
-_EXP_FLOOR = Decimal("1e-40000")
+#: below this argument exp is enclosed as [0, 10^-43429448] (e^-10^8 < 10^-43429448), which
+#: keeps decimal contexts away from their exponent limits for huge float32/float64 arguments
+_EXP_FLOOR_ARG = Fraction(-(10**8))
+_EXP_FLOOR = Decimal("1e-43429448")
 
 
 def xexp(a: Fraction) -> XVal:
@@ -163,10 +163,8 @@ def _log1p_series(t: Decimal, prec: int) -> tuple[Decimal, Decimal]:
         if nxt < abs(total) * eps:
             break
     err = 2 * nxt + abs(total) * Decimal(1).scaleb(-(prec + 8)) * k
-    down = decimal.Context(prec=prec + 10, rounding=decimal.ROUND_FLOOR, Emax=10**9,
-                           Emin=-(10**9))
-    up = decimal.Context(prec=prec + 10, rounding=decimal.ROUND_CEILING, Emax=10**9,
-                         Emin=-(10**9))
+    down = decimal.Context(prec=prec + 10, rounding=decimal.ROUND_FLOOR, Emax=10**9, Emin=-(10**9))
+    up = decimal.Context(prec=prec + 10, rounding=decimal.ROUND_CEILING, Emax=10**9, Emin=-(10**9))
     return down.subtract(total, err), up.add(total, err)
 
 
@@ -232,8 +230,12 @@ def reduce_terms(n: int, fmt: Format, vec: VecFn, elem: ElemFn, divisor: Fractio
             with np.errstate(all="ignore"):
                 h, l, r = _flat(vec(idx, dd), idx.size)
                 part = Enc(h, l if dd else 0.0, r, dd).sum_last()
-            acc = acc + Enc(np.atleast_1d(part.h), np.atleast_1d(part.l if dd else 0.0),
-                            np.atleast_1d(part.r), True)
+            acc = acc + Enc(
+                np.atleast_1d(part.h),
+                np.atleast_1d(part.l if dd else 0.0),
+                np.atleast_1d(part.r),
+                True,
+            )
         with np.errstate(all="ignore"):
             val = acc / den
             ok, v = certify(val.h, val.l, val.r, fmt)
@@ -341,23 +343,26 @@ class Cotangent:
 def cotangent(
     grad_output: Any, reduction: str, shape: tuple[int, ...], divisor: Fraction
 ) -> Cotangent:
-    """The scale of each element's derivative.  A NaN or infinite cotangent leaves the
-    elements it multiplies undefined (NaN), as for the softmax family."""
+    """The scale of each of the elements of ``shape`` (the input's): ``grad_output`` has that
+    shape for ``none`` and is a scalar for the reductions (default: ones).  A NaN or infinite
+    cotangent leaves the elements it multiplies undefined (NaN), as for the softmax family."""
     n = int(np.prod(shape, dtype=np.int64))
     if reduction == "none":
         if grad_output is None:
             return Cotangent(np.ones(n), None, np.zeros(n, bool))
         g = as_float_array(grad_output, "grad_output")[0]
         if g.shape != tuple(shape):
-            raise ValueError(f"grad_output must have the output's shape {tuple(shape)}, "
-                             f"got {g.shape}")
+            raise ValueError(
+                f"grad_output must have the output's shape {tuple(shape)}, got {g.shape}"
+            )
         g = g.reshape(-1)
         bad = ~np.isfinite(g)
         return Cotangent(np.where(bad, 0.0, g), None, bad)
     g = np.ones(()) if grad_output is None else as_float_array(grad_output, "grad_output")[0]
     if g.shape != ():
-        raise ValueError(f"grad_output of a {reduction!r} reduction must be a scalar, "
-                         f"got shape {g.shape}")
+        raise ValueError(
+            f"grad_output of a {reduction!r} reduction must be a scalar, got shape {g.shape}"
+        )
     g0 = float(g)
     if not math.isfinite(g0) or divisor == 0:
         return Cotangent(None, Fraction(0), np.ones(n, bool))

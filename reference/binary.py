@@ -1,0 +1,365 @@
+r"""binary_cross_entropy and binary_cross_entropy_with_logits (PyTorch's semantics), and their
+vector-Jacobian products, correctly rounded.
+
+binary_cross_entropy (https://pytorch.org/docs/stable/generated/torch.nn.functional.binary_cross_entropy.html,
+https://pytorch.org/docs/stable/generated/torch.nn.BCELoss.html), probabilities
+:math:`p \in [0, 1]`, targets :math:`y \in [0, 1]`, optional ``weight`` :math:`w` broadcast to
+the input's shape:
+
+.. math::
+
+   \ell = -w\,\big(y \log p + (1 - y) \log(1 - p)\big),\qquad
+   \frac{\partial \ell}{\partial p} = w\,\frac{p - y}{p (1 - p)}.
+
+The value is the exact one: PyTorch clamps each logarithm at -100, a documented deviation
+that the verification side records; the reference does not copy it.  :math:`0 \log 0 = 0`, so
+:math:`p = 0, y = 0` and :math:`p = 1, y = 1` give 0, and there the derivative is the limit
+:math:`w` (respectively :math:`-w`): the one-sided derivative of :math:`-w\log(1-p)` at 0
+(of :math:`-w \log p` at 1).  :math:`p = 0` with :math:`y > 0` (or :math:`p = 1` with
+:math:`y < 1`) gives :math:`+\infty` times :math:`w`.
+
+binary_cross_entropy_with_logits
+(https://pytorch.org/docs/stable/generated/torch.nn.functional.binary_cross_entropy_with_logits.html,
+https://pytorch.org/docs/stable/generated/torch.nn.BCEWithLogitsLoss.html), logits :math:`x`,
+``pos_weight`` :math:`\pi` broadcast over the last (class) dimension, :math:`A = \pi y`,
+:math:`B = 1 - y`:
+
+.. math::
+
+   \ell = w\,\big(A\,\mathrm{sp}(-x) + B\,\mathrm{sp}(x)\big)
+        = w\,\big((A + B)\,\log(1 + e^{-|x|}) + c\,|x|\big),\quad
+   c = \begin{cases}B & x \ge 0\\ A & x < 0\end{cases},
+
+with :math:`\mathrm{sp}(z) = \log(1 + e^z) = \max(z, 0) + \log(1 + e^{-|z|})`, which keeps
+relative accuracy where :math:`\mathrm{sp}(z) \approx e^z` is tiny.  The derivative is
+:math:`w\,((A + B)\sigma(x) - A)`, evaluated as :math:`w\,(B - (A+B)\sigma(-|x|))` for
+:math:`x \ge 0` and :math:`w\,((A+B)\sigma(-|x|) - A)` for :math:`x < 0`,
+:math:`\sigma(-|x|) = e^{-|x|} / (1 + e^{-|x|})`.
+
+Exact cases (the exact tier must see them to end Ziv's loop): a zero weight; :math:`A + B = 0`
+(only for :math:`\pi = 1 - 2^j, y = 2^{-j}`), where the loss is the rational :math:`-wAx`;
+:math:`x = 0`, where :math:`\sigma = 1/2`.  Elsewhere the values are irrational
+(Lindemann-Weierstrass), so the enclosures eventually separate them from every rounding
+boundary.  Special values are tabulated in ``docs/semantics-pointwise.md``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from reference import elementary as el
+from reference.arrays import as_float_array, out_format
+from reference.enclosure import Enc
+from reference.exact import XVal
+from reference.pointwise import (
+    Terms,
+    check_reduction,
+    check_same_shape,
+    cotangent,
+    fraction,
+    gradient,
+    loss,
+    operand,
+    xexp,
+    xlog1p,
+)
+
+REDUCTIONS = ("none", "sum", "mean")
+
+
+def _divisor(reduction: str, count: Fraction) -> Fraction:
+    return count if reduction == "mean" else Fraction(1)
+
+
+# --------------------------------------------------------------- shared logistic pieces
+@dataclasses.dataclass
+class Logistic:
+    r"""Enclosures of the pieces of :math:`\mathrm{sp}` and :math:`\sigma` at logits ``x``:
+    ``z = |x|`` (exact), ``E`` :math:`= e^{-z}`, ``L`` :math:`= \log(1 + E)`, ``sm``
+    :math:`= \sigma(-z) = E/(1+E)`, ``pos``: :math:`x \ge 0`."""
+
+    z: Enc
+    E: Enc
+    L: Enc
+    pos: np.ndarray
+
+    @property
+    def onepE(self) -> Enc:
+        return self.E + Enc.exact(np.ones(self.pos.shape), self.E.dd)
+
+    @property
+    def sm(self) -> Enc:
+        return self.E / self.onepE
+
+
+def logistic(x: np.ndarray, dd: bool) -> Logistic:
+    """The pieces at finite logits ``x`` in the float64 or double-double tier."""
+    z = np.abs(x)
+    E = Enc.exact(-z, dd).exp()
+    return Logistic(Enc.exact(z, dd), E, E.log1p(), x >= 0)
+
+
+@dataclasses.dataclass
+class ExactLogistic:
+    """The same pieces for one finite logit, as exact values or decimal enclosures."""
+
+    z: Fraction
+    E: XVal
+    L: XVal
+    pos: bool
+
+    @property
+    def sm(self) -> XVal:
+        return self.E / (self.E + 1)
+
+
+def exact_logistic(x: float) -> ExactLogistic:
+    fx = fraction(x)
+    z = abs(fx)
+    E = xexp(-z)
+    return ExactLogistic(z, E, xlog1p(E), fx >= 0)
+
+
+def log1m(p: np.ndarray, dd: bool) -> Enc:
+    r""":math:`\log(1 - p)` for exact :math:`p \in (0, 1)`: ``log1p(-p)`` (NumPy's in float64,
+    whose relative error the float64 tier bounds by :data:`~reference.elementary.F64_ELEM_REL`
+    as for the other elementary functions; in double-double the logarithm of :math:`1 - p`
+    formed exactly)."""
+    if dd:
+        h, l, r = el.log1p_dd(-p, np.zeros_like(p), 0.0)
+        return Enc(h, l, r, True)
+    v = np.log1p(-p)
+    return Enc(v, 0.0, np.abs(v) * el.F64_ELEM_REL, False)
+
+
+def check_unit_interval(a: np.ndarray, what: str, name: str) -> None:
+    """Values in [0, 1] (NaN allowed: it propagates)."""
+    bad = (a < 0) | (a > 1)
+    if np.any(bad):
+        v = float(a[bad][0])
+        raise ValueError(f"{name}: {what} must lie in [0, 1] (NaN propagates), got {v!r}")
+
+
+def check_weight(w: np.ndarray, what: str, name: str) -> None:
+    """Finite weights (NaN allowed: it propagates)."""
+    if np.any(np.isinf(w)):
+        raise ValueError(f"{name}: {what} must be finite (NaN propagates)")
+
+
+def _times_weight(u_inf: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """``w * u`` for unweighted terms ``u`` that are +inf where ``u_inf`` (else 0): a zero
+    weight times an infinite term is NaN (as IEEE 754 and cross_entropy's zero class weight),
+    a target coefficient of 0 having been applied already (0 log 0 = 0)."""
+    with np.errstate(invalid="ignore"):
+        return np.where(u_inf, np.where(w == 0, np.nan, np.copysign(np.inf, w)), 0.0)
+
+
+# ------------------------------------------------------------------- binary_cross_entropy
+@dataclasses.dataclass
+class _BCE:
+    p: np.ndarray
+    y: np.ndarray
+    w: np.ndarray
+    terms: Terms
+    divisor: Fraction
+
+
+def _bce(input: Any, target: Any, weight: Any, reduction: str, out_dtype: Any) -> _BCE:
+    name = "binary_cross_entropy"
+    check_reduction(reduction, REDUCTIONS, name)
+    a, fmt_name = as_float_array(input, "input")
+    fmt = out_format(out_dtype, fmt_name)
+    y = as_float_array(target, "target")[0]
+    check_same_shape(a, y, "target", name)
+    check_unit_interval(a, "input probabilities", name)
+    check_unit_interval(y, "target", name)
+    shape = a.shape
+    w = np.ones(shape) if weight is None else operand(weight, "weight", shape)
+    check_weight(w, "weight", name)
+    p, y, w = a.reshape(-1), y.reshape(-1), np.ascontiguousarray(w).reshape(-1)
+    nan = np.isnan(p) | np.isnan(y) | np.isnan(w)
+    p0, p1 = p == 0, p == 1
+    special = nan | p0 | p1
+    value = np.where(nan, np.nan, _times_weight((p0 & (y > 0)) | (p1 & (y < 1)), w))
+
+    def vec(idx: np.ndarray, dd: bool) -> Enc:
+        pi, yi, wi = p[idx], y[idx], w[idx]
+        one = Enc.exact(np.ones(idx.size), dd)
+        yv = Enc.exact(yi, dd)
+        s = yv * Enc.exact(pi, dd).log() + (one - yv) * log1m(pi, dd)
+        return -(Enc.exact(wi, dd) * s)
+
+    def elem(i: int) -> XVal:
+        wi, yi, pi = fraction(w[i]), fraction(y[i]), fraction(p[i])
+        if wi == 0:
+            return XVal.of(0)
+        s = XVal.of(0)
+        if yi != 0:
+            s = s + XVal.of(yi) * XVal.of(pi).log()
+        if yi != 1:
+            s = s + XVal.of(1 - yi) * xlog1p(XVal.of(-pi))
+        return -(XVal.of(wi) * s)
+
+    terms = Terms(shape, fmt, special, value, vec, elem)
+    return _BCE(p, y, w, terms, Fraction(p.size))
+
+
+def binary_cross_entropy(
+    input: Any, target: Any, weight: Any = None, reduction: str = "mean", out_dtype: Any = None
+) -> np.ndarray:
+    """Correctly rounded binary cross-entropy of probabilities (see the module docstring)."""
+    b = _bce(input, target, weight, reduction, out_dtype)
+    return loss(b.terms, reduction, _divisor(reduction, b.divisor))
+
+
+def binary_cross_entropy_grad(
+    input: Any,
+    target: Any,
+    weight: Any = None,
+    reduction: str = "mean",
+    grad_output: Any = None,
+    out_dtype: Any = None,
+) -> np.ndarray:
+    """VJP of :func:`binary_cross_entropy` with respect to ``input``."""
+    b = _bce(input, target, weight, reduction, out_dtype)
+    p, y, w = b.p, b.y, b.w
+    cot = cotangent(grad_output, reduction, b.terms.shape, _divisor(reduction, b.divisor))
+
+    def dvec(idx: np.ndarray, dd: bool) -> Enc:
+        pv = Enc.exact(p[idx], dd)
+        num = pv - Enc.exact(y[idx], dd)
+        den = pv * (Enc.exact(np.ones(idx.size), dd) - pv)
+        return (num / den) * Enc.exact(w[idx], dd)
+
+    def delem(i: int) -> XVal:
+        pi = fraction(p[i])
+        return XVal.of(fraction(w[i]) * (pi - fraction(y[i])) / (pi * (1 - pi)))
+
+    # the finite special terms: p = 0, y = 0 (derivative w) and p = 1, y = 1 (derivative -w)
+    special_grad = np.where(p == 0, w, -w)
+    return gradient(b.terms, cot, dvec, delem, special_grad)
+
+
+# ------------------------------------------------------- binary_cross_entropy_with_logits
+@dataclasses.dataclass
+class _Logits:
+    x: np.ndarray
+    y: np.ndarray
+    w: np.ndarray
+    pw: np.ndarray
+    terms: Terms
+    divisor: Fraction
+
+
+def _exact_AB(pw: float, y: float) -> tuple[Fraction, Fraction]:
+    yf = fraction(y)
+    return fraction(pw) * yf, 1 - yf
+
+
+def _with_logits(
+    input: Any, target: Any, weight: Any, reduction: str, pos_weight: Any, out_dtype: Any
+) -> _Logits:
+    name = "binary_cross_entropy_with_logits"
+    check_reduction(reduction, REDUCTIONS, name)
+    a, fmt_name = as_float_array(input, "input")
+    fmt = out_format(out_dtype, fmt_name)
+    y = as_float_array(target, "target")[0]
+    check_same_shape(a, y, "target", name)
+    check_unit_interval(y, "target", name)
+    shape = a.shape
+    w = np.ones(shape) if weight is None else operand(weight, "weight", shape)
+    pw = np.ones(shape) if pos_weight is None else operand(pos_weight, "pos_weight", shape)
+    check_weight(w, "weight", name)
+    check_weight(pw, "pos_weight", name)
+    x, y = a.reshape(-1), y.reshape(-1)
+    w, pw = np.ascontiguousarray(w).reshape(-1), np.ascontiguousarray(pw).reshape(-1)
+    nan = np.isnan(x) | np.isnan(y) | np.isnan(w) | np.isnan(pw)
+    xpos, xneg = x == np.inf, x == -np.inf
+    special = nan | xpos | xneg
+    # x = +inf: B sp(+inf) = inf unless B = 0; x = -inf: A sp(+inf) with A = pos_weight * y
+    # (y = 0: 0 log 0 = 0; a zero pos_weight times inf: NaN; a negative one: -inf)
+    with np.errstate(invalid="ignore"):
+        u_neg = np.where(y > 0, pw * np.inf, 0.0)
+        u = np.where(xpos, np.where(y < 1, np.inf, 0.0), np.where(xneg, u_neg, 0.0))
+        value = np.where(
+            np.isinf(u), np.where(w == 0, np.nan, w * u), np.where(np.isnan(u), np.nan, 0.0)
+        )
+    value = np.where(nan, np.nan, value)
+
+    def pieces(idx: np.ndarray, dd: bool) -> tuple[Logistic, Enc, Enc]:
+        yv = Enc.exact(y[idx], dd)
+        A = Enc.exact(pw[idx], dd) * yv
+        B = Enc.exact(np.ones(idx.size), dd) - yv
+        return logistic(x[idx], dd), A, B
+
+    def vec(idx: np.ndarray, dd: bool) -> Enc:
+        lg, A, B = pieces(idx, dd)
+        c = B.where(lg.pos, A)
+        return Enc.exact(w[idx], dd) * ((A + B) * lg.L + c * lg.z)
+
+    def elem(i: int) -> XVal:
+        wi = fraction(w[i])
+        if wi == 0:
+            return XVal.of(0)
+        A, B = _exact_AB(pw[i], y[i])
+        lg = exact_logistic(x[i])
+        c = B if lg.pos else A
+        return XVal.of(wi) * (XVal.of(A + B) * lg.L + XVal.of(c * lg.z))
+
+    terms = Terms(shape, fmt, special, value, vec, elem)
+    return _Logits(x, y, w, pw, terms, Fraction(x.size))
+
+
+def binary_cross_entropy_with_logits(
+    input: Any,
+    target: Any,
+    weight: Any = None,
+    reduction: str = "mean",
+    pos_weight: Any = None,
+    out_dtype: Any = None,
+) -> np.ndarray:
+    """Correctly rounded binary cross-entropy of logits (see the module docstring)."""
+    b = _with_logits(input, target, weight, reduction, pos_weight, out_dtype)
+    return loss(b.terms, reduction, _divisor(reduction, b.divisor))
+
+
+def binary_cross_entropy_with_logits_grad(
+    input: Any,
+    target: Any,
+    weight: Any = None,
+    reduction: str = "mean",
+    pos_weight: Any = None,
+    grad_output: Any = None,
+    out_dtype: Any = None,
+) -> np.ndarray:
+    """VJP of :func:`binary_cross_entropy_with_logits` with respect to ``input``."""
+    b = _with_logits(input, target, weight, reduction, pos_weight, out_dtype)
+    x, y, w, pw = b.x, b.y, b.w, b.pw
+    cot = cotangent(grad_output, reduction, b.terms.shape, _divisor(reduction, b.divisor))
+
+    def dvec(idx: np.ndarray, dd: bool) -> Enc:
+        lg = logistic(x[idx], dd)
+        yv = Enc.exact(y[idx], dd)
+        A = Enc.exact(pw[idx], dd) * yv
+        B = Enc.exact(np.ones(idx.size), dd) - yv
+        sm = lg.sm
+        d = (B - (A + B) * sm).where(lg.pos, (A + B) * sm - A)
+        return d * Enc.exact(w[idx], dd)
+
+    def delem(i: int) -> XVal:
+        wi = fraction(w[i])
+        if wi == 0:
+            return XVal.of(0)
+        A, B = _exact_AB(pw[i], y[i])
+        lg = exact_logistic(x[i])
+        sm = lg.sm
+        d = (XVal.of(B) - XVal.of(A + B) * sm) if lg.pos else (XVal.of(A + B) * sm - XVal.of(A))
+        return d * XVal.of(wi)
+
+    # finite special terms (x = +inf with y = 1, x = -inf with y = 0): the derivative's limit
+    # w B (resp. -w A) is 0
+    return gradient(b.terms, cot, dvec, delem, np.zeros(x.size))
