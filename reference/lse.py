@@ -87,9 +87,14 @@ class RowStats:
         return -(self.T / self.S)
 
 
-def row_stats(x: np.ndarray, dd: bool) -> RowStats:
+def row_stats(x: np.ndarray, dd: bool, accurate: bool = False) -> RowStats:
     """Statistics of the rows of ``x`` (float64, every row with a finite maximum and no NaN or
-    +inf) in the float64 (``dd=False``) or double-double tier."""
+    +inf) in the float64 (``dd=False``) or double-double tier.
+
+    ``accurate`` (float64 tier only) is the intermediate tier used for rows the plain float64
+    tier could not certify: ``d`` exact by TwoSum, ``e_i = e^{d_h}(1 + d_l)`` (relative error
+    the libm bound plus 2u), and ``T`` summed in double-double, so that only the per-element
+    exponential error remains."""
     m = np.max(x, axis=-1)
     lo = np.min(x, axis=-1)
     any_masked = bool(np.any(np.isneginf(lo)))
@@ -106,6 +111,20 @@ def row_stats(x: np.ndarray, dd: bool) -> RowStats:
             e_rest = e.where(~is_max, Enc.exact(np.zeros_like(dh), dd))
             T = e_rest.sum_last()
             kappa = None
+        elif accurate:
+            dh, dl = ddm.two_sum(x, -m[:, None])
+            kappa = np.full(m.shape, F64_ELEM_REL + 3 * U + TINY_REL)
+            is_max = dh == 0
+            v = np.exp(dh)
+            v = v + v * dl  # e^{dh + dl} = e^{dh}(1 + dl + O(dl^2)), |dl| <= u |dh|
+            v_rest = v - is_max
+            sh, sl, sb = ddm.sum_last_axis(v_rest, np.zeros_like(v_rest))
+            Th = sh + sl
+            T = Enc(Th, 0.0, (kappa * Th + sb + U * np.abs(Th) + TINY * x.shape[-1]) * K, False)
+            if any_masked:
+                dh = np.where(masked, -np.inf, dh)
+            d = Enc(dh, 0.0, np.abs(dl), False)
+            e = None
         else:
             dh = x - m[:, None]
             # |fl(d) - d| <= u |d| <= u D with D the row's spread: a relative error of at most

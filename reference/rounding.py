@@ -284,10 +284,13 @@ def _certify_by_cast(
             lo = np.asarray(lo, dtype=np.float64)
             v = hi + lo
             w = rad + np.abs((hi - v) + lo) * (1 + 2.0**-50) + np.abs(v) * 2.0**-52
-        w = w * (rad != 0)  # exact: nothing to widen
-        mid = v.astype(fmt.dtype)
-        ok = (v - w).astype(fmt.dtype) == (v + w).astype(fmt.dtype)
-        ok &= (v - w).astype(fmt.dtype) == mid
+        low = (v - w).astype(fmt.dtype)
+        ok = low == (v + w).astype(fmt.dtype)
+        mid = low  # where ok, everything in between rounds alike (monotonic rounding)
+        exact = np.asarray(rad) == 0
+        if np.any(exact):
+            mid = np.where(exact, v.astype(fmt.dtype), mid)
+            ok = ok | exact
     return ok, mid.astype(np.float64)
 
 

@@ -28,11 +28,16 @@ ElemFn = Callable[[ExactRow, int, int], XVal]
 RowFn = Callable[[ExactRow, int], XVal]
 
 #: counters of how many outputs each tier decided (for the docs and the closing figures)
-STATS = {"f64": 0, "dd": 0, "exact": 0}
+STATS = {"f64": 0, "f64acc": 0, "dd": 0, "exact": 0}
+
+#: (name, double-double?, accurate row sums?) of the vectorised tiers, in order
+_F64 = ("f64", False, False)
+_F64ACC = ("f64acc", False, True)
+_DD = ("dd", True, False)
 
 
-def _tiers(fmt: Format) -> list[bool]:
-    return [True] if fmt is FLOAT64 else [False, True]
+def _tiers(fmt: Format) -> list[tuple[str, bool, bool]]:
+    return [_DD] if fmt is FLOAT64 else [_F64, _F64ACC, _DD]
 
 
 def elementwise(
@@ -58,8 +63,8 @@ def _chunk(x2, rows, fmt, vec, elem, per_row, buf) -> None:  # type: ignore[no-u
     pending = rows
     base = rows[0]
     xw = widen(x2[rows[0] : rows[-1] + 1])
-    for dd in _tiers(fmt):
-        st = row_stats(xw[pending - base], dd)
+    for name, dd, acc in _tiers(fmt):
+        st = row_stats(xw[pending - base], dd, acc)
         with np.errstate(all="ignore"):
             enc = vec(st, pending, dd)
             ok, vals = certify(enc.h, enc.l, enc.r, fmt)
@@ -72,7 +77,7 @@ def _chunk(x2, rows, fmt, vec, elem, per_row, buf) -> None:  # type: ignore[no-u
             cur[sel & ok] = vals[sel & ok]
             buf[pending - base] = cur
             done[pending - base] |= ok
-        STATS["dd" if dd else "f64"] += int(np.sum(ok))
+        STATS[name] += int(np.sum(ok))
         if np.all(done):
             return
         bad_rows = ~done if per_row else ~np.all(done, axis=-1)
@@ -105,13 +110,13 @@ def reduce_rows(
     step = max(1, CHUNK // max(C, 1))
     dh, dl = float(divisor), float(divisor - Fraction(float(divisor)))
     drad = float(abs(divisor - Fraction(dh) - Fraction(dl))) * 2
-    for dd in _tiers(fmt):
+    for name, dd, accurate in _tiers(fmt):
         acc = Enc.exact(np.array([float(extra)]), True)
         acc.l = np.array([float(extra - Fraction(float(extra)))])
         acc.r = np.array([float(abs(extra - Fraction(acc.h[0]) - Fraction(acc.l[0]))) * 2])
         for start in range(0, R, step):
             rows = np.arange(start, min(R, start + step))
-            st = row_stats(widen(x2[start : start + len(rows)]), dd)
+            st = row_stats(widen(x2[start : start + len(rows)]), dd, accurate)
             with np.errstate(all="ignore"):
                 terms = vec(st, rows, dd)
             if not dd:
@@ -122,7 +127,7 @@ def reduce_rows(
         val = acc / Enc(np.array([dh]), np.array([dl]), np.array([drad]), True)
         ok, v = certify(val.h, val.l, val.r, fmt)
         if ok[0]:
-            STATS["dd" if dd else "f64"] += 1
+            STATS[name] += 1
             return float(v[0])
 
     def exact() -> XVal:
