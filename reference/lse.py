@@ -158,8 +158,10 @@ class ExactRow:
     precision are enclosed in bulk: ``k`` terms below :math:`e^{-L}` add at most
     :math:`k e^{-L}`."""
 
-    def __init__(self, row: np.ndarray) -> None:
-        vals = [float(v) for v in row]
+    def __init__(self, row: np.ndarray | list[Fraction]) -> None:
+        """``row``: floats (an array) or exact rationals (a list of Fractions, with
+        ``-math.inf`` for masked entries), e.g. logits computed exactly from a matmul."""
+        vals = [v if isinstance(v, Fraction) else float(v) for v in row]
         finite = [v for v in vals if v != -math.inf]
         self.m = max(finite)
         self.fm = Fraction(self.m)

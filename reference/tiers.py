@@ -41,23 +41,31 @@ def _tiers(fmt: Format) -> list[tuple[str, bool, bool]]:
 
 
 def elementwise(
-    x2: np.ndarray, fmt: Format, vec: VecFn, elem: ElemFn, per_row: bool = False
+    x2: np.ndarray,
+    fmt: Format,
+    vec: VecFn,
+    elem: ElemFn,
+    per_row: bool = False,
+    exact_rows: Callable[[int], list[Fraction]] | None = None,
 ) -> np.ndarray:
     """Evaluate an output of shape (R, C) (or (R,) when ``per_row``) for the regular rows
     ``x2`` (any supported dtype); returns it in ``fmt``'s dtype.  Rows are widened to float64
-    one chunk at a time."""
+    one chunk at a time.
+
+    ``exact_rows(r)``, when given, returns row ``r``'s exact values for the exact tier (when
+    ``x2`` only approximates them; ``vec`` must then widen its bounds accordingly)."""
     R, C = x2.shape
     out = np.empty((R,) if per_row else (R, C), dtype=fmt.dtype)
     step = max(1, CHUNK // max(C, 1))
     for start in range(0, R, step):
         rows = np.arange(start, min(R, start + step))
         buf = np.empty((len(rows),) if per_row else (len(rows), C))
-        _chunk(x2, rows, fmt, vec, elem, per_row, buf)
+        _chunk(x2, rows, fmt, vec, elem, per_row, buf, exact_rows)
         out[rows] = buf.astype(fmt.dtype)  # exact: the values are representable
     return out
 
 
-def _chunk(x2, rows, fmt, vec, elem, per_row, buf) -> None:  # type: ignore[no-untyped-def]
+def _chunk(x2, rows, fmt, vec, elem, per_row, buf, exact_rows=None) -> None:  # type: ignore[no-untyped-def]
     """Decide the outputs of ``rows`` into ``buf`` (float64, indexed from ``rows[0]``)."""
     done = None
     pending = rows
@@ -84,7 +92,7 @@ def _chunk(x2, rows, fmt, vec, elem, per_row, buf) -> None:  # type: ignore[no-u
         pending = rows[bad_rows]
     # the exact tier, element by element
     for r in rows[~done if per_row else ~np.all(done, axis=-1)]:
-        er = ExactRow(xw[r - base])
+        er = ExactRow(exact_rows(int(r)) if exact_rows else xw[r - base])
         if per_row:
             buf[r - base] = ziv(lambda er=er, r=r: elem(er, int(r), -1), fmt)
             STATS["exact"] += 1
