@@ -57,13 +57,31 @@ def round_dd_margin(
         # fl(hi + lo) differs from the exact sum by less than half a float64 ulp, far below
         # the target's spacing: round it, and take that residual off the margin (an exact tie
         # of fl(hi + lo) has margin 0, so the residual's sign is never needed)
-        lo = np.asarray(lo, dtype=np.float64)
+        lo = np.broadcast_to(np.asarray(lo, dtype=np.float64), hi.shape)
         v = hi + lo
         res = np.abs((hi - v) + lo)
         r, m = _round_cast_margin(v, fmt)
-        return r, m - res * (1 + 2.0**-50)
+        m = m - res * (1 + 2.0**-50)
+        tie = (m <= 0) & (lo != 0)
+        if np.any(tie):
+            # fl(hi + lo) on (or next to) a boundary: the low word decides, so round these
+            # few exactly by the general path instead of double rounding through fl(hi + lo)
+            r = r.copy()
+            rg, mg = _round_general(hi[tie], lo[tie], fmt)
+            r[tie] = rg
+            m = m.copy()
+            m[tie] = mg
+        return r, m
     if fmt is FLOAT64:
         return _round_dd_to_f64_margin(hi, np.asarray(lo, dtype=np.float64))
+    return _round_general(hi, lo, fmt)
+
+
+def _round_general(
+    hi: np.ndarray, lo: np.ndarray | float, fmt: Format
+) -> tuple[np.ndarray, np.ndarray]:
+    """The general vectorised path of :func:`round_dd_margin` (any format, any low word)."""
+    hi = np.asarray(hi, dtype=np.float64)
     lo = np.broadcast_to(np.asarray(lo, dtype=np.float64), hi.shape)
     out = np.array(hi, dtype=np.float64, copy=True)
     margin = np.zeros(hi.shape)
@@ -264,7 +282,7 @@ def certify(
     mid, margin = round_dd_margin(hi, lo, fmt)
     # NaN or infinite radii and NaN margins compare false: never certified
     with np.errstate(invalid="ignore"):
-        ok = (rad * (1.0 + 2.0**-50) < margin) | (rad == 0)
+        ok = (rad * (1.0 + 2.0**-50) < margin) | ((rad == 0) & ~np.isnan(hi))
     return ok, mid
 
 
@@ -277,20 +295,27 @@ def _certify_by_cast(
     low word's residual; rounding is monotonic, so equal rounded ends prove the whole
     enclosure rounds alike.  Exact values (radius 0) round directly, ties included."""
     with np.errstate(over="ignore", invalid="ignore"):
+        # forming v -+ w rounds by at most u |v -+ w| <= u (|v| + w): widening to
+        # w = (r + 2u |v|)(1 + 4u) keeps the true ends inside the computed ones
         if np.isscalar(lo) and lo == 0:
             v = hi
-            w = rad + np.abs(hi) * 2.0**-52
+            w = (rad + np.abs(hi) * 2.0**-52) * (1 + 2.0**-51)
         else:
             lo = np.asarray(lo, dtype=np.float64)
             v = hi + lo
-            w = rad + np.abs((hi - v) + lo) * (1 + 2.0**-50) + np.abs(v) * 2.0**-52
+            w = (rad + np.abs((hi - v) + lo) * (1 + 2.0**-50) + np.abs(v) * 2.0**-52) * (
+                1 + 2.0**-51
+            )
         low = (v - w).astype(fmt.dtype)
         ok = low == (v + w).astype(fmt.dtype)
         mid = low  # where ok, everything in between rounds alike (monotonic rounding)
-        exact = np.asarray(rad) == 0
+        exact = np.broadcast_to(np.asarray(rad) == 0, v.shape)
         if np.any(exact):
-            mid = np.where(exact, v.astype(fmt.dtype), mid)
-            ok = ok | exact
+            # exact values round directly; the low word breaks ties of fl(hi + lo)
+            lo_e = 0.0 if np.isscalar(lo) else np.broadcast_to(lo, v.shape)[exact]
+            mid = mid.copy()
+            mid[exact] = round_dd(hi[exact], lo_e, fmt).astype(fmt.dtype)
+            ok = ok | (exact & ~np.isnan(v))
     return ok, mid.astype(np.float64)
 
 

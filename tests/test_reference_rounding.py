@@ -25,16 +25,10 @@ ALL = [FLOAT16, BFLOAT16, FLOAT32, FLOAT64]
 NARROW = [FLOAT16, BFLOAT16, FLOAT32]
 IDS = [f.name for f in ALL]
 
-# round_dd rounds fl(hi + lo) for float16/float32 targets: when that float64 sum is exactly a
-# midpoint of the target, the low word's sign is lost and the tie goes to even (a double
-# rounding); see test_round_dd_double_rounds_a_low_word_tie.
-_DD_TIE_BUG = pytest.mark.xfail(
-    strict=True, reason="round_dd double-rounds through fl(hi + lo) for float16/float32"
-)
 PER_FORMAT = [
-    pytest.param(FLOAT16, id="float16", marks=_DD_TIE_BUG),
+    pytest.param(FLOAT16, id="float16"),
     pytest.param(BFLOAT16, id="bfloat16"),
-    pytest.param(FLOAT32, id="float32", marks=_DD_TIE_BUG),
+    pytest.param(FLOAT32, id="float32"),
     pytest.param(FLOAT64, id="float64"),
 ]
 
@@ -229,7 +223,6 @@ def test_zero_nan_inf_pass_through(fmt: Format) -> None:
     assert not ok.any()
 
 
-@pytest.mark.xfail(strict=True, reason="certify returns ok for a NaN value with radius 0")
 @pytest.mark.parametrize("fmt", ALL, ids=IDS)
 def test_certify_never_certifies_nan(fmt: Format) -> None:
     """certify's docstring: NaN enclosures are never certified."""
@@ -332,17 +325,12 @@ def test_margin_is_not_vacuous(fmt: Format) -> None:
     assert np.all(margin >= ulp1 / 8)
 
 
-_WIDE_CERT = pytest.mark.xfail(
-    strict=True, reason="certify by cast: see test_certify_wide_enclosure_near_zero"
-)
-
-
 @pytest.mark.parametrize(
     "fmt",
     [
-        pytest.param(FLOAT16, id="float16", marks=_WIDE_CERT),
+        pytest.param(FLOAT16, id="float16"),
         pytest.param(BFLOAT16, id="bfloat16"),
-        pytest.param(FLOAT32, id="float32", marks=_WIDE_CERT),
+        pytest.param(FLOAT32, id="float32"),
         pytest.param(FLOAT64, id="float64"),
     ],
 )
@@ -390,7 +378,6 @@ def test_every_format_is_registered() -> None:
     assert set(FORMATS) == set(FORMAT_PARAMS)
 
 
-@pytest.mark.xfail(strict=True, reason="round_dd double-rounds through fl(hi + lo) (float16)")
 def test_round_dd_double_rounds_a_low_word_tie() -> None:
     """0.500732421875 is the float16 midpoint between 0.50048828125 (odd) and 0.5009765625;
     a negative low word puts the exact value below it, so it must round down."""
@@ -398,11 +385,6 @@ def test_round_dd_double_rounds_a_low_word_tie() -> None:
     assert out[0] == 0.50048828125
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="certify (float16/float32) widens the ends by 2^-52 |v| only; v + w then rounds in "
-    "float64 onto a tie when the radius dominates the value",
-)
 def test_certify_wide_enclosure_near_zero() -> None:
     """[v - 2^-25, v + 2^-25] with v = 2^-1023 > 0 reaches past half the smallest float16
     subnormal (2^-25), where values round up to 2^-24: it must not be certified as 0."""
