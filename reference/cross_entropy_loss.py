@@ -106,6 +106,15 @@ class _Problem:
         return [_fr(self.w[i]) * ((1 - eps) * _fr(self.y[r, i]) + beta) if
                 (self.y[r, i] != 0 or eps) else Fraction(0) for i in range(C)]
 
+    def target_prob_row(self, r: int) -> list[Fraction]:
+        """The (label-smoothed) target probability of each class in row ``r``."""
+        C, eps = self.C, self.eps
+        if self.index:
+            t = int(self.t[r])  # type: ignore[index]
+            return [(1 - eps) * (i == t) + eps / C for i in range(C)]
+        assert self.y is not None
+        return [(1 - eps) * _fr(self.y[r, i]) + eps / C for i in range(C)]
+
     def total_weight(self) -> Fraction:
         if not self.index:
             return Fraction(self.x2.shape[0])
@@ -274,16 +283,18 @@ def _row_special(p: _Problem, nll: bool) -> tuple[np.ndarray, np.ndarray]:
     for r in np.flatnonzero(~special & (kinds.posinf | kinds.neginf)):
         q = p.q_row(int(r))
         xr = widen(p.x2[r])
+        prob = p.target_prob_row(int(r))  # the (smoothed) target probability of each class
         if kinds.posinf[r]:
             k = kinds.posinf_index[r]
-            pos = any(qi > 0 for i, qi in enumerate(q) if i != k)
+            infinite = [i for i in range(p.C) if i != k and prob[i] > 0]
         else:
-            pos = any(qi > 0 for i, qi in enumerate(q) if xr[i] == -np.inf)
-        zero_w_inf = any(qi == 0 and (p.y is None or p.y[r, i] != 0 or p.eps)
-                         and xr[i] == -np.inf and _fr(p.w[i]) == 0 for i, qi in enumerate(q))
-        if pos or zero_w_inf or kinds.posinf[r]:
+            infinite = [i for i in range(p.C) if xr[i] == -np.inf and prob[i] > 0]
+        # an infinite term with positive weight is +inf; with weight 0 it is 0 * inf = NaN
+        nan = any(q[i] == 0 for i in infinite)
+        pos = any(q[i] > 0 for i in infinite)
+        if infinite or kinds.posinf[r]:
             special[r] = True
-            value[r] = np.nan if zero_w_inf and not pos else (np.inf if pos else 0.0)
+            value[r] = np.nan if nan else (np.inf if pos else 0.0)
     return special, value
 
 
