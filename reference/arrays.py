@@ -96,8 +96,9 @@ def classify_rows(x2: np.ndarray) -> RowKinds:
     parts = [_classify(widen(x2[i : i + step])) for i in range(0, R, step)] or [
         _classify(widen(x2))
     ]
-    return RowKinds(*(np.concatenate([getattr(k, f.name) for k in parts])
-                      for f in dataclasses.fields(RowKinds)))
+    return RowKinds(
+        *(np.concatenate([getattr(k, f.name) for k in parts]) for f in dataclasses.fields(RowKinds))
+    )
 
 
 def _classify(x2: np.ndarray) -> RowKinds:

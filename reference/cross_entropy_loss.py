@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from reference import dd as ddm
 from reference import tiers
 from reference.arrays import (
     as_float_array,
@@ -53,7 +54,6 @@ from reference.arrays import (
 from reference.enclosure import Enc
 from reference.exact import XVal
 from reference.formats import Format
-from reference import dd as ddm
 from reference.rounding import round_dd, round_rational
 
 REDUCTIONS = ("none", "sum", "mean")
@@ -103,8 +103,12 @@ class _Problem:
             q[t] += (1 - eps) * _fr(self.w[t])
             return q
         assert self.y is not None
-        return [_fr(self.w[i]) * ((1 - eps) * _fr(self.y[r, i]) + beta) if
-                (self.y[r, i] != 0 or eps) else Fraction(0) for i in range(C)]
+        return [
+            _fr(self.w[i]) * ((1 - eps) * _fr(self.y[r, i]) + beta)
+            if (self.y[r, i] != 0 or eps)
+            else Fraction(0)
+            for i in range(C)
+        ]
 
     def target_prob_row(self, r: int) -> list[Fraction]:
         """The (label-smoothed) target probability of each class in row ``r``."""
@@ -122,8 +126,16 @@ class _Problem:
         return sum((_fr(v) for v in self.w[self.t[keep]]), Fraction(0))  # type: ignore[index]
 
 
-def _problem(input: Any, target: Any, weight: Any, ignore_index: int, reduction: str,
-             label_smoothing: float, out_dtype: Any, name: str) -> _Problem:
+def _problem(
+    input: Any,
+    target: Any,
+    weight: Any,
+    ignore_index: int,
+    reduction: str,
+    label_smoothing: float,
+    out_dtype: Any,
+    name: str,
+) -> _Problem:
     if reduction not in REDUCTIONS:
         raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
     if not 0.0 <= float(label_smoothing) <= 1.0:
@@ -182,8 +194,9 @@ def _problem(input: Any, target: Any, weight: Any, ignore_index: int, reduction:
         y = np.ascontiguousarray(np.moveaxis(y, 1, -1)).reshape(-1, C)
         t = None
         ignored = np.zeros(x2.shape[0], bool)
-    return _Problem(x2, out_shape, C, fmt, reduction, index, t, ignored, w,
-                    Fraction(float(label_smoothing)), y)
+    return _Problem(
+        x2, out_shape, C, fmt, reduction, index, t, ignored, w, Fraction(float(label_smoothing)), y
+    )
 
 
 # ------------------------------------------------------------------ vectorised pieces (CE)
@@ -211,7 +224,8 @@ def _row_q(p: _Problem, rows: np.ndarray, dd: bool) -> tuple[Enc | None, Enc]:
         a = _enc_of_fractions([alpha], dd)
         b = _enc_of_fractions([beta], dd)
         yt = y * Enc(a.h[0], a.l[0] if dd else 0.0, a.r[0], dd) + Enc(
-            b.h[0], b.l[0] if dd else 0.0, b.r[0], dd)
+            b.h[0], b.l[0] if dd else 0.0, b.r[0], dd
+        )
         if p.eps == 0:
             yt = y
         q = yt * Enc.exact(p.w, dd)
@@ -309,8 +323,12 @@ def _reduce(p: _Problem, special: np.ndarray, value: np.ndarray, vec, row, nll: 
                 out[reg] = _nll_terms_exact_round(p, reg)
             else:
                 out[reg] = tiers.elementwise(
-                    select_rows(p.x2, reg), fmt, lambda st, rows, dd: vec(st, reg[rows], dd),
-                    lambda er, r, i: row(er, int(reg[r])), per_row=True)
+                    select_rows(p.x2, reg),
+                    fmt,
+                    lambda st, rows, dd: vec(st, reg[rows], dd),
+                    lambda er, r, i: row(er, int(reg[r])),
+                    per_row=True,
+                )
         return to_output(out.reshape(p.out_shape), fmt.name)
     sv = value[special & ~p.ignored]
     W = p.total_weight() if p.reduction == "mean" else Fraction(1)
@@ -323,9 +341,13 @@ def _reduce(p: _Problem, special: np.ndarray, value: np.ndarray, vec, row, nll: 
         return to_output(np.array(round_rational(total / W, fmt)), fmt.name)
     if reg.size == 0:
         return to_output(np.array(round_rational(Fraction(0) / W, fmt)), fmt.name)
-    res = tiers.reduce_rows(select_rows(p.x2, reg), fmt,
-                            lambda st, rows, dd: vec(st, reg[rows], dd),
-                            lambda er, r: row(er, int(reg[r])), W)
+    res = tiers.reduce_rows(
+        select_rows(p.x2, reg),
+        fmt,
+        lambda st, rows, dd: vec(st, reg[rows], dd),
+        lambda er, r: row(er, int(reg[r])),
+        W,
+    )
     return to_output(np.array(res), fmt.name)
 
 
@@ -355,20 +377,33 @@ def _nll_terms_exact_round(p: _Problem, rows: np.ndarray) -> np.ndarray:
     return _round_products(-p.w[t], widen(p.x2[rows, t]), p.fmt)
 
 
-def nll_loss(input: Any, target: Any, weight: Any = None, ignore_index: int = -100,
-             reduction: str = "mean", out_dtype: Any = None) -> np.ndarray:
+def nll_loss(
+    input: Any,
+    target: Any,
+    weight: Any = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    out_dtype: Any = None,
+) -> np.ndarray:
     """Correctly rounded negative log-likelihood loss (``torch.nn.functional.nll_loss``)."""
     p = _problem(input, target, weight, ignore_index, reduction, 0.0, out_dtype, "nll_loss")
     special, value = _row_special(p, nll=True)
     return _reduce(p, special, value, None, None, nll=True)
 
 
-def cross_entropy(input: Any, target: Any, weight: Any = None, ignore_index: int = -100,
-                  reduction: str = "mean", label_smoothing: float = 0.0,
-                  out_dtype: Any = None) -> np.ndarray:
+def cross_entropy(
+    input: Any,
+    target: Any,
+    weight: Any = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+    out_dtype: Any = None,
+) -> np.ndarray:
     """Correctly rounded cross-entropy (``torch.nn.functional.cross_entropy``)."""
-    p = _problem(input, target, weight, ignore_index, reduction, label_smoothing, out_dtype,
-                 "cross_entropy")
+    p = _problem(
+        input, target, weight, ignore_index, reduction, label_smoothing, out_dtype, "cross_entropy"
+    )
     special, value = _row_special(p, nll=False)
 
     def vec(st, rows, dd):  # type: ignore[no-untyped-def]
@@ -377,8 +412,9 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, ignore_index: int
     def row(er, r):  # type: ignore[no-untyped-def]
         q = p.q_row(r)
         Q = sum(q, Fraction(0))
-        qd = sum((qi * er.d[i] for i, qi in enumerate(q) if qi and er.d[i] is not None),
-                 Fraction(0))
+        qd = sum(
+            (qi * er.d[i] for i, qi in enumerate(q) if qi and er.d[i] is not None), Fraction(0)
+        )
         return XVal.of(Q) * er.stats()[3] - XVal.of(qd)
 
     return _reduce(p, special, value, vec, row, nll=False)
@@ -468,18 +504,32 @@ def _grad_output_shape(p: _Problem, out2: np.ndarray) -> np.ndarray:
     return to_output(res, p.fmt.name)
 
 
-def nll_loss_grad(input: Any, target: Any, weight: Any = None, ignore_index: int = -100,
-                  reduction: str = "mean", grad_output: Any = None,
-                  out_dtype: Any = None) -> np.ndarray:
+def nll_loss_grad(
+    input: Any,
+    target: Any,
+    weight: Any = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    grad_output: Any = None,
+    out_dtype: Any = None,
+) -> np.ndarray:
     """VJP of :func:`nll_loss` with respect to ``input``."""
     p = _problem(input, target, weight, ignore_index, reduction, 0.0, out_dtype, "nll_loss")
     return _grad(p, grad_output, nll=True)
 
 
-def cross_entropy_grad(input: Any, target: Any, weight: Any = None, ignore_index: int = -100,
-                       reduction: str = "mean", label_smoothing: float = 0.0,
-                       grad_output: Any = None, out_dtype: Any = None) -> np.ndarray:
+def cross_entropy_grad(
+    input: Any,
+    target: Any,
+    weight: Any = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+    grad_output: Any = None,
+    out_dtype: Any = None,
+) -> np.ndarray:
     """VJP of :func:`cross_entropy` with respect to ``input``."""
-    p = _problem(input, target, weight, ignore_index, reduction, label_smoothing, out_dtype,
-                 "cross_entropy")
+    p = _problem(
+        input, target, weight, ignore_index, reduction, label_smoothing, out_dtype, "cross_entropy"
+    )
     return _grad(p, grad_output, nll=False)

@@ -164,7 +164,7 @@ def log_dd(
     sh = np.asarray(sh, dtype=np.float64)
     sl = np.broadcast_to(np.asarray(sl, dtype=np.float64), sh.shape)
     rad = np.broadcast_to(np.asarray(rad, dtype=np.float64), sh.shape)
-    mant, ex = np.frexp(sh)
+    _mant, ex = np.frexp(sh)
     mh = np.ldexp(sh, -ex) * 2.0  # in [1, 2)
     ml = np.ldexp(sl, -ex) * 2.0
     e = (ex - 1).astype(np.float64)

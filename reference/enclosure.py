@@ -136,7 +136,7 @@ class Enc:
     # reductions -------------------------------------------------------------------------
     def sum_last(self) -> Enc:
         """Sum along the last axis."""
-        n = self.h.shape[-1]
+        self.h.shape[-1]
         rsum = np.sum(self.r, axis=-1) * K
         if self.dd:
             h, l, b = ddm.sum_last_axis(self.h, np.broadcast_to(self.l, self.h.shape))
@@ -161,7 +161,7 @@ _BLOCK = 64
 
 
 def blocked_sum(v: np.ndarray, nonneg: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Sum float64 values along the last axis, returning ``(sum, bound)``.
+    r"""Sum float64 values along the last axis, returning ``(sum, bound)``.
 
     Blocks of 64 are summed by NumPy (any order: error at most :math:`63u\sum|v|` per block,
     Higham, *Accuracy and Stability of Numerical Algorithms*, 2nd ed., §4.2), the block sums
@@ -176,8 +176,8 @@ def blocked_sum(v: np.ndarray, nonneg: bool = False) -> tuple[np.ndarray, np.nda
     nb = -(-n // _BLOCK)
     pad = nb * _BLOCK - n
     if pad:
-        v = np.concatenate([v, np.zeros(lead + (pad,))], axis=-1)
-    blocks = v.reshape(lead + (nb, _BLOCK))
+        v = np.concatenate([v, np.zeros((*lead, pad))], axis=-1)
+    blocks = v.reshape((*lead, nb, _BLOCK))
     part = np.sum(blocks, axis=-1)
     # for non-negative terms the computed block sums bound the exact ones: |v| sums need no pass
     abs_v = part * (1 + _BLOCK * U) if nonneg else np.sum(np.abs(blocks), axis=-1)

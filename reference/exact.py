@@ -61,8 +61,9 @@ class XVal:
 
     __slots__ = ("hi", "lo", "q")
 
-    def __init__(self, q: Fraction | None = None, lo: Decimal | None = None,
-                 hi: Decimal | None = None) -> None:
+    def __init__(
+        self, q: Fraction | None = None, lo: Decimal | None = None, hi: Decimal | None = None
+    ) -> None:
         self.q = q
         self.lo = lo
         self.hi = hi
@@ -104,8 +105,9 @@ class XVal:
             return self
         alo, ahi = self.bounds()
         blo, bhi = o.bounds()
-        return XVal(lo=_ctx(decimal.ROUND_FLOOR).add(alo, blo),
-                    hi=_ctx(decimal.ROUND_CEILING).add(ahi, bhi))
+        return XVal(
+            lo=_ctx(decimal.ROUND_FLOOR).add(alo, blo), hi=_ctx(decimal.ROUND_CEILING).add(ahi, bhi)
+        )
 
     __radd__ = __add__
 

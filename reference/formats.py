@@ -81,7 +81,7 @@ def resolve_out_format(out_dtype: Any, *arrays: np.ndarray) -> Format:
     if out_dtype is not None:
         return format_of(out_dtype)
     for a in arrays:
-        if a is not None and isinstance(a, np.ndarray) and a.dtype.kind in "fV" or (
+        if (a is not None and isinstance(a, np.ndarray) and a.dtype.kind in "fV") or (
             a is not None and getattr(a, "dtype", None) == ml_dtypes.bfloat16
         ):
             return format_of(a.dtype)

@@ -30,10 +30,10 @@ import numpy as np
 
 from reference import dd as ddm
 from reference.elementary import F64_ELEM_REL, TINY
-from reference.enclosure import K, U, Enc, blocked_sum
+from reference.enclosure import Enc, K, U, blocked_sum
+from reference.exact import XVal
 
 TINY_REL = 2.0**-1000  # relative slack absorbing results near the float64 underflow threshold
-from reference.exact import XVal
 
 
 @dataclasses.dataclass
@@ -148,8 +148,19 @@ def row_stats(x: np.ndarray, dd: bool, accurate: bool = False) -> RowStats:
     else:
         with np.errstate(divide="ignore", invalid="ignore"):
             logS = T.log1p().where(unique, S.log())
-    return RowStats(m=m, d=d, is_max=is_max, masked=masked, c=c, e_=e, ev=e.h if dd else v,
-                    T=T, S=S, logS=logS, kappa=kappa)
+    return RowStats(
+        m=m,
+        d=d,
+        is_max=is_max,
+        masked=masked,
+        c=c,
+        e_=e,
+        ev=e.h if dd else v,
+        T=T,
+        S=S,
+        logS=logS,
+        kappa=kappa,
+    )
 
 
 class ExactRow:
@@ -216,19 +227,19 @@ class ExactRow:
         return ei
 
     def softmax(self, i: int) -> XVal:
-        es, T, S, logS = self.stats()
+        _es, _T, S, _logS = self.stats()
         if self.c == 1 and self.d[i] == 0:
             return XVal.of(1) / S
         return self.e(i) / S
 
     def softmax_minus_one(self, i: int) -> XVal:
-        es, T, S, logS = self.stats()
+        _es, T, S, _logS = self.stats()
         if self.d[i] == 0 and self.c == 1:
             return -(T / S)
         return self.softmax(i) - 1
 
     def log_softmax(self, i: int) -> XVal:
-        es, T, S, logS = self.stats()
+        _es, _T, _S, logS = self.stats()
         return XVal.of(self.d[i]) - logS
 
     def lse(self) -> XVal:

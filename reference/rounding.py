@@ -148,7 +148,7 @@ _ABS = np.uint64((1 << 63) - 1)
 
 
 def _round_f64_margin(h: np.ndarray, fmt: Format) -> tuple[np.ndarray, np.ndarray]:
-    """Fast path of :func:`round_dd_margin` for plain float64 values (no low word) and a
+    r"""Fast path of :func:`round_dd_margin` for plain float64 values (no low word) and a
     narrower format, by integer operations on the IEEE 754 encoding: the significand
     :math:`M \in [2^{52}, 2^{53})` loses its ``k`` low bits, ``k = 53 - p`` in the normal
     range of the format and more below ``2^emin``."""
@@ -184,8 +184,9 @@ def _round_f64_margin(h: np.ndarray, fmt: Format) -> tuple[np.ndarray, np.ndarra
         tiny = sp & (E < 2047)  # zero, float64 subnormal, or below the min subnormal
         res = np.where(tiny, 0.0, np.where(sp, np.abs(h), res))
         half_min = fmt.min_subnormal / 2
-        margin = np.where(tiny, half_min - np.abs(np.where(tiny, h, 0.0)), np.where(sp, 0.0,
-                                                                                  margin))
+        margin = np.where(
+            tiny, half_min - np.abs(np.where(tiny, h, 0.0)), np.where(sp, 0.0, margin)
+        )
         # exactly half the smallest subnormal ties to zero (even); just above rounds up
         exact_half = sp & (np.abs(h) == half_min)
         margin = np.where(exact_half, 0.0, margin)
@@ -249,7 +250,9 @@ def _round_dd_to_f64_margin(h: np.ndarray, l: np.ndarray) -> tuple[np.ndarray, n
     half_out = 0.5 * sp
     half_in = np.where(pow2, 0.25 * sp, half_out)
     margin = np.where(
-        inward, np.minimum(half_in - dist, half_out + dist), np.minimum(half_out - dist, half_in + dist)
+        inward,
+        np.minimum(half_in - dist, half_out + dist),
+        np.minimum(half_out - dist, half_in + dist),
     )
     margin = np.where(np.abs(r) >= FLOAT64.max_finite, 0.0, margin)
     margin = np.where(np.isfinite(r), np.maximum(margin, 0.0), 0.0)

@@ -29,7 +29,6 @@ import numpy as np
 
 from reference import tiers
 from reference.arrays import (
-    as_float_array,
     as_native_array,
     assign_rows,
     classify_rows,
@@ -62,7 +61,7 @@ def _grad_rows(grad_output: Any, shape: tuple[int, ...], ax: int | None, name: s
 
 def logsumexp(x: Any, axis: int = -1, out_dtype: Any = None) -> np.ndarray:
     """Correctly rounded :math:`\\log\\sum_j e^{x_j}` along ``axis`` (the axis is removed)."""
-    a, x2, moved, ax, fmt = _prepare(x, axis, out_dtype)
+    _a, x2, moved, _ax, fmt = _prepare(x, axis, out_dtype)
     kinds = classify_rows(x2)
     out = np.full(x2.shape[0], np.nan, dtype=fmt.dtype)
     out[kinds.posinf] = np.inf
@@ -84,7 +83,7 @@ def logsumexp_grad(
     x: Any, axis: int = -1, grad_output: Any = None, out_dtype: Any = None
 ) -> np.ndarray:
     """VJP of :func:`logsumexp`: :math:`g\\,\\mathrm{softmax}(x)`."""
-    a, x2, moved, ax, fmt = _prepare(x, axis, out_dtype)
+    _a, x2, moved, ax, fmt = _prepare(x, axis, out_dtype)
     out_shape = moved[:-1]
     if grad_output is None:
         g = np.ones(x2.shape[0])
@@ -107,7 +106,7 @@ def logsumexp_grad(
 
 def softmax(x: Any, axis: int = -1, out_dtype: Any = None) -> np.ndarray:
     """Correctly rounded :math:`e^{x_i}/\\sum_j e^{x_j}` along ``axis``."""
-    a, x2, moved, ax, fmt = _prepare(x, axis, out_dtype)
+    _a, x2, moved, ax, fmt = _prepare(x, axis, out_dtype)
     kinds = classify_rows(x2)
     out = np.full(x2.shape, np.nan, dtype=fmt.dtype)
     pi = np.flatnonzero(kinds.posinf)
@@ -116,8 +115,10 @@ def softmax(x: Any, axis: int = -1, out_dtype: Any = None) -> np.ndarray:
     reg = np.flatnonzero(kinds.regular)
     if reg.size:
         res = tiers.elementwise(
-            select_rows(x2, reg), fmt, lambda st, rows, dd: st.softmax(),
-            lambda er, r, i: er.softmax(i)
+            select_rows(x2, reg),
+            fmt,
+            lambda st, rows, dd: st.softmax(),
+            lambda er, r, i: er.softmax(i),
         )
         out = assign_rows(out, reg, res)
     return to_output(restore_axis(out, moved, ax), fmt.name)
@@ -128,8 +129,7 @@ def softmax_grad(
 ) -> np.ndarray:
     """VJP of :func:`softmax`: :math:`y_i (g_i - \\sum_j g_j y_j)`."""
     a, x2, moved, ax, fmt = _prepare(x, axis, out_dtype)
-    g = np.ones_like(x2) if grad_output is None else _grad_rows(grad_output, a.shape, ax,
-                                                                 "softmax")
+    g = np.ones_like(x2) if grad_output is None else _grad_rows(grad_output, a.shape, ax, "softmax")
     kinds = classify_rows(x2)
     out = np.full(x2.shape, np.nan, dtype=fmt.dtype)
     out[kinds.posinf] = 0.0  # one-hot softmax: y_i (g_i - g_k) = 0 in the limit
@@ -164,7 +164,7 @@ def softmax_grad(
 
 def log_softmax(x: Any, axis: int = -1, out_dtype: Any = None) -> np.ndarray:
     """Correctly rounded :math:`x_i - \\log\\sum_j e^{x_j}` along ``axis``."""
-    a, x2, moved, ax, fmt = _prepare(x, axis, out_dtype)
+    _a, x2, moved, ax, fmt = _prepare(x, axis, out_dtype)
     kinds = classify_rows(x2)
     out = np.full(x2.shape, np.nan, dtype=fmt.dtype)
     pi = np.flatnonzero(kinds.posinf)
@@ -179,8 +179,7 @@ def log_softmax(x: Any, axis: int = -1, out_dtype: Any = None) -> np.ndarray:
                 ls = ls.where(~st.masked, Enc.exact(np.full(st.masked.shape, -np.inf), dd))
             return ls
 
-        res = tiers.elementwise(select_rows(x2, reg), fmt, vec,
-                                lambda er, r, i: er.log_softmax(i))
+        res = tiers.elementwise(select_rows(x2, reg), fmt, vec, lambda er, r, i: er.log_softmax(i))
         out = assign_rows(out, reg, res)
     return to_output(restore_axis(out, moved, ax), fmt.name)
 
@@ -190,8 +189,11 @@ def log_softmax_grad(
 ) -> np.ndarray:
     """VJP of :func:`log_softmax`: :math:`g_i - y_i \\sum_j g_j`."""
     a, x2, moved, ax, fmt = _prepare(x, axis, out_dtype)
-    g = np.ones_like(x2) if grad_output is None else _grad_rows(grad_output, a.shape, ax,
-                                                                 "log_softmax")
+    g = (
+        np.ones_like(x2)
+        if grad_output is None
+        else _grad_rows(grad_output, a.shape, ax, "log_softmax")
+    )
     kinds = classify_rows(x2)
     out = np.full(x2.shape, np.nan, dtype=fmt.dtype)
     pi = np.flatnonzero(kinds.posinf)
