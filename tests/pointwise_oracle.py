@@ -1,0 +1,651 @@
+r"""Independent slow oracle for the reference's pointwise losses (tests only).
+
+Built on the enclosure arithmetic of ``tests/reference_oracle.py`` (exact rationals plus
+decimal approximations with rigorous error bounds, its own rounding and Ziv loop), sharing no
+code with ``reference``.  Each value is written the textbook way, straight from the
+frameworks' documented definitions:
+
+* binary cross-entropy, ``-w (y log p + (1-y) log(1-p))``
+  (https://pytorch.org/docs/stable/generated/torch.nn.BCELoss.html);
+* with logits, ``w (pos_weight y sp(-x) + (1-y) sp(x))``, ``sp(z) = log(1 + e^z)``
+  (https://pytorch.org/docs/stable/generated/torch.nn.BCEWithLogitsLoss.html);
+* torchvision's sigmoid focal loss, ``a_t ce (1 - p_t)^gamma``
+  (https://pytorch.org/vision/stable/generated/torchvision.ops.sigmoid_focal_loss.html);
+* Keras's categorical focal cross-entropy from logits, ``-sum_i alpha_i y_i (1-p_i)^gamma
+  log p_i`` (https://keras.io/api/losses/probabilistic_losses/);
+* ``kl_div``: ``t (log t - x)`` or ``e^t (t - x)``
+  (https://pytorch.org/docs/stable/generated/torch.nn.KLDivLoss.html);
+
+and the derivatives are the textbook ones (the chain rule through ``p``, ``p_t`` or the
+softmax).  The few rewritings are identities the oracle needs to *decide* exact results:
+``A sp(-x) + B sp(x) = -A x`` when ``A + B = 0``; ``1 - p_t = y sigma(-x) + (1-y) sigma(x)``
+(a sum of positive terms, so an enclosure never reaches zero); and the softmax VJP as
+``p_j sum_i p_i (f'_j - f'_i)``, whose terms vanish exactly for classes with equal logits and
+coefficients.  Special values follow ``docs/semantics-pointwise.md``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from tests.reference_oracle import DTYPES, Real, Row, decide, round_fraction
+
+Builder = Callable[[], Real]
+#: an element: ("special", float) | ("exact", Fraction) | ("real", builder)
+Item = tuple[str, Any]
+
+
+def fr(v: float) -> Fraction:
+    return Fraction(float(v))
+
+
+def as64(a: Any) -> tuple[np.ndarray, str]:
+    arr = np.asarray(a)
+    return arr.astype(np.float64), arr.dtype.name
+
+
+def out_name(out_dtype: Any, default: str) -> str:
+    if out_dtype is None:
+        return default
+    return np.dtype(out_dtype).name if not isinstance(out_dtype, str) else out_dtype
+
+
+# ----------------------------------------------------------------------- real functions
+def softplus(z: Fraction) -> Real:
+    """log(1 + e^z), written without overflow."""
+    if z > 0:
+        return Real(z) + Real(-z).exp().log1p()
+    return Real(z).exp().log1p()
+
+
+def sigmoid(z: Fraction) -> Real:
+    if z >= 0:
+        return Real(Fraction(1)) / (Real(Fraction(1)) + Real(-z).exp())
+    e = Real(z).exp()
+    return e / (Real(Fraction(1)) + e)
+
+
+def power(b: Real, g: Fraction) -> Real:
+    if g == 0:
+        return Real(Fraction(1))
+    if g.denominator == 1 and g > 0:
+        out = b
+        for _ in range(int(g) - 1):
+            out = out * b
+        return out
+    if b.exact and b.q == 1:
+        return Real(Fraction(1))
+    return (b.log() * g).exp()
+
+
+def times_weight_inf(w: Fraction, sign: float = 1.0) -> float:
+    """w * (sign * inf): NaN for a zero weight."""
+    if w == 0:
+        return math.nan
+    return math.copysign(math.inf, sign * float(w))
+
+
+# ------------------------------------------------------------------------ reductions
+def finish(
+    items: list[Item], shape: tuple[int, ...], fmt: str, reduction: str, divisor: Fraction
+) -> np.ndarray:
+    if reduction == "none":
+        vals = []
+        for kind, v in items:
+            if kind == "special":
+                vals.append(v)
+            elif kind == "exact":
+                vals.append(round_fraction(v, fmt))
+            else:
+                vals.append(decide(v, fmt))
+        return np.array(vals, dtype=np.float64).reshape(shape)
+    specials = [v for k, v in items if k == "special"]
+    if any(math.isnan(v) for v in specials):
+        return np.array(math.nan)
+    infs = {v for v in specials if math.isinf(v)}
+    if len(infs) == 2:
+        return np.array(math.nan)
+    if infs:
+        return np.array(infs.pop())
+    if divisor == 0:
+        return np.array(math.nan)
+    exact = sum((v for k, v in items if k == "exact"), Fraction(0))
+    reals = [v for k, v in items if k == "real"]
+    if not reals:
+        return np.array(round_fraction(exact / divisor, fmt))
+
+    def build() -> Real:
+        total = Real(exact)
+        for b in reals:
+            total = total + b()
+        return total / divisor
+
+    return np.array(decide(build, fmt))
+
+
+def scales(grad_output: Any, reduction: str, n: int, divisor: Fraction) -> list[Fraction | None]:
+    """Per-element cotangent scale (None: undefined)."""
+    if reduction == "none":
+        g = np.ones(n) if grad_output is None else np.asarray(grad_output, np.float64).reshape(-1)
+        return [fr(v) if math.isfinite(v) else None for v in g]
+    g0 = 1.0 if grad_output is None else float(np.asarray(grad_output, np.float64))
+    if not math.isfinite(g0) or divisor == 0:
+        return [None] * n
+    return [fr(g0) / divisor] * n
+
+
+def finish_grad(
+    items: list[Item], s: list[Fraction | None], shape: tuple[int, ...], fmt: str
+) -> np.ndarray:
+    """``items`` are derivatives: ("special", nan) or exact/real values, times ``s``."""
+    vals = []
+    for (kind, v), sk in zip(items, s, strict=True):
+        if sk is None or kind == "special":
+            vals.append(math.nan)
+        elif kind == "exact":
+            vals.append(round_fraction(v * sk, fmt))
+        else:
+            vals.append(decide(lambda v=v, sk=sk: v() * sk, fmt))
+    return np.array(vals, dtype=np.float64).reshape(shape)
+
+
+def _bcast(a: Any, shape: tuple[int, ...]) -> np.ndarray:
+    if a is None:
+        return np.ones(int(np.prod(shape)))
+    return np.broadcast_to(np.asarray(a).astype(np.float64), shape).reshape(-1)
+
+
+# ------------------------------------------------------------------- binary cross-entropy
+def _bce_items(p: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[list[Item], list[Item]]:
+    loss: list[Item] = []
+    grad: list[Item] = []
+    for pk, yk, wk in zip(p.reshape(-1), y.reshape(-1), w.reshape(-1), strict=True):
+        if math.isnan(pk) or math.isnan(yk) or math.isnan(wk):
+            loss.append(("special", math.nan))
+            grad.append(("special", math.nan))
+            continue
+        P, Y, W = fr(pk), fr(yk), fr(wk)
+        if P == 0 or P == 1:
+            inf = (P == 0 and Y > 0) or (P == 1 and Y < 1)
+            if inf:
+                loss.append(("special", times_weight_inf(W)))
+                grad.append(("special", math.nan))
+            else:
+                loss.append(("exact", Fraction(0)))
+                # limits of w (p - y) / (p (1 - p)): w at p = 0, -w at p = 1
+                grad.append(("exact", W if P == 0 else -W))
+            continue
+
+        def build(P: Fraction = P, Y: Fraction = Y, W: Fraction = W) -> Real:
+            a = Real(P).log() * Y
+            b = Real(-P).log1p() * (1 - Y)
+            return -((a + b) * W)
+
+        loss.append(("real", build))
+        grad.append(("exact", W * (P - Y) / (P * (1 - P))))
+    return loss, grad
+
+
+def binary_cross_entropy(input, target, weight=None, reduction="mean", out_dtype=None):  # type: ignore[no-untyped-def]
+    p, name = as64(input)
+    y = np.asarray(target).astype(np.float64)
+    loss, _ = _bce_items(p, y, _bcast(weight, p.shape))
+    return finish(
+        loss,
+        p.shape,
+        out_name(out_dtype, name),
+        reduction,
+        Fraction(p.size) if reduction == "mean" else Fraction(1),
+    )
+
+
+def binary_cross_entropy_grad(
+    input,
+    target,
+    weight=None,
+    reduction="mean",
+    grad_output=None,  # type: ignore[no-untyped-def]
+    out_dtype=None,
+):
+    p, name = as64(input)
+    y = np.asarray(target).astype(np.float64)
+    _, grad = _bce_items(p, y, _bcast(weight, p.shape))
+    div = Fraction(p.size) if reduction == "mean" else Fraction(1)
+    return finish_grad(
+        grad, scales(grad_output, reduction, p.size, div), p.shape, out_name(out_dtype, name)
+    )
+
+
+def _logits_items(
+    x: np.ndarray, y: np.ndarray, w: np.ndarray, pw: np.ndarray
+) -> tuple[list[Item], list[Item]]:
+    loss: list[Item] = []
+    grad: list[Item] = []
+    for xk, yk, wk, pk in zip(x.reshape(-1), y.reshape(-1), w, pw, strict=True):
+        if any(math.isnan(v) for v in (xk, yk, wk, pk)):
+            loss.append(("special", math.nan))
+            grad.append(("special", math.nan))
+            continue
+        Y, W, PW = fr(yk), fr(wk), fr(pk)
+        A, B = PW * Y, 1 - Y
+        if math.isinf(xk):
+            coef = B if xk > 0 else A
+            if Y == (1 if xk > 0 else 0):
+                loss.append(("exact", Fraction(0)))  # the target coefficient is 0
+                grad.append(("exact", Fraction(0)))
+            elif coef == 0:
+                loss.append(("special", math.nan))  # pos_weight 0 times inf
+                grad.append(("special", math.nan))
+            else:
+                loss.append(("special", times_weight_inf(W, float(coef))))
+                grad.append(("special", math.nan))
+            continue
+        X = fr(xk)
+        if A + B == 0:
+            loss.append(("exact", -W * A * X))
+        else:
+            loss.append(
+                ("real", lambda X=X, A=A, B=B, W=W: (softplus(-X) * A + softplus(X) * B) * W)
+            )
+        grad.append(("real", lambda X=X, A=A, B=B, W=W: (sigmoid(X) * (A + B) - A) * W))
+    return loss, grad
+
+
+def binary_cross_entropy_with_logits(
+    input,
+    target,
+    weight=None,
+    reduction="mean",  # type: ignore[no-untyped-def]
+    pos_weight=None,
+    out_dtype=None,
+):
+    x, name = as64(input)
+    y = np.asarray(target).astype(np.float64)
+    loss, _ = _logits_items(x, y, _bcast(weight, x.shape), _bcast(pos_weight, x.shape))
+    return finish(
+        loss,
+        x.shape,
+        out_name(out_dtype, name),
+        reduction,
+        Fraction(x.size) if reduction == "mean" else Fraction(1),
+    )
+
+
+def binary_cross_entropy_with_logits_grad(
+    input,
+    target,
+    weight=None,
+    reduction="mean",  # type: ignore[no-untyped-def]
+    pos_weight=None,
+    grad_output=None,
+    out_dtype=None,
+):
+    x, name = as64(input)
+    y = np.asarray(target).astype(np.float64)
+    _, grad = _logits_items(x, y, _bcast(weight, x.shape), _bcast(pos_weight, x.shape))
+    div = Fraction(x.size) if reduction == "mean" else Fraction(1)
+    return finish_grad(
+        grad, scales(grad_output, reduction, x.size, div), x.shape, out_name(out_dtype, name)
+    )
+
+
+# ---------------------------------------------------------------------------- kl_div
+def _kl_items(x: np.ndarray, t: np.ndarray, log_target: bool) -> tuple[list[Item], list[Item]]:
+    loss: list[Item] = []
+    grad: list[Item] = []
+    for xk, tk in zip(x.reshape(-1), t.reshape(-1), strict=True):
+        if math.isnan(xk) or math.isnan(tk):
+            loss.append(("special", math.nan))
+            grad.append(("special", math.nan))
+            continue
+        if log_target:
+            if tk == -math.inf:
+                loss.append(("exact", Fraction(0)))
+                grad.append(("exact", Fraction(0)))
+                continue
+            if tk == math.inf:
+                loss.append(("special", math.nan if xk == math.inf else math.inf))
+                grad.append(("special", math.nan))
+                continue
+            if math.isinf(xk):
+                loss.append(("special", -xk))
+                grad.append(("special", math.nan))
+                continue
+            T, X = fr(tk), fr(xk)
+            if tk > 1800 and T != X:  # beyond every format (documented convention)
+                loss.append(("special", math.copysign(math.inf, tk - xk)))
+                grad.append(("special", math.nan))
+                continue
+            loss.append(("real", lambda T=T, X=X: Real(T).exp() * (T - X)))
+            grad.append(("real", lambda T=T: -Real(T).exp()))
+            continue
+        if tk < 0:
+            loss.append(("special", math.nan))
+            grad.append(("special", math.nan))
+            continue
+        if tk == 0:
+            loss.append(("exact", Fraction(0)))
+            grad.append(("exact", Fraction(0)))
+            continue
+        if tk == math.inf:
+            loss.append(("special", math.nan if xk == math.inf else math.inf))
+            grad.append(("special", math.nan))
+            continue
+        if math.isinf(xk):
+            loss.append(("special", -xk))
+            grad.append(("special", math.nan))
+            continue
+        T, X = fr(tk), fr(xk)
+        loss.append(("real", lambda T=T, X=X: (Real(T).log() - X) * T))
+        grad.append(("exact", -T))
+    return loss, grad
+
+
+def _kl_divisor(shape: tuple[int, ...], reduction: str) -> Fraction:
+    if reduction == "mean":
+        return Fraction(int(np.prod(shape)))
+    if reduction == "batchmean":
+        return Fraction(shape[0] if shape else 1)
+    return Fraction(1)
+
+
+def kl_div(input, target, reduction="mean", log_target=False, out_dtype=None):  # type: ignore[no-untyped-def]
+    x, name = as64(input)
+    t = np.asarray(target).astype(np.float64)
+    loss, _ = _kl_items(x, t, log_target)
+    return finish(
+        loss, x.shape, out_name(out_dtype, name), reduction, _kl_divisor(x.shape, reduction)
+    )
+
+
+def kl_div_grad(
+    input,
+    target,
+    reduction="mean",
+    log_target=False,
+    grad_output=None,  # type: ignore[no-untyped-def]
+    out_dtype=None,
+):
+    x, name = as64(input)
+    t = np.asarray(target).astype(np.float64)
+    _, grad = _kl_items(x, t, log_target)
+    s = scales(grad_output, reduction, x.size, _kl_divisor(x.shape, reduction))
+    return finish_grad(grad, s, x.shape, out_name(out_dtype, name))
+
+
+# -------------------------------------------------------------------- sigmoid focal loss
+def _alpha_t(alpha: float, Y: Fraction) -> Fraction:
+    if alpha < 0:
+        return Fraction(1)
+    a = fr(alpha)
+    return a * Y + (1 - a) * (1 - Y)
+
+
+def _sfl_items(
+    x: np.ndarray, y: np.ndarray, alpha: float, gamma: float
+) -> tuple[list[Item], list[Item]]:
+    g = fr(gamma)
+    loss: list[Item] = []
+    grad: list[Item] = []
+    for xk, yk in zip(x.reshape(-1), y.reshape(-1), strict=True):
+        if math.isnan(xk) or math.isnan(yk):
+            loss.append(("special", math.nan))
+            grad.append(("special", math.nan))
+            continue
+        Y = fr(yk)
+        at = _alpha_t(alpha, Y)
+        if math.isinf(xk):
+            if Y == (1 if xk > 0 else 0):
+                loss.append(("exact", Fraction(0)))
+                grad.append(("exact", Fraction(0)))
+            else:
+                loss.append(("special", times_weight_inf(at)))
+                grad.append(("special", math.nan))
+            continue
+        X = fr(xk)
+
+        def pieces(X: Fraction = X, Y: Fraction = Y) -> tuple[Real, Real, Real, Real]:
+            p, pm = sigmoid(X), sigmoid(-X)
+            ce = softplus(-X) * Y + softplus(X) * (1 - Y)
+            q = pm * Y + p * (1 - Y)
+            return p, pm, ce, q
+
+        def build(at: Fraction = at, pieces=pieces) -> Real:  # type: ignore[no-untyped-def]
+            _, _, ce, q = pieces()
+            return ce * power(q, g) * at
+
+        def dbuild(at: Fraction = at, Y: Fraction = Y, pieces=pieces) -> Real:  # type: ignore[no-untyped-def]
+            p, pm, ce, q = pieces()
+            d = (p - Y) * power(q, g)
+            if g != 0:
+                d = d + ce * power(q, g - 1) * p * pm * (g * (1 - 2 * Y))
+            return d * at
+
+        loss.append(("real", build))
+        grad.append(("real", dbuild))
+    return loss, grad
+
+
+def sigmoid_focal_loss(input, target, alpha=0.25, gamma=2.0, reduction="none", out_dtype=None):  # type: ignore[no-untyped-def]
+    x, name = as64(input)
+    y = np.asarray(target).astype(np.float64)
+    loss, _ = _sfl_items(x, y, alpha, gamma)
+    return finish(
+        loss,
+        x.shape,
+        out_name(out_dtype, name),
+        reduction,
+        Fraction(x.size) if reduction == "mean" else Fraction(1),
+    )
+
+
+def sigmoid_focal_loss_grad(
+    input,
+    target,
+    alpha=0.25,
+    gamma=2.0,
+    reduction="none",  # type: ignore[no-untyped-def]
+    grad_output=None,
+    out_dtype=None,
+):
+    x, name = as64(input)
+    y = np.asarray(target).astype(np.float64)
+    _, grad = _sfl_items(x, y, alpha, gamma)
+    div = Fraction(x.size) if reduction == "mean" else Fraction(1)
+    return finish_grad(
+        grad, scales(grad_output, reduction, x.size, div), x.shape, out_name(out_dtype, name)
+    )
+
+
+# -------------------------------------------------------------------- softmax focal loss
+def _sfm_rows(
+    input: Any, target: Any, alpha: Any
+) -> tuple[np.ndarray, np.ndarray, tuple[int, ...], tuple[int, ...], str]:
+    x, name = as64(input)
+    unbatched = x.ndim == 1
+    xb = x[None] if unbatched else x
+    C = xb.shape[1]
+    moved = np.moveaxis(xb, 1, -1)
+    rows = moved.reshape(-1, C)
+    t = np.asarray(target)
+    if t.dtype.kind in "iu":
+        coef = np.eye(C)[t.reshape(-1)]
+    else:
+        tb = t.astype(np.float64)[None] if unbatched else t.astype(np.float64)
+        coef = np.moveaxis(tb, 1, -1).reshape(-1, C)
+    al = np.ones(C) if alpha is None else np.broadcast_to(np.asarray(alpha, np.float64), (C,))
+    cf = [[fr(al[i]) * fr(coef[r, i]) for i in range(C)] for r in range(rows.shape[0])]
+    out_shape = () if unbatched else moved.shape[:-1]
+    return rows, np.array(cf, dtype=object), out_shape, moved.shape, name
+
+
+def _sfm_row_special(x: np.ndarray, c: list[Fraction], yrow: list[float]) -> float | None:
+    """The row's value when a special rule decides it, else None."""
+    if (
+        any(math.isnan(v) for v in x)
+        or sum(v == math.inf for v in x) >= 2
+        or all(v == -math.inf for v in x)
+    ):
+        return math.nan
+    if math.inf in list(x):
+        k = list(x).index(math.inf)
+        zero_p = [i for i in range(len(x)) if i != k]
+    else:
+        zero_p = [i for i in range(len(x)) if x[i] == -math.inf]
+    vals = set()
+    for i in zero_p:
+        if yrow[i] == 0:
+            continue
+        vals.add(math.nan if c[i] == 0 else math.copysign(math.inf, float(c[i])))
+    if vals:
+        if any(math.isnan(v) for v in vals) or len(vals) == 2:
+            return math.nan
+        return vals.pop()
+    if len(x) - len(zero_p) == 1:
+        return 0.0
+    return None
+
+
+def softmax_focal_loss(input, target, alpha=None, gamma=2.0, reduction="mean", out_dtype=None):  # type: ignore[no-untyped-def]
+    rows, cf, out_shape, _, name = _sfm_rows(input, target, alpha)
+    y = _targets(rows, target)
+    g = fr(gamma)
+    items: list[Item] = []
+    for r in range(rows.shape[0]):
+        c = list(cf[r])
+        sv = _sfm_row_special(rows[r], c, y[r])
+        if sv is not None:
+            items.append(("special", sv) if sv != 0 else ("exact", Fraction(0)))
+            continue
+        if all(ci == 0 for ci in c):
+            items.append(("exact", Fraction(0)))
+            continue
+
+        def build(x: np.ndarray = rows[r], c: list[Fraction] = c) -> Real:
+            st = Row(list(x))
+            logS = st.log_S()
+            total = Real(Fraction(0))
+            for i, ci in enumerate(c):
+                if ci == 0 or st.d[i] is None:
+                    continue
+                om = (
+                    st.one_minus_softmax_at_max()
+                    if st.c == 1 and st.d[i] == 0
+                    else Real(Fraction(1)) - st.softmax(i)
+                )
+                total = total - power(om, g) * (Real(st.d[i]) - logS) * ci
+            return total
+
+        items.append(("real", build))
+    fmt = out_name(out_dtype, name)
+    div = Fraction(rows.shape[0]) if reduction == "mean" else Fraction(1)
+    return finish(items, out_shape if reduction == "none" else (), fmt, reduction, div)
+
+
+def _targets(rows: np.ndarray, target: Any) -> list[list[float]]:
+    t = np.asarray(target)
+    C = rows.shape[1]
+    if t.dtype.kind in "iu":
+        return np.eye(C)[t.reshape(-1)].tolist()
+    tb = t.astype(np.float64)
+    if tb.ndim == 1:
+        tb = tb[None]
+    return np.moveaxis(tb, 1, -1).reshape(-1, C).tolist()
+
+
+def softmax_focal_loss_grad(
+    input,
+    target,
+    alpha=None,
+    gamma=2.0,
+    reduction="mean",  # type: ignore[no-untyped-def]
+    grad_output=None,
+    out_dtype=None,
+):
+    rows, cf, out_shape, moved_shape, name = _sfm_rows(input, target, alpha)
+    y = _targets(rows, target)
+    R, C = rows.shape
+    g = fr(gamma)
+    fmt = out_name(out_dtype, name)
+    div = Fraction(R) if reduction == "mean" else Fraction(1)
+    s = scales(grad_output, reduction, R, div)
+    out = np.zeros((R, C))
+    for r in range(R):
+        c = list(cf[r])
+        sv = _sfm_row_special(rows[r], c, y[r])
+        if s[r] is None or (sv is not None and sv != 0):
+            out[r] = math.nan
+            continue
+        if sv == 0:
+            out[r] = 0.0
+            continue
+        x = rows[r]
+        for j in range(C):
+            if x[j] == -math.inf:
+                out[r, j] = 0.0
+                continue
+            others = [i for i in range(C) if x[i] != -math.inf and (x[i] != x[j] or c[i] != c[j])]
+            if not others:
+                out[r, j] = 0.0
+                continue
+
+            def fprime(st: Row, i: int, ci: Fraction) -> Real:
+                # f'_i = -c_i ((1-p_i)^g / p_i - g (1-p_i)^(g-1) log p_i)
+                if ci == 0:
+                    return Real(Fraction(0))
+                p = st.softmax(i)
+                om = (
+                    st.one_minus_softmax_at_max()
+                    if st.c == 1 and st.d[i] == 0
+                    else Real(Fraction(1)) - p
+                )
+                v = power(om, g) / p
+                if g != 0:
+                    v = v - power(om, g - 1) * (Real(st.d[i]) - st.log_S()) * g
+                return -(v * ci)
+
+            def build(
+                x: np.ndarray = x,
+                c: list[Fraction] = c,
+                j: int = j,
+                others: list[int] = others,
+                sr: Fraction = s[r],
+            ) -> Real:  # type: ignore[assignment]
+                st = Row(list(x))
+                fj = fprime(st, j, c[j])
+                total = Real(Fraction(0))
+                for i in others:
+                    total = total + st.softmax(i) * (fj - fprime(st, i, c[i]))
+                return st.softmax(j) * total * sr
+
+            out[r, j] = decide(build, fmt)
+    res = out.reshape(moved_shape)
+    return (
+        res[0] if len(out_shape) == 0 and np.asarray(input).ndim == 1 else np.moveaxis(res, -1, 1)
+    )
+
+
+__all__ = [
+    "DTYPES",
+    "binary_cross_entropy",
+    "binary_cross_entropy_grad",
+    "binary_cross_entropy_with_logits",
+    "binary_cross_entropy_with_logits_grad",
+    "kl_div",
+    "kl_div_grad",
+    "sigmoid_focal_loss",
+    "sigmoid_focal_loss_grad",
+    "softmax_focal_loss",
+    "softmax_focal_loss_grad",
+]
+
+
+# ------------------------------------------------------------------ drawing test inputs
+def in_dtype(values: Any, dtype: str, shape: tuple[int, ...]) -> np.ndarray:
+    """float64 values rounded into ``dtype`` (so exactly representable), shaped."""
+    return np.asarray(values, dtype=np.float64).astype(DTYPES[dtype]).reshape(shape)
