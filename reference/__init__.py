@@ -9,6 +9,12 @@ error bounds decide almost every output, and the standard library's :mod:`decima
 :mod:`fractions` decide the rest (see ``docs/reference.md``).
 """
 
+from reference.binary import (
+    binary_cross_entropy,
+    binary_cross_entropy_grad,
+    binary_cross_entropy_with_logits,
+    binary_cross_entropy_with_logits_grad,
+)
 from reference.cross_entropy_loss import (
     cross_entropy,
     cross_entropy_grad,
@@ -17,6 +23,7 @@ from reference.cross_entropy_loss import (
 )
 from reference.exact import CertificationError
 from reference.formats import FORMATS, Format, format_of
+from reference.kl import kl_div, kl_div_grad
 from reference.softmax_family import (
     log_softmax,
     log_softmax_grad,
@@ -30,9 +37,15 @@ __all__ = [
     "FORMATS",
     "CertificationError",
     "Format",
+    "binary_cross_entropy",
+    "binary_cross_entropy_grad",
+    "binary_cross_entropy_with_logits",
+    "binary_cross_entropy_with_logits_grad",
     "cross_entropy",
     "cross_entropy_grad",
     "format_of",
+    "kl_div",
+    "kl_div_grad",
     "log_softmax",
     "log_softmax_grad",
     "logsumexp",
