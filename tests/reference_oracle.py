@@ -603,6 +603,14 @@ class _Loss:
             wi * ((1 - eps) * _fr(yi) + eps / C) for wi, yi in zip(self.w, self.y[r], strict=True)
         ]
 
+    def _raw_mass(self, r: int, i: int) -> Fraction:
+        """The target mass of class i before the class weight."""
+        beta = self.eps / self.C
+        if self.index:
+            return beta + ((1 - self.eps) if i == int(self.t[r]) else 0)  # type: ignore[index]
+        assert self.y is not None
+        return (1 - self.eps) * _fr(self.y[r, i]) + beta
+
     def divisor(self) -> Fraction:
         if self.reduction != "mean":
             return Fraction(1)
@@ -621,12 +629,23 @@ class _Loss:
         kind = _classify(row)
         if kind in ("nan", "allneg"):
             return "special", math.nan
-        q = self.q(r)
+        # classes whose log-softmax is -inf: masked logits, or all but a single +inf
         if kind == "posinf":
             k = int(np.flatnonzero(np.isposinf(row))[0])
-            return "special", (math.inf if any(qi > 0 for i, qi in enumerate(q) if i != k) else 0.0)
-        if any(qi > 0 and row[i] == -math.inf for i, qi in enumerate(q)):
+            infinite = [i != k for i in range(self.C)]
+        else:
+            infinite = [bool(v == -math.inf) for v in row]
+        q = self.q(r)
+        mass = [qi != 0 or (self.w[i] == 0 and self._raw_mass(r, i) != 0) for i, qi in enumerate(q)]
+        if any(
+            inf and m and self.w[i] == 0
+            for i, (inf, m) in enumerate(zip(infinite, mass, strict=True))
+        ):
+            return "special", math.nan  # weight 0 times an infinite term
+        if any(inf and qi > 0 for inf, qi in zip(infinite, q, strict=True)):
             return "special", math.inf
+        if kind == "posinf":
+            return "special", 0.0  # the limit of L - x_k
         return "regular", 0.0
 
     def term(self, r: int) -> Callable[[], Real]:
