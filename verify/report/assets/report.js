@@ -154,7 +154,12 @@
     rows.forEach(function (row) {
       var first = byImpl[row.impl][0];
       var tr = el("tr", { "data-impl": row.impl });
-      tr.appendChild(el("td", { class: "impl", text: row.impl, title: first.op }));
+      var nameCell = el("td", { class: "impl", title: first.op });
+      row.impl.split(/(?<=[.\[_])/).forEach(function (part, i) {  // line breaks after . [ _
+        if (i) { nameCell.appendChild(document.createElement("wbr")); }
+        nameCell.appendChild(document.createTextNode(part));
+      });
+      tr.appendChild(nameCell);
       tr.appendChild(el("td", { text: first.framework }));
       checks.forEach(function (check) {
         var inCell = row.visible.filter(function (r) { return r.check === check; });
