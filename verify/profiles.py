@@ -42,7 +42,9 @@ class Profile:
     large_examples: int
     #: hidden size drawn at most for linear_cross_entropy
     max_hidden: int
-    #: shrinking budget: the most shrink steps Hypothesis takes for a failure
+    #: evaluations allowed for shrinking a failure before the search settles for the smallest
+    #: failing example seen so far
+    shrink_examples: int = 60
     shrink: bool = True
 
 
@@ -57,6 +59,7 @@ PROFILES: dict[str, Profile] = {
         large_classes=(),
         large_examples=0,
         max_hidden=4,
+        shrink_examples=40,
     ),
     "default": Profile(
         name="default",
@@ -79,6 +82,7 @@ PROFILES: dict[str, Profile] = {
         large_classes=(32000, 50257),
         large_examples=3,
         max_hidden=32,
+        shrink_examples=500,
     ),
 }
 

@@ -21,6 +21,11 @@ class ReferenceMissing(Exception):
     """The reference function a check needs is not available (skip the check)."""
 
 
+class ReferenceFailed(Exception):
+    """The reference raised on a case (e.g. it could not certify a rounding): the example is
+    set aside and counted, never blamed on the implementation."""
+
+
 class ImplementationRaised(Exception):
     """The implementation raised on an input it should accept."""
 
@@ -56,7 +61,11 @@ def call_reference(op: str, *, grad: bool = False, **kwargs: Any) -> Any:
     fn = getattr(reference, name, None)
     if fn is None:
         raise ReferenceMissing(f"reference.{name} does not exist yet")
-    return fn(**kwargs)
+    try:
+        return fn(**kwargs)
+    except Exception as exc:
+        text = " ".join(str(exc).split())[:200]
+        raise ReferenceFailed(f"reference.{name} raised {type(exc).__name__}: {text}") from exc
 
 
 def call_impl(fn: Callable[..., Any], *args: Any) -> Any:
@@ -85,6 +94,7 @@ def format_value(a: Any, limit: int = 12) -> str:
 
 __all__ = [
     "ImplementationRaised",
+    "ReferenceFailed",
     "ReferenceMissing",
     "Verdict",
     "call_impl",

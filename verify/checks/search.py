@@ -17,11 +17,12 @@ import traceback
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import numpy as np
 from hypothesis import given, seed
 from hypothesis import strategies as st
 from hypothesis.errors import HypothesisException
 
-from verify.checks.outcome import ReferenceMissing, Verdict, format_value
+from verify.checks.outcome import ReferenceFailed, ReferenceMissing, Verdict, format_value
 from verify.profiles import Profile, get_profile, hypothesis_settings, search_seed
 from verify.registry.base import Implementation, Unsupported
 from verify.results import Result
@@ -79,6 +80,29 @@ def reproducer_for(
     return script
 
 
+def case_key(case: Any) -> bytes:
+    """Bytes identifying a drawn case (arrays by dtype, shape and contents)."""
+    parts: list[bytes] = []
+
+    def walk(v: Any) -> None:
+        if isinstance(v, dict):
+            for k in sorted(v):
+                parts.append(str(k).encode())
+                walk(v[k])
+        elif isinstance(v, tuple | list):
+            parts.append(b"(")
+            for item in v:
+                walk(item)
+            parts.append(b")")
+        elif isinstance(v, np.ndarray):
+            parts.append(f"{v.dtype.name}{v.shape}".encode() + np.ascontiguousarray(v).tobytes())
+        else:
+            parts.append(repr(v).encode())
+
+    walk(case)
+    return b"|".join(parts)
+
+
 class Search:
     """One (implementation, check, dtype, device) search."""
 
@@ -106,7 +130,13 @@ class Search:
         self.unsupported_reason = ""
         self.deviations: dict[str, Any] = {}
         self.failure: tuple[Mapping[str, Any], Verdict] | None = None
+        self.failing_key = b""
         self.notes: list[str] = []
+        self.reference_failures = 0
+        self.reference_failure = ""
+        #: evaluations spent shrinking since the first failure, and the failing cases seen
+        self.shrink_calls = 0
+        self.failing_keys: set[bytes] = set()
 
     def _record(self, verdict: Verdict) -> None:
         if verdict.max_ulp is not None:
@@ -123,26 +153,47 @@ class Search:
         """Search ``strategy`` with ``evaluate`` and return the folded result."""
         started = time.perf_counter()
 
-        def one_example(case: Any) -> None:
+        budget = self.profile.shrink_examples
+
+        def judge_example(case: Any, key: bytes) -> bool:
+            """Evaluate one case; True when it is an unregistered failure."""
+            if self.failure is not None:
+                # shrinking: past the budget, only the cases already seen failing fail again,
+                # so Hypothesis stops early and still replays its minimal failure
+                self.shrink_calls += 1
+                if self.shrink_calls > budget:
+                    return key in self.failing_keys
             self.examples += 1
             try:
                 verdict = evaluate(case)
             except Unsupported as exc:
                 self.unsupported_reason = str(exc)
-                return
+                return False
+            except ReferenceFailed as exc:
+                self.reference_failures += 1
+                self.reference_failure = self.reference_failure or str(exc)
+                return False
             self.supported += 1
             if verdict is None:
-                return
+                return False
             self._record(verdict)
             if not verdict.failed:
-                return
+                return False
             kwargs = verdict.kwargs if verdict.kwargs is not None else kwargs_of(case)
             dev = matching_deviation(self.impl, self.check, kwargs)
             if dev is not None:
                 self.deviations.setdefault(dev.link, (dev, kwargs, verdict))
-                return
-            self.failure = (kwargs, verdict)
-            raise _Failed(verdict.message)
+                return False
+            if self.failure is None or len(key) <= len(self.failing_key):
+                self.failure = (kwargs, verdict)
+                self.failing_key = key
+            self.failing_keys.add(key)
+            return True
+
+        def one_example(case: Any) -> None:
+            # one raise site: Hypothesis tells failures apart by where they are raised
+            if judge_example(case, case_key(case)):
+                raise _Failed("the example fails")
 
         one_example._hypothesis_internal_add_digest = self.key.encode()  # type: ignore[attr-defined]
         test = given(strategy)(one_example)
@@ -161,8 +212,12 @@ class Search:
         except HypothesisException as exc:
             return self._result("error", f"search failed: {type(exc).__name__}: {exc}", started)
         except Exception as exc:
-            tb = traceback.format_exception_only(type(exc), exc)[-1].strip()
-            return self._result("error", f"the check itself raised {tb}", started)
+            head = " ".join(str(exc).split())[:300]
+            result = self._result(
+                "error", f"the check itself raised {type(exc).__name__}: {head}", started
+            )
+            result.extra["traceback"] = "".join(traceback.format_exception(exc))[-4000:]
+            return result
         return self._fold(started)
 
     def _result(self, status: str, message: str, started: float, **extra: Any) -> Result:
@@ -211,6 +266,17 @@ class Search:
                 reproducer=reproducer_for(self.impl, kwargs, self.device, verdict.reference_value),
                 reference_value=verdict.reference_value,
                 links=list(self.deviations),
+            )
+        if self.reference_failures:
+            self.notes.append(
+                f"{self.reference_failures} examples set aside because the reference failed "
+                f"(first: {self.reference_failure})"
+            )
+        if self.supported == 0 and self.reference_failures:
+            return self._result(
+                "error",
+                f"every example failed in the reference: {self.reference_failure}",
+                started,
             )
         if self.supported == 0:
             reason = self.unsupported_reason or "no applicable case was drawn"

@@ -22,6 +22,7 @@ def run_both(
     profile: str | Profile,
     seed: int | None,
     note: str,
+    max_examples: int | None = None,
 ) -> Result:
     """Search ``cases(kind=kind)``: the forward must match the reference, and so must the
     gradient where the entry has one and the reference provides it."""
@@ -46,7 +47,9 @@ def run_both(
         grad.max_bound_ratio = max(grad.max_bound_ratio or 0.0, verdict.max_bound_ratio or 0.0)
         return grad
 
-    search = Search(impl, check, dtype, device, profile=profile, seed=seed)
+    search = Search(
+        impl, check, dtype, device, profile=profile, seed=seed, max_examples=max_examples, key=kind
+    )
     if not with_grad:
         search.notes.append("forward only (no gradient available)")
     search.notes.append(note)

@@ -10,8 +10,8 @@ Kinds:
 - ``accuracy`` / ``gradient``: finite inputs of every logit style (moderate, wide, ties,
   near-ties, subnormals, spreads that underflow ``exp``);
 - ``moderate``: well-scaled finite inputs (identities and invariances);
-- ``extreme``: magnitudes near the format's largest value, huge spreads, and (in float16 and
-  bfloat16, when the profile allows) large vocabularies;
+- ``extreme``: magnitudes near the format's largest value, huge spreads;
+- ``large_vocabulary``: one row of the profile's large class counts (tens of thousands);
 - ``special``: the special-value table: ``-inf`` masks, ``+inf``, NaN, ignored rows holding
   inf/NaN, exact zero targets, all targets ignored.
 """
@@ -29,7 +29,14 @@ from verify.strategies import targets as tg
 from verify.strategies.logits import logits
 from verify.strategies.values import check_dtype
 
-KINDS: tuple[str, ...] = ("accuracy", "gradient", "moderate", "extreme", "special")
+KINDS: tuple[str, ...] = (
+    "accuracy",
+    "gradient",
+    "moderate",
+    "extreme",
+    "large_vocabulary",
+    "special",
+)
 
 _FINITE_STYLES = ("moderate", "moderate", "wide", "ties", "near_ties", "subnormal", "spread")
 _STYLES = {
@@ -37,6 +44,7 @@ _STYLES = {
     "gradient": _FINITE_STYLES,
     "moderate": ("moderate", "ties"),
     "extreme": ("huge", "spread", "wide"),
+    "large_vocabulary": ("moderate", "spread", "ties"),
     "special": ("masked", "special", "masked"),
 }
 
@@ -59,13 +67,9 @@ def _profile(profile: str | Profile) -> Profile:
 
 def _sizes(draw: st.DrawFn, impl: Any, kind: str, prof: Profile, dtype: str) -> dict[str, Any]:
     """Batch N, classes C and spatial dims; large C only in extreme low-precision draws."""
-    large = (
-        kind == "extreme"
-        and prof.large_classes
-        and dtype in ("float16", "bfloat16")
-        and draw(st.booleans(), label="large vocabulary")
-    )
-    if large:
+    if kind == "large_vocabulary":
+        if not prof.large_classes:
+            raise InvalidArgument(f"profile {prof.name!r} draws no large vocabularies")
         return {
             "n": 1,
             "c": draw(st.sampled_from(prof.large_classes), label="classes"),
