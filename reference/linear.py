@@ -1,0 +1,647 @@
+r"""``linear_cross_entropy`` (PyTorch's semantics) and its vector-Jacobian product.
+
+The logits are the affine map :math:`z = x W^\top + b` of the activations ``input``
+:math:`x` (shape (N, H), or (H,) unbatched) by ``linear_weight`` :math:`W` (shape (V, H), or
+(V, d1, ..., dk, H) for a K-dimensional loss, whose logits then have shape (N, V, d1, ..., dk))
+and the optional ``linear_bias`` :math:`b` (shape (V,) or (V, d1, ..., dk)), followed by
+:func:`reference.cross_entropy` with the same ``weight``, ``ignore_index``, ``reduction`` and
+``label_smoothing``, as ``torch.nn.functional.linear_cross_entropy`` documents
+(https://docs.pytorch.org/docs/main/generated/torch.nn.functional.linear_cross_entropy.html).
+The logits are never rounded: every input is a dyadic rational, so :math:`z` is computed exactly
+with integer arithmetic and only the results are rounded, once.
+
+Gradients, with :math:`\partial z = \partial\ell/\partial z` the exact cross-entropy gradient
+:math:`s_n (Q_n y_{n,i} - q_{n,i})` (see :mod:`reference.cross_entropy_loss`):
+:math:`\bar x = \partial z\, W`, :math:`\bar W = \partial z^\top x`,
+:math:`\bar b = \sum_n \partial z_n`; each element is the exact real value rounded once.
+
+How the values are decided
+    ``zh`` is the float64 nearest to each exact logit after the exact shift of every row by its
+    maximum (the loss and its gradient are invariant under it, and the shift keeps every
+    logit of a regular row in float64's range; it also makes the row maximum exactly 0), and
+    :math:`\delta_n = \max_i |z_{n,i} - zh_{n,i}|` is an upper bound per row.  The vectorised
+    tiers of :mod:`reference.tiers` evaluate :math:`f(zh)` with rigorous enclosures, which are
+    then widened to enclose :math:`f(z)` by these Lipschitz bounds in the infinity norm
+    (:math:`\|z - zh\|_\infty \le \delta`):
+
+    * loss row :math:`\ell(z) = \sum_i q_i(\mathrm{LSE}(z) - z_i)` has gradient
+      :math:`Q y_i - q_i`, whose 1-norm is at most :math:`|Q|\sum_i y_i + \sum_i |q_i| =
+      |Q| + \|q\|_1` (:math:`2Q` for non-negative weights); by the mean value theorem
+      :math:`|\ell(z) - \ell(zh)| \le (|Q| + \|q\|_1)\,\delta`.
+    * softmax: :math:`\log y_i(z) - \log y_i(zh) = (z_i - zh_i) - (\mathrm{LSE}(z) -
+      \mathrm{LSE}(zh))` and LSE is 1-Lipschitz in the infinity norm (its gradient is the
+      softmax, of 1-norm 1), so :math:`y_i(z) \in y_i(zh)[e^{-2\delta}, e^{2\delta}]` and
+      :math:`|y_i(z) - y_i(zh)| \le y_i(zh)(e^{2\delta} - 1)`.
+    * hence :math:`|\partial z_i(z) - \partial z_i(zh)| = |s Q|\,|y_i(z) - y_i(zh)| \le
+      |s Q|\, y_i(zh) (e^{2\delta} - 1)`.
+
+    Where the logits are exact floats (:math:`\delta = 0`: often the case for float16 and
+    bfloat16 inputs) nothing is widened.  The loss reuses the cross-entropy assembly (special
+    values, reductions) with these widened enclosures.  The gradient contractions are float64
+    matrix products of the enclosure midpoints with the exact ``W``, ``x`` or ones, bounded by
+    :math:`\gamma_k\,|\partial z_h|\,|B| + \partial z_r\,|B|` with
+    :math:`\gamma_k = k u/(1 - k u)`, :math:`u = 2^{-53}`, for any order of summation (Higham,
+    *Accuracy and Stability of Numerical Algorithms*, 2nd ed., Lemma 3.1 and §3.5), plus
+    :math:`k\,2^{-1074}` for underflow; :func:`reference.rounding.certify` decides each element.
+    Anything not certified goes to the exact tier: a :class:`~reference.exact.XVal` sum over
+    the contraction of the exact :math:`\partial z` (from :class:`~reference.lse.ExactRow` of
+    the exact logit row) times the exact entries, under Ziv's loop.  For float64 outputs the
+    float64 :math:`\delta \approx 2^{-53}|z|` and the float64 products are too coarse to
+    certify, so those outputs are decided by the exact tier: fine at the small shapes the
+    reference is used at for this op (``docs/reference.md`` gives timings).
+
+Rows whose shifted logits fall below :math:`-2^{1000}` (only float64 inputs near the top of the
+range produce them) skip the vectorised tiers; in the exact tier those entries' exponentials,
+below :math:`e^{-2^{1000}}`, are enclosed by :math:`[0, 10^{-10^6}]` (the linear terms
+:math:`q_i z_i` stay exact), so an exact rounding tie that only they could break raises
+:class:`~reference.exact.CertificationError` instead of guessing.
+
+Non-finite inputs
+    A logit is the extended-real sum of its products: NaN if any product is NaN (a NaN factor,
+    or :math:`0\cdot\infty`) or if both :math:`+\infty` and :math:`-\infty` occur; otherwise
+    :math:`\pm\infty` if an infinite product occurs; the cross-entropy table then applies to the
+    logit rows.  Gradients: a row whose term is +inf or NaN (or whose cotangent is undefined)
+    has NaN :math:`\partial z`, which makes its row of :math:`\bar x` and every element of
+    :math:`\bar W` and :math:`\bar b` it enters NaN; an element of :math:`\bar x` (:math:`\bar W`)
+    whose contraction multiplies a non-ignored row's :math:`\partial z` by a non-finite entry of
+    :math:`W` (:math:`x`) is NaN (the derivative at an infinite parameter is undefined; autodiff
+    gives NaN or an infinity there).  Ignored rows contribute exactly 0 whatever they hold.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import decimal
+import math
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from reference import cross_entropy_loss as cel
+from reference.arrays import as_native_array, out_format, to_output, widen
+from reference.enclosure import Enc
+from reference.exact import XVal, ziv
+from reference.formats import FLOAT64, Format
+from reference.lse import ExactRow, row_stats
+from reference.rounding import certify, round_rational
+from reference.tiers import STATS
+
+U = 2.0**-53
+K = 1.0 + 2.0**-40
+#: smallest positive float64 (the absolute error of one underflowing product is at most half)
+ETA = 2.0**-1074
+#: shifted logits below -2^HUGE_EXP skip the vectorised tiers (see the module docstring)
+HUGE_EXP = 1000
+#: an upper bound on k e^{-2^1000} for any realistic k: the exact tier's enclosure of the
+#: exponentials of such logits
+_TAIL = decimal.Decimal("1e-1000000")
+
+_F64_TIERS = (("f64", False, False), ("f64acc", False, True), ("dd", True, False))
+
+
+# ------------------------------------------------------------------------------ arguments
+@dataclasses.dataclass
+class _Linear:
+    """The flattened problem: logits Z2 (N, J) with J = V * D columns ordered (v, d)."""
+
+    x: np.ndarray  # (N, H) float64
+    W2: np.ndarray  # (J, H) float64
+    b2: np.ndarray | None  # (J,) float64
+    V: int
+    D: int
+    unbatched: bool
+    in_shape: tuple[int, ...]
+    w_shape: tuple[int, ...]
+    b_shape: tuple[int, ...] | None
+    logits_shape: tuple[int, ...]
+    fmt: Format
+
+
+def _linear_args(input: Any, linear_weight: Any, linear_bias: Any, out_dtype: Any) -> _Linear:
+    x, xname = as_native_array(input, "input")
+    w, _ = as_native_array(linear_weight, "linear_weight")
+    fmt = out_format(out_dtype, xname)
+    if x.ndim not in (1, 2):
+        raise ValueError(
+            f"linear_cross_entropy: input must have shape (H,) or (N, H), got {x.shape}"
+        )
+    if w.ndim < 2:
+        raise ValueError(
+            "linear_cross_entropy: linear_weight must have shape (V, H) or (V, d1, ..., dk, H),"
+            f" got {w.shape}"
+        )
+    H = x.shape[-1]
+    if w.shape[-1] != H:
+        raise ValueError(
+            f"linear_cross_entropy: input has {H} features but linear_weight has "
+            f"{w.shape[-1]} (its last axis)"
+        )
+    V = w.shape[0]
+    dk = tuple(w.shape[1:-1])
+    D = math.prod(dk)
+    unbatched = x.ndim == 1
+    if dk and unbatched:
+        raise ValueError(
+            f"linear_cross_entropy: a K-dimensional linear_weight {w.shape} needs batched input "
+            f"(N, {H}), got {x.shape}"
+        )
+    b2 = None
+    b_shape = None
+    if linear_bias is not None:
+        b, _ = as_native_array(linear_bias, "linear_bias")
+        if b.shape != (V, *dk):
+            raise ValueError(
+                f"linear_cross_entropy: linear_bias must have shape {(V, *dk)}, got {b.shape}"
+            )
+        b_shape = b.shape
+        b2 = widen(b).reshape(V * D)
+    x2 = widen(x).reshape(-1, H)
+    N = x2.shape[0]
+    logits_shape = (V,) if unbatched else (N, V, *dk)
+    return _Linear(
+        x2,
+        widen(w).reshape(V * D, H),
+        b2,
+        V,
+        D,
+        unbatched,
+        x.shape,
+        w.shape,
+        b_shape,
+        logits_shape,
+        fmt,
+    )
+
+
+# ------------------------------------------------------------------------- exact logits
+def _scaled_ints(a: np.ndarray) -> tuple[np.ndarray, int]:
+    """Finite float64 values ``a`` as Python integers ``A`` (object array) and an exponent
+    ``e`` with ``a = A * 2^e`` exactly (non-finite entries become 0)."""
+    fin = np.isfinite(a)
+    v = np.where(fin, a, 0.0)
+    mant, ex = np.frexp(v)
+    m = (mant * 2.0**53).astype(np.int64)  # exact: 53-bit significands
+    e = ex.astype(np.int64) - 53
+    nz = m != 0
+    e0 = int(e[nz].min()) if np.any(nz) else 0
+    shift = np.where(nz, e - e0, 0).astype(object)
+    ints = m.astype(object) * (np.ones(a.shape, dtype=object) << shift)
+    return ints, e0
+
+
+@dataclasses.dataclass
+class _Logits:
+    """The exact logits in CE-row layout (R = N*D rows of V classes), shifted per row."""
+
+    zh: np.ndarray  # (N, V, *dk) float64: nearest float64 of the shifted logits / markers
+    delta: np.ndarray  # (R,) bound on |z - zh| over the finite entries (inf: exact tier only)
+    ints: np.ndarray  # (R, V) object: shifted logits as integers (times 2^e0); None if not
+    e0: int
+    kind: np.ndarray  # (R, V) int8: 0 finite, 1 +inf, 2 -inf, 3 NaN
+
+
+def _extended_kinds(L: _Linear) -> np.ndarray:
+    """(N, J) kinds of the exact logits for non-finite inputs (0 finite, 1 +inf, 2 -inf, 3 NaN):
+    the extended-real sum of the products x_nh W_jh and the bias."""
+    x, W = L.x[:, None, :], L.W2[None, :, :]
+    with np.errstate(invalid="ignore"):
+        prod = x * W  # IEEE: inf * 0 = NaN, inf * finite = signed inf
+    nan = np.any(np.isnan(prod), axis=-1)
+    pos = np.any(np.isposinf(prod), axis=-1)
+    neg = np.any(np.isneginf(prod), axis=-1)
+    if L.b2 is not None:
+        nan |= np.isnan(L.b2)[None, :]
+        pos |= np.isposinf(L.b2)[None, :]
+        neg |= np.isneginf(L.b2)[None, :]
+    kind = np.zeros(nan.shape, np.int8)
+    kind[pos] = 1
+    kind[neg] = 2
+    kind[nan | (pos & neg)] = 3
+    return kind
+
+
+def _to_rows(L: _Linear, a2: np.ndarray) -> np.ndarray:
+    """(N, J) with J ordered (v, d) -> CE rows (N*D, V)."""
+    N = a2.shape[0]
+    return a2.reshape(N, L.V, L.D).transpose(0, 2, 1).reshape(N * L.D, L.V)
+
+
+def _from_rows(L: _Linear, r: np.ndarray) -> np.ndarray:
+    """CE rows (N*D, V) -> (N, J)."""
+    N = r.shape[0] // L.D
+    return r.reshape(N, L.D, L.V).transpose(0, 2, 1).reshape(N, L.V * L.D)
+
+
+def _exact_logits(L: _Linear) -> _Logits:
+    xi, ex = _scaled_ints(L.x)
+    wi, ew = _scaled_ints(L.W2)
+    Z = xi.dot(wi.T) if L.x.shape[1] else np.zeros((L.x.shape[0], L.W2.shape[0]), dtype=object)
+    e0 = ex + ew
+    if L.b2 is not None:
+        bi, eb = _scaled_ints(L.b2)
+        if eb < e0:
+            Z = Z * (1 << (e0 - eb))
+            e0 = eb
+        Z = Z + bi[None, :] * (1 << (eb - e0))
+    finite_in = (
+        np.all(np.isfinite(L.x))
+        and np.all(np.isfinite(L.W2))
+        and (L.b2 is None or np.all(np.isfinite(L.b2)))
+    )
+    kind2 = np.zeros(Z.shape, np.int8) if finite_in else _extended_kinds(L)
+    Zr = _to_rows(L, Z)
+    kind = _to_rows(L, kind2)
+    R, V = Zr.shape
+    zh = np.zeros((R, V))
+    delta = np.zeros(R)
+    ints = np.empty((R, V), dtype=object)
+    huge = Fraction(-(2**HUGE_EXP))
+    for r in range(R):
+        k = kind[r]
+        fin = k == 0
+        if np.any(k == 3) or np.any(k == 1):
+            # +inf or NaN: the cross-entropy table decides; finite values do not matter
+            zh[r] = np.where(
+                k == 1, np.inf, np.where(k == 2, -np.inf, np.where(k == 3, np.nan, 0.0))
+            )
+            continue
+        if not np.any(fin):
+            zh[r] = -np.inf
+            continue
+        m = max(Zr[r, fin])
+        row = np.where(fin, Zr[r] - m, 0)
+        ints[r] = row
+        vals, err, out_of_range = _round_row(row, fin, e0, huge)
+        zh[r] = np.where(fin, vals, -np.inf)
+        delta[r] = np.inf if out_of_range else err
+    shaped = _from_rows(L, zh).reshape(L.logits_shape)
+    return _Logits(shaped, delta, ints, e0, kind)
+
+
+def _round_row(
+    row: np.ndarray, fin: np.ndarray, e0: int, huge: Fraction
+) -> tuple[np.ndarray, float, bool]:
+    """Nearest float64 of the entries ``row * 2^e0`` (non-positive integers), an upper bound on
+    the largest error, and whether some entry lies below the ``huge`` threshold (those are
+    clamped to it)."""
+    out = np.zeros(len(row))
+    err = 0.0
+    big = False
+    scale = Fraction(2) ** e0
+    for i, D in enumerate(row):
+        if not fin[i] or D == 0:
+            continue
+        if -(1 << 53) < D and -1022 + 53 <= e0 <= 1023 - 53:
+            out[i] = math.ldexp(float(D), e0)  # exact: 53 bits, normal range
+            continue
+        q = Fraction(D) * scale
+        if q < huge:
+            out[i] = float(huge)
+            big = True
+            continue
+        f = round_rational(q, FLOAT64)
+        out[i] = f
+        e = abs(q - Fraction(f))
+        if e:
+            err = max(err, float(e) * (1 + 2.0**-50) + ETA)
+    return out, err, big
+
+
+class _ExactLogitRow:
+    """Exact statistics of one shifted logit row (:class:`ExactRow` of its rationals); entries
+    below -2^1000 enter as -inf, their exponentials enclosed by [0, 10^-1000000]."""
+
+    def __init__(self, ints: np.ndarray, kind: np.ndarray, e0: int) -> None:
+        scale = Fraction(2) ** e0
+        huge = -(2**HUGE_EXP)
+        self.z: list[Fraction | None] = [
+            Fraction(v) * scale if k == 0 else None for v, k in zip(ints, kind, strict=True)
+        ]
+        self.tail = {i for i, v in enumerate(self.z) if v is not None and v < huge}
+        self.er = ExactRow(
+            [-math.inf if (v is None or i in self.tail) else v for i, v in enumerate(self.z)]
+        )
+
+    def _tiny(self) -> XVal:
+        return XVal.interval(decimal.Decimal(0), _TAIL)
+
+    def log_s(self) -> XVal:
+        v = self.er.stats()[3]
+        return v + self._tiny() if self.tail else v
+
+    def softmax(self, i: int) -> XVal:
+        if i in self.tail:
+            return self._tiny()
+        y = self.er.softmax(i)
+        return y - y * self._tiny() if self.tail else y
+
+    def softmax_minus_one(self, i: int) -> XVal:
+        v = self.er.softmax_minus_one(i)
+        return v - self._tiny() if self.tail else v
+
+    def unique_max(self, i: int) -> bool:
+        return self.er.c == 1 and self.er.d[i] == 0
+
+    def loss(self, q: list[Fraction]) -> XVal:
+        Q = sum(q, Fraction(0))
+        lin = sum(
+            (qi * zi for qi, zi in zip(q, self.z, strict=True) if qi and zi is not None),
+            Fraction(0),
+        )
+        return XVal.of(Q) * self.log_s() - XVal.of(lin)
+
+    def dz(self, i: int, q: list[Fraction], s: Fraction) -> XVal:
+        Q = sum(q, Fraction(0))
+        if self.unique_max(i):
+            v = XVal.of(Q) * self.softmax_minus_one(i) + XVal.of(Q - q[i])
+        else:
+            v = XVal.of(Q) * self.softmax(i) - XVal.of(q[i])
+        return v * XVal.of(s)
+
+
+# ------------------------------------------------------------------------ shared pieces
+def _weight_bound(p: cel._Problem) -> np.ndarray:
+    """Per row, an upper bound on |Q_n| + sum_i |q_{n,i}| (float64)."""
+    alpha, beta = float(1 - p.eps), float(p.eps / p.C)
+    aw = np.abs(p.w)
+    if p.index:
+        t = np.where(p.ignored, 0, p.t)  # type: ignore[call-overload]
+        b = 2 * (beta * np.sum(aw) + alpha * aw[t])
+    else:
+        y = widen(p.y)  # type: ignore[arg-type]
+        b = 2 * np.sum(aw[None, :] * (alpha * np.abs(y) + beta), axis=-1)
+    return b * (1 + (p.C + 8) * U) * K
+
+
+def _problem(
+    L: _Linear,
+    lg: _Logits,
+    target: Any,
+    weight: Any,
+    ignore_index: int | None,
+    reduction: str,
+    label_smoothing: float,
+) -> cel._Problem:
+    ii = -100 if ignore_index is None else ignore_index
+    return cel._problem(
+        lg.zh, target, weight, ii, reduction, label_smoothing, L.fmt.name, "linear_cross_entropy"
+    )
+
+
+class _Rows:
+    """Cache of exact logit rows (built on first use)."""
+
+    def __init__(self, lg: _Logits) -> None:
+        self.lg = lg
+        self.cache: dict[int, _ExactLogitRow] = {}
+
+    def __call__(self, r: int) -> _ExactLogitRow:
+        if r not in self.cache:
+            self.cache[r] = _ExactLogitRow(self.lg.ints[r], self.lg.kind[r], self.lg.e0)
+        return self.cache[r]
+
+
+# ------------------------------------------------------------------------------- the loss
+def linear_cross_entropy(
+    input: Any,
+    linear_weight: Any,
+    target: Any,
+    linear_bias: Any = None,
+    weight: Any = None,
+    ignore_index: int | None = -100,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+    out_dtype: Any = None,
+) -> np.ndarray:
+    """Correctly rounded ``cross_entropy(input @ linear_weight^T + linear_bias, target, ...)``
+    (``torch.nn.functional.linear_cross_entropy``), the logits taken exactly."""
+    L = _linear_args(input, linear_weight, linear_bias, out_dtype)
+    lg = _exact_logits(L)
+    p = _problem(L, lg, target, weight, ignore_index, reduction, label_smoothing)
+    special, value = cel._row_special(p, nll=False)
+    bound = _weight_bound(p)
+    rows = _Rows(lg)
+
+    def vec(st, rr, dd):  # type: ignore[no-untyped-def]
+        t = cel._row_terms(p, st, rr, dd)
+        with np.errstate(invalid="ignore", over="ignore"):
+            extra = bound[rr] * lg.delta[rr] * K
+            extra = np.where(lg.delta[rr] == 0, 0.0, extra)
+        return Enc(t.h, t.l, (t.r + extra) * K, t.dd)
+
+    def row(er, r):  # type: ignore[no-untyped-def]
+        return rows(r).loss(p.q_row(r))
+
+    return cel._reduce(p, special, value, vec, row, nll=False)
+
+
+# ---------------------------------------------------------------------------- the gradient
+def _contract(ah: np.ndarray, ar: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``ah @ b`` and a bound on ``|(ah + e) @ b - fl(ah @ b)|`` for any ``|e| <= ar``."""
+    k = ah.shape[1]
+    g = k * U / (1 - k * U)
+    t = k * ETA
+    with np.errstate(over="ignore", invalid="ignore"):
+        val = ah @ b
+        ab = np.abs(b)
+        f1 = np.abs(ah) @ ab
+        f2 = ar @ ab
+        rad = ((g * (f1 + t) + (f2 + t)) * (1 + 2 * g) + t) * K
+    return val, rad
+
+
+def linear_cross_entropy_grad(
+    input: Any,
+    linear_weight: Any,
+    target: Any,
+    linear_bias: Any = None,
+    weight: Any = None,
+    ignore_index: int | None = -100,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+    grad_output: Any = None,
+    out_dtype: Any = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """VJP of :func:`linear_cross_entropy`: ``(grad_input, grad_linear_weight,
+    grad_linear_bias)``, the last None without a bias; each correctly rounded."""
+    L = _linear_args(input, linear_weight, linear_bias, out_dtype)
+    lg = _exact_logits(L)
+    p = _problem(L, lg, target, weight, ignore_index, reduction, label_smoothing)
+    fmt = L.fmt
+    R, V = p.x2.shape
+    N, J = L.x.shape[0], L.W2.shape[0]
+    gvec, gex = cel._scales(p, grad_output)
+    special, value = cel._row_special(p, nll=False)
+    undefined = np.isnan(gvec) & ~p.ignored
+    nan_rows = (special & ~p.ignored & ~(value == 0)) | undefined
+    reg = np.flatnonzero(~special & ~undefined)
+    active = ~p.ignored  # rows whose dz may enter the contractions (zero rows included)
+
+    # NaN overlays in the (N, J) layout
+    nan2 = _from_rows(L, np.repeat(nan_rows[:, None], V, axis=1))
+    act2 = _from_rows(L, np.repeat(active[:, None], V, axis=1)).astype(np.float64)
+    bad_w = (~np.isfinite(L.W2)).astype(np.float64)
+    bad_x = (~np.isfinite(L.x)).astype(np.float64)
+    nan_in = np.any(nan2, axis=1)[:, None] | ((act2 @ bad_w) > 0)
+    nan_w = np.any(nan2, axis=0)[:, None] | ((act2.T @ bad_x) > 0)
+    nan_b = np.any(nan2, axis=0)
+    xf = np.where(np.isfinite(L.x), L.x, 0.0)
+    wf = np.where(np.isfinite(L.W2), L.W2, 0.0)
+
+    outs = [np.zeros((N, L.x.shape[1])), np.zeros(L.W2.shape), np.zeros(J)]
+    nans = [nan_in, nan_w, nan_b]
+    pending = [~m for m in nans]
+    bound = _weight_bound(p)
+    ones = np.ones((N, 1))
+
+    def scale_enc(rr: np.ndarray, dd: bool) -> Enc:
+        if p.reduction == "none":
+            return Enc.exact(gvec[rr], dd)
+        h, l, r = cel._dd_of(gex)  # type: ignore[arg-type]
+        if not dd:
+            r, l = r + abs(l), 0.0
+        n = len(rr)
+        return Enc(np.full(n, h), np.full(n, l) if dd else 0.0, np.full(n, r), dd)
+
+    def contractions(dh2: np.ndarray, dr2: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        gi = _contract(dh2, dr2, wf)
+        gw = _contract(dh2.T, dr2.T, xf)
+        gb = _contract(dh2.T, dr2.T, ones)
+        return [gi, gw, (gb[0][:, 0], gb[1][:, 0])]
+
+    tiers = [] if fmt is FLOAT64 else _F64_TIERS
+    if reg.size:
+        zrows = widen(p.x2[reg])
+        for name, dd, acc in tiers:
+            st = row_stats(zrows, dd, acc)
+            with np.errstate(all="ignore"):
+                g = cel._row_grads(p, st, reg, dd, scale_enc(reg, dd))
+                gh = np.array(g.h, dtype=np.float64)
+                gr = np.array(g.r, dtype=np.float64)
+                if dd:
+                    gr = gr + np.abs(g.l)
+                dl = lg.delta[reg]
+                if np.any(dl != 0):
+                    y = st.softmax()
+                    yup = np.abs(y.h) + y.r + (np.abs(y.l) if dd else 0.0)
+                    grow = np.expm1(2 * dl) * K
+                    w = (np.abs(gvec[reg]) * (1 + 2.0**-50) * bound[reg] * grow)[:, None] * yup
+                    gr = np.where(
+                        (dl == 0)[:, None], gr, np.where(np.isinf(dl)[:, None], np.inf, gr + w * K)
+                    )
+            dh = np.zeros((R, V))
+            dr = np.zeros((R, V))
+            dh[reg] = gh
+            dr[reg] = gr
+            res = contractions(_from_rows(L, dh), _from_rows(L, dr))
+            for k, (val, rad) in enumerate(res):
+                ok, v = certify(val, 0.0, rad, fmt)
+                sel = pending[k] & ok
+                outs[k][sel] = v[sel]
+                pending[k] &= ~ok
+                STATS[name] += int(np.sum(sel))
+            if not any(np.any(m) for m in pending):
+                break
+    else:
+        for k in range(3):
+            outs[k][pending[k]] = 0.0
+            pending[k][...] = False
+    if any(np.any(m) for m in pending):
+        _exact_tier(L, lg, p, reg, gvec, gex, xf, wf, outs, pending)
+    for k in range(3):
+        outs[k][nans[k]] = np.nan
+    gi = to_output(outs[0].reshape(L.in_shape), fmt.name)
+    gw = to_output(outs[1].reshape(L.w_shape), fmt.name)
+    gb = None if L.b_shape is None else to_output(outs[2].reshape(L.b_shape), fmt.name)
+    return gi, gw, gb
+
+
+def _exact_tier(
+    L: _Linear,
+    lg: _Logits,
+    p: cel._Problem,
+    reg: np.ndarray,
+    gvec: np.ndarray,
+    gex: Fraction | None,
+    xf: np.ndarray,
+    wf: np.ndarray,
+    outs: list[np.ndarray],
+    pending: list[np.ndarray],
+) -> None:
+    """Decide the still pending outputs one by one from the exact dz (cached per precision)."""
+    fmt = L.fmt
+    D = L.D
+    rows = _Rows(lg)
+    regset = {int(r) for r in reg}
+    qs: dict[int, tuple[list[Fraction], Fraction]] = {}
+    cache: dict[tuple[int, int, int], XVal] = {}
+
+    def dz2(n: int, j: int) -> XVal | None:
+        """Exact dz at (n, j) of the (N, J) layout, None when exactly 0."""
+        v, d = divmod(j, D)
+        r = n * D + d
+        if r not in regset:
+            return None
+        prec = decimal.getcontext().prec
+        key = (prec, r, v)
+        if key not in cache:
+            if r not in qs:
+                s = _fr(gvec[r]) if p.reduction == "none" else gex
+                qs[r] = (p.q_row(r), s)  # type: ignore[assignment]
+            q, s = qs[r]
+            cache[key] = rows(r).dz(v, q, s)
+        return cache[key]
+
+    fr_x = {}
+    fr_w = {}
+
+    def fx(n: int, h: int) -> Fraction:
+        if (n, h) not in fr_x:
+            fr_x[(n, h)] = Fraction(float(xf[n, h]))
+        return fr_x[(n, h)]
+
+    def fw(j: int, h: int) -> Fraction:
+        if (j, h) not in fr_w:
+            fr_w[(j, h)] = Fraction(float(wf[j, h]))
+        return fr_w[(j, h)]
+
+    N, J = L.x.shape[0], L.W2.shape[0]
+
+    def gin(n: int, h: int) -> XVal:
+        acc = XVal.of(0)
+        for j in range(J):
+            d = dz2(n, j)
+            if d is not None and wf[j, h] != 0:
+                acc = acc + d * fw(j, h)
+        return acc
+
+    def gw(j: int, h: int) -> XVal:
+        acc = XVal.of(0)
+        for n in range(N):
+            d = dz2(n, j)
+            if d is not None and xf[n, h] != 0:
+                acc = acc + d * fx(n, h)
+        return acc
+
+    def gb(j: int) -> XVal:
+        acc = XVal.of(0)
+        for n in range(N):
+            d = dz2(n, j)
+            if d is not None:
+                acc = acc + d
+        return acc
+
+    for n, h in np.argwhere(pending[0]):
+        outs[0][n, h] = ziv(lambda n=int(n), h=int(h): gin(n, h), fmt, "grad_input")
+        STATS["exact"] += 1
+    for j, h in np.argwhere(pending[1]):
+        outs[1][j, h] = ziv(lambda j=int(j), h=int(h): gw(j, h), fmt, "grad_linear_weight")
+        STATS["exact"] += 1
+    for (j,) in np.argwhere(pending[2]):
+        outs[2][j] = ziv(lambda j=int(j): gb(j), fmt, "grad_linear_bias")
+        STATS["exact"] += 1
+
+
+def _fr(v: float) -> Fraction:
+    return Fraction(float(v))
