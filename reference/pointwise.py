@@ -200,6 +200,7 @@ def evaluate(n: int, fmt: Format, vec: VecFn, elem: ElemFn) -> np.ndarray:
                 enc = vec(pending, dd)
                 h, l, r = _flat(enc, pending.size)
                 ok, vals = certify(h, l, r, fmt)
+                vals = _zero_sign(vals, h, l, r)
             out[pending[ok]] = vals[ok]
             tiers.STATS["dd" if dd else "f64"] += int(np.count_nonzero(ok))
             pending = pending[~ok]
@@ -209,6 +210,17 @@ def evaluate(n: int, fmt: Format, vec: VecFn, elem: ElemFn) -> np.ndarray:
             out[i] = ziv(lambda i=int(i): elem(i), fmt)
             tiers.STATS["exact"] += 1
     return out
+
+
+def _zero_sign(vals: np.ndarray, h: np.ndarray, l: np.ndarray | float, r: np.ndarray) -> np.ndarray:
+    """A result rounded to zero is -0 only when the whole enclosure is negative (the value is
+    then a negative number below half the smallest subnormal); otherwise +0, the sign of a
+    non-negative value (an exact zero included) or one the enclosure leaves open."""
+    zero = vals == 0
+    if not np.any(zero):
+        return vals
+    neg = (h + l) + r * (1 + 2.0**-50) < 0
+    return np.where(zero, np.where(neg, -0.0, 0.0), vals)
 
 
 def _flat(enc: Enc, k: int) -> tuple[np.ndarray, np.ndarray | float, np.ndarray]:
