@@ -22,6 +22,12 @@ from reference.cross_entropy_loss import (
     nll_loss_grad,
 )
 from reference.exact import CertificationError
+from reference.focal import (
+    sigmoid_focal_loss,
+    sigmoid_focal_loss_grad,
+    softmax_focal_loss,
+    softmax_focal_loss_grad,
+)
 from reference.formats import FORMATS, Format, format_of
 from reference.kl import kl_div, kl_div_grad
 from reference.softmax_family import (
@@ -52,6 +58,10 @@ __all__ = [
     "logsumexp_grad",
     "nll_loss",
     "nll_loss_grad",
+    "sigmoid_focal_loss",
+    "sigmoid_focal_loss_grad",
     "softmax",
+    "softmax_focal_loss",
+    "softmax_focal_loss_grad",
     "softmax_grad",
 ]

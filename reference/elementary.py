@@ -192,7 +192,9 @@ def log_dd(
 def log1p_dd(
     th: np.ndarray, tl: np.ndarray, rad: np.ndarray | float = 0.0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """log(1 + t) of the non-negative double-double enclosure ``th + tl +- rad``."""
+    """log(1 + t) of the double-double enclosure ``th + tl +- rad``, t > -1.  The series branch
+    (|t| < 2^-20) holds for either sign: its terms decrease geometrically, so the omitted tail
+    is below |t|^7; the general branch forms 1 + t exactly by TwoSum."""
     th = np.asarray(th, dtype=np.float64)
     tl = np.broadcast_to(np.asarray(tl, dtype=np.float64), th.shape)
     rad = np.broadcast_to(np.asarray(rad, dtype=np.float64), th.shape)
