@@ -5,56 +5,45 @@ pass (``forward``, or ``forward_backward``: the loss and the gradient of its inp
 framework's autodiff), the dtype, the shape (N x C) and the device.  Everything a class needs
 is built in ``setup``: seeded inputs, the call bound on the device by the entry's ``bind``
 (which synchronises the device before returning), and two warm-up calls so that compiled
-paths (``jax.jit``, ``tf.function`` with or without XLA, ``torch.compile``) are traced and
-compiled before anything is measured.  Combinations that cannot run here (dtype not
-supported, no GPU, shape switched off or too big) raise NotImplementedError in setup, which
-asv reports as skipped.
+paths (``jax.jit`` entries, and any ``tf.function``/XLA/``torch.compile`` entry the registry
+holds) are traced and compiled before anything is measured.  Combinations that cannot run
+here (dtype not supported, no GPU, shape switched off or too big) raise NotImplementedError in
+setup, which asv reports as skipped.  ``linear_cross_entropy`` entries take (N, hidden)
+activations and are benchmarked in ``bench_linear_cross_entropy``; their accuracy is here.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from benchmarks import device_copy, host_memory, min_bytes, parameters
-from benchmarks.inputs import numpy_dtype
-from benchmarks.prepared_call import PreparedCall, prepare, resolve
+from benchmarks.inputs import first_argument, make_kwargs, numpy_dtype
+from benchmarks.prepared_call import PASSES, PreparedCallBenchmark, resolve
 from benchmarks.timing import best_time
 from benchmarks.ulp_error import max_ulp_error
 
 NAMES = tuple(parameters.implementation_names(parameters.ROW_OPS))
-PASSES = ("forward", "forward_backward")
+ALL_NAMES = tuple(parameters.implementation_names((*parameters.ROW_OPS, "linear_cross_entropy")))
 
-#: the fixed input of the accuracy benchmark: wide enough rows for the reductions to matter,
+#: the fixed inputs of the accuracy benchmark: rows wide enough for the reductions to matter,
 #: small enough for the reference to evaluate in well under a second
 ACCURACY_SHAPE = (256, 1024)
+ACCURACY_LINEAR_SHAPE = (64, 128, 1024)
+ACCURACY_SEED = 11
 
 
-class _PreparedCallBenchmark:
-    """Shared setup: ``self.call`` is the entry bound to seeded data, warmed up."""
-
-    params: tuple[tuple[str, ...], ...] = (
-        NAMES,
-        PASSES,
-        parameters.DTYPES,
-        parameters.SHAPES,
-        parameters.DEVICES,
-    )
-    param_names = ("implementation", "pass", "dtype", "shape", "device")
-    timeout = 600.0
-    call: PreparedCall
-
-    def setup(self, name: str, pass_: str, dtype: str, shape: str, device: str) -> None:
-        self.call = prepare(name, dtype, shape, device, backward=pass_ == "forward_backward")
-
-
-class ImplementationTime(_PreparedCallBenchmark):
+class ImplementationTime(PreparedCallBenchmark):
     """Wall time of one call (forward, or forward and backward), device synchronised."""
+
+    params = (NAMES, PASSES, parameters.DTYPES, parameters.SHAPES, parameters.DEVICES)
 
     def time_call(self, name: str, pass_: str, dtype: str, shape: str, device: str) -> None:
         self.call.run()
 
 
-class ImplementationHostMemory(_PreparedCallBenchmark):
+class ImplementationHostMemory(PreparedCallBenchmark):
     """CPU memory: asv's process peak RSS, and the RSS growth during the call alone."""
 
     params = (NAMES, PASSES, parameters.DTYPES, parameters.SHAPES, ("cpu",))
@@ -68,7 +57,7 @@ class ImplementationHostMemory(_PreparedCallBenchmark):
     track_rss_increase.unit = "bytes"  # type: ignore[attr-defined]
 
 
-class ImplementationGpuMemory(_PreparedCallBenchmark):
+class ImplementationGpuMemory(PreparedCallBenchmark):
     """GPU peak memory allocated by the framework during one call (see device_memory)."""
 
     params = (NAMES, PASSES, parameters.DTYPES, parameters.SHAPES, ("cuda",))
@@ -83,19 +72,23 @@ class ImplementationGpuMemory(_PreparedCallBenchmark):
     track_gpu_peak_bytes.unit = "bytes"  # type: ignore[attr-defined]
 
 
-class ImplementationBandwidth(_PreparedCallBenchmark):
+class ImplementationBandwidth(PreparedCallBenchmark):
     """Achieved bandwidth (minimum bytes / best time) and its fraction of the device's own
     streaming bandwidth measured in the same process (see min_bytes and device_copy)."""
+
+    params = (NAMES, PASSES, parameters.DTYPES, parameters.SHAPES, parameters.DEVICES)
 
     def setup(self, name: str, pass_: str, dtype: str, shape: str, device: str) -> None:
         super().setup(name, pass_, dtype, shape, device)
         rows, classes = parameters.parse_shape(shape)
         kwargs = self.call.kwargs
-        out = min_bytes.output_shape(self.call.impl.op, kwargs.get("reduction"), rows, classes)
+        op = self.call.impl.op
+        out = min_bytes.output_shape(op, kwargs.get("reduction"), rows, classes)
         itemsize = numpy_dtype(dtype).itemsize
         arrays = [v for v in kwargs.values() if isinstance(v, np.ndarray)]
         if self.call.backward:
-            self.bytes = min_bytes.forward_backward_bytes(arrays, kwargs["input"], out, itemsize)
+            first = kwargs[first_argument(op)]
+            self.bytes = min_bytes.forward_backward_bytes(arrays, first, out, itemsize)
         else:
             self.bytes = min_bytes.forward_bytes(arrays, out, itemsize)
         self.seconds = best_time(self.call.run)
@@ -114,47 +107,55 @@ class ImplementationBandwidth(_PreparedCallBenchmark):
     track_fraction_of_copy.unit = "fraction"  # type: ignore[attr-defined]
 
 
+def _as_tuple(value: Any) -> tuple[np.ndarray, ...]:
+    if isinstance(value, tuple | list):
+        return tuple(np.asarray(v) for v in value if v is not None)
+    return (np.asarray(value),)
+
+
 class ImplementationAccuracy:
     """Largest error, in ULPs of the correctly rounded reference, on one fixed seeded input:
-    of the result (``forward``) or of the gradient of ``input`` (``forward_backward``)."""
+    of the result (``forward``) or of the gradient (``forward_backward``; for
+    ``linear_cross_entropy`` the largest over the gradients of input and weight)."""
 
-    params = (NAMES, PASSES, parameters.DTYPES, parameters.DEVICES)
+    params = (ALL_NAMES, PASSES, parameters.DTYPES, parameters.DEVICES)
     param_names = ("implementation", "pass", "dtype", "device")
     timeout = 300.0
 
     def setup(self, name: str, pass_: str, dtype: str, device: str) -> None:
-        from benchmarks.inputs import make_kwargs
-
         backward = pass_ == "forward_backward"
-        self.impl = resolve(name, dtype, device, backward)
+        impl = resolve(name, dtype, device, backward)
         try:
             import reference
         except ImportError:
             raise NotImplementedError("the reference package is not importable") from None
-        function_name = f"{self.impl.op}_grad" if backward else self.impl.op
-        self.reference = getattr(reference, function_name, None)
-        if self.reference is None:
+        function_name = f"{impl.op}_grad" if backward else impl.op
+        expected_fn = getattr(reference, function_name, None)
+        if expected_fn is None:
             raise NotImplementedError(f"reference.{function_name} does not exist yet")
-        kwargs = make_kwargs(self.impl.op, self.impl.capabilities, ACCURACY_SHAPE, dtype)
-        self.error = self._measure(kwargs, dtype, device, backward)
-
-    def _measure(self, kwargs: dict, dtype: str, device: str, backward: bool) -> float:
+        linear = impl.op == "linear_cross_entropy"
+        shape = ACCURACY_LINEAR_SHAPE if linear else ACCURACY_SHAPE
+        kwargs = make_kwargs(impl.op, impl.capabilities, shape, dtype)
+        np_dtype = numpy_dtype(dtype)
         from verify.registry.base import Unsupported
 
-        np_dtype = numpy_dtype(dtype)
         try:
             if not backward:
-                result = self.impl.forward(kwargs, device)
-                expected = self.reference(**kwargs, out_dtype=np_dtype)
+                result = impl.forward(kwargs, device)
+                expected = expected_fn(**kwargs, out_dtype=np_dtype)
             else:
-                rows, classes = ACCURACY_SHAPE
-                out = min_bytes.output_shape(self.impl.op, kwargs.get("reduction"), rows, classes)
-                upstream = np.ones(out, dtype=np_dtype)
-                result = self.impl.vjp(kwargs, upstream, device)  # type: ignore[misc]
-                expected = self.reference(**kwargs, grad_output=upstream, out_dtype=np_dtype)
+                rows, classes = (shape[0], shape[2]) if linear else shape
+                out = min_bytes.output_shape(impl.op, kwargs.get("reduction"), rows, classes)
+                # a random upstream gradient: with ones, the softmax gradient is exactly 0,
+                # a degenerate case (and one the reference takes far longer to round)
+                rng = np.random.default_rng(ACCURACY_SEED)
+                upstream = rng.standard_normal(out).astype(np_dtype)
+                result = impl.vjp(kwargs, upstream, device)  # type: ignore[misc]
+                expected = expected_fn(**kwargs, grad_output=upstream, out_dtype=np_dtype)
         except Unsupported as exc:
-            raise NotImplementedError(str(exc)) from None
-        return max_ulp_error(np.asarray(result), np.asarray(expected))
+            raise NotImplementedError(f"{name}: {exc}") from None
+        pairs = zip(_as_tuple(result), _as_tuple(expected), strict=False)
+        self.error = max(max_ulp_error(r, e) for r, e in pairs)
 
     def track_max_ulp(self, name: str, pass_: str, dtype: str, device: str) -> float:
         return self.error

@@ -16,6 +16,7 @@ import ml_dtypes
 import numpy as np
 
 from verify.registry.base import Capabilities
+from verify.registry.conventions import REFERENCE_ARRAYS
 
 SEED = 20240601
 LOGIT_SCALE = 2.0
@@ -59,18 +60,27 @@ def _pick_reduction(capabilities: Capabilities) -> str:
     return capabilities.reductions[0]
 
 
+def first_argument(op: str) -> str:
+    """Name of ``op``'s differentiated argument: ``x`` (softmax family) or ``input``."""
+    return REFERENCE_ARRAYS[op][0]
+
+
 def make_kwargs(
     op: str,
     capabilities: Capabilities,
-    shape: tuple[int, int],
+    shape: tuple[int, ...],
     dtype: str,
     seed: int = SEED,
 ) -> dict[str, Any]:
-    """Reference-convention keyword arguments of one ``op`` call on an (N, C) input.
+    """Reference-convention keyword arguments of one ``op`` call.
 
-    Index targets are int64 in [0, C); floating arrays are in ``dtype``.  Options are left at
-    the API's defaults except ``reduction`` (``"mean"`` when offered: the training-loop case).
+    ``shape`` is (N, C) for every op but ``linear_cross_entropy``, where it is
+    (N, hidden, vocabulary).  Index targets are int64 in [0, C); floating arrays are in
+    ``dtype``.  Options are left at the API's defaults except ``reduction`` (``"mean"`` when
+    offered: the training-loop case).
     """
+    if op == "linear_cross_entropy":
+        return _linear_kwargs(capabilities, shape, dtype, seed)
     n, c = shape
     np_dtype = numpy_dtype(dtype)
     rng = np.random.default_rng(seed)
@@ -82,7 +92,7 @@ def make_kwargs(
     else:
         first = _cast(logits, np_dtype)
     del logits
-    kwargs: dict[str, Any] = {"input": first}
+    kwargs: dict[str, Any] = {first_argument(op): first}
 
     kind = capabilities.target
     if kind == "index":
@@ -96,6 +106,24 @@ def make_kwargs(
     if kind is not None:
         kwargs["reduction"] = _pick_reduction(capabilities)
     return kwargs
+
+
+def _linear_kwargs(
+    capabilities: Capabilities, shape: tuple[int, ...], dtype: str, seed: int
+) -> dict[str, Any]:
+    """Activations ~ N(0, 1) and a weight ~ N(0, 1/hidden): logits of unit variance."""
+    n, hidden, vocabulary = shape
+    np_dtype = numpy_dtype(dtype)
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, hidden), dtype=np.float32)
+    w = rng.standard_normal((vocabulary, hidden), dtype=np.float32)
+    w *= np.float32(1.0 / np.sqrt(hidden))
+    return {
+        "input": _cast(x, np_dtype),
+        "linear_weight": _cast(w, np_dtype),
+        "target": rng.integers(0, vocabulary, size=n, dtype=np.int64),
+        "reduction": _pick_reduction(capabilities),
+    }
 
 
 def array_arguments(kwargs: dict[str, Any]) -> list[np.ndarray]:

@@ -7,8 +7,8 @@ given environment (same installed frameworks, same environment variables).
 Environment variables (see ``docs/benchmarks.md``):
 
 - ``XENT_BENCH_FULL=1`` enables the LLM shape (8192 x 128256) and the GPU-sized linear cross
-  entropy shape.  Without it those combinations are skipped, which keeps a ``--quick`` pass to
-  minutes on a small CPU machine.
+  entropy shape (8192 x 4096 x 128256).  Without it those combinations are skipped, which
+  keeps a ``--quick`` pass to minutes on a small CPU machine.
 - ``XENT_BENCH_FRAMEWORKS=torch,jax`` restricts the registry entries benchmarked to these
   frameworks (default: every installed one).  Each asv process imports the registry modules
   of the selected frameworks, so a narrow selection also makes every process start faster.
@@ -24,6 +24,15 @@ SMALL = "256x10"
 MEDIUM = "4096x32000"
 LLM = "8192x128256"
 SHAPES: tuple[str, ...] = (SMALL, MEDIUM, LLM)
+
+#: linear_cross_entropy shapes (N rows, hidden, vocabulary): a CPU-sized one, and the LLM head
+#: of the brief (8192 tokens, hidden 4096, vocabulary 128256), which runs on GPUs only
+LINEAR_CPU = "2048x512x32000"
+LINEAR_GPU = "8192x4096x128256"
+LINEAR_SHAPES: tuple[str, ...] = (LINEAR_CPU, LINEAR_GPU)
+#: shapes that run only with XENT_BENCH_FULL=1, and shapes never run on a CPU
+FULL_ONLY_SHAPES: frozenset[str] = frozenset({LLM, LINEAR_GPU})
+GPU_ONLY_SHAPES: frozenset[str] = frozenset({LINEAR_GPU})
 
 DTYPES: tuple[str, ...] = ("float16", "bfloat16", "float32", "float64")
 DEVICES: tuple[str, ...] = ("cpu", "cuda")

@@ -4,11 +4,13 @@
 NotImplementedError with the reason it cannot run here (asv records the combination as
 skipped): an entry that does not support the dtype, a device that is absent, a shape that is
 switched off or does not fit in memory, an API without a gradient.
+:class:`PreparedCallBenchmark` is the ``setup`` the per-measurement classes share.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -16,9 +18,10 @@ from benchmarks import host_memory, parameters
 from benchmarks.inputs import make_kwargs, numpy_dtype
 from verify.registry.base import Implementation, Unsupported
 
-#: Working-set estimate of one call, in multiples of one (N, C) array held at >= 4 bytes an
-#: element (frameworks compute half precision in float32): input, output or softmax buffer and
-#: a temporary for the forward; add the gradient and saved activations for the backward.
+#: Working-set estimate of one call, in multiples of the largest array (the (N, C) scores)
+#: held at >= 4 bytes an element (frameworks compute half precision in float32): input,
+#: result or softmax buffer and a temporary for the forward; add the gradient and the saved
+#: activations for the backward.
 FORWARD_ARRAYS = 3
 FORWARD_BACKWARD_ARRAYS = 6
 #: warm-up calls in setup: the first traces/compiles (jit, tf.function, XLA, torch.compile),
@@ -35,21 +38,23 @@ class PreparedCall:
     run: Callable[[], Any]
 
 
-def working_set_bytes(shape: tuple[int, ...], dtype: str, backward: bool) -> int:
+def working_set_bytes(op: str, dims: tuple[int, ...], dtype: str, backward: bool) -> int:
     """Rough upper estimate of the memory one call needs (see the constants above)."""
-    elements = 1
-    for extent in shape:
-        elements *= extent
+    if op == "linear_cross_entropy":
+        rows, hidden, vocabulary = dims
+        elements = rows * vocabulary + (rows + vocabulary) * hidden  # logits + operands
+    else:
+        elements = math.prod(dims)
     per_element = max(numpy_dtype(dtype).itemsize, 4)
     arrays = FORWARD_BACKWARD_ARRAYS if backward else FORWARD_ARRAYS
     return elements * per_element * arrays
 
 
 def require_fits(
-    framework: str, shape: tuple[int, ...], dtype: str, device: str, backward: bool
+    framework: str, op: str, dims: tuple[int, ...], dtype: str, device: str, backward: bool
 ) -> None:
     """NotImplementedError when the call's estimated working set exceeds the free memory."""
-    need = working_set_bytes(shape, dtype, backward)
+    need = working_set_bytes(op, dims, dtype, backward)
     if device == "cpu":
         free = host_memory.available_bytes()
     else:
@@ -60,6 +65,14 @@ def require_fits(
         raise NotImplementedError(
             f"needs about {need / 2**30:.1f} GiB, {free / 2**30:.1f} GiB free on {device}"
         )
+
+
+def require_shape_enabled(shape: str, device: str) -> None:
+    """Skip GPU-only shapes on the CPU and full-mode shapes outside full mode."""
+    if shape in parameters.GPU_ONLY_SHAPES and device == "cpu":
+        raise NotImplementedError(f"shape {shape} is benchmarked on GPUs only")
+    if shape in parameters.FULL_ONLY_SHAPES:
+        parameters.require_full_mode(f"shape {shape}")
 
 
 def resolve(name: str, dtype: str, device: str, backward: bool) -> Implementation:
@@ -84,12 +97,11 @@ def resolve(name: str, dtype: str, device: str, backward: bool) -> Implementatio
 
 def prepare(name: str, dtype: str, shape: str, device: str, backward: bool) -> PreparedCall:
     """Resolve, build seeded inputs, bind on ``device`` and warm up (compile) the call."""
+    require_shape_enabled(shape, device)
     impl = resolve(name, dtype, device, backward)
     dims = parameters.parse_shape(shape)
-    if shape == parameters.LLM:
-        parameters.require_full_mode(f"the LLM shape {shape}")
-    require_fits(impl.framework, dims, dtype, device, backward)
-    kwargs = make_kwargs(impl.op, impl.capabilities, dims, dtype)  # type: ignore[arg-type]
+    require_fits(impl.framework, impl.op, dims, dtype, device, backward)
+    kwargs = make_kwargs(impl.op, impl.capabilities, dims, dtype)
     try:
         run = impl.bind(kwargs, device, backward)  # type: ignore[misc]
         for _ in range(WARMUP_CALLS):
@@ -97,3 +109,21 @@ def prepare(name: str, dtype: str, shape: str, device: str, backward: bool) -> P
     except Unsupported as exc:
         raise NotImplementedError(f"{name}: {exc}") from None
     return PreparedCall(impl=impl, kwargs=kwargs, device=device, backward=backward, run=run)
+
+
+PASSES = ("forward", "forward_backward")
+
+
+class PreparedCallBenchmark:
+    """Shared asv ``setup``: ``self.call`` is the entry bound to seeded data, warmed up.
+
+    Subclasses set ``params`` (registry names, passes, dtypes, shapes, devices) and define
+    the measurement methods.
+    """
+
+    param_names = ("implementation", "pass", "dtype", "shape", "device")
+    timeout = 600.0
+    call: PreparedCall
+
+    def setup(self, name: str, pass_: str, dtype: str, shape: str, device: str) -> None:
+        self.call = prepare(name, dtype, shape, device, backward=pass_ == "forward_backward")

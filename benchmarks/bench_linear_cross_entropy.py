@@ -1,0 +1,57 @@
+"""``linear_cross_entropy``: the projection to the vocabulary fused with the loss.
+
+Parameterised over the registry's ``linear_cross_entropy`` entries, which for PyTorch are the
+reference path (``options=None``: ``linear`` then ``cross_entropy``, materialising the
+(N, vocabulary) logits) and the chunked path (``options=torch.nn.LinearCrossEntropyOptions()``,
+which never holds all the logits at once); see
+https://docs.pytorch.org/docs/main/generated/torch.nn.functional.linear_cross_entropy.html.
+Shapes are N x hidden x vocabulary: 2048 x 512 x 32000 everywhere, and the LLM head
+8192 x 4096 x 128256 on GPUs with ``XENT_BENCH_FULL=1`` (on a CPU it is hours of matmul).
+The interesting figures are time and, above all, peak memory: the chunked path exists to cut
+the logits' N x vocabulary footprint.
+"""
+
+from __future__ import annotations
+
+from benchmarks import host_memory, parameters
+from benchmarks.prepared_call import PASSES, PreparedCallBenchmark
+
+NAMES = tuple(parameters.implementation_names(("linear_cross_entropy",)))
+
+
+class LinearCrossEntropyTime(PreparedCallBenchmark):
+    """Wall time of one call (forward, or forward and backward), device synchronised."""
+
+    params = (NAMES, PASSES, parameters.DTYPES, parameters.LINEAR_SHAPES, parameters.DEVICES)
+
+    def time_call(self, name: str, pass_: str, dtype: str, shape: str, device: str) -> None:
+        self.call.run()
+
+
+class LinearCrossEntropyHostMemory(PreparedCallBenchmark):
+    """CPU memory: asv's process peak RSS, and the RSS growth during the call alone."""
+
+    params = (NAMES, PASSES, parameters.DTYPES, (parameters.LINEAR_CPU,), ("cpu",))
+
+    def peakmem_call(self, name: str, pass_: str, dtype: str, shape: str, device: str) -> None:
+        self.call.run()
+
+    def track_rss_increase(self, name: str, pass_: str, dtype: str, shape: str, device: str) -> int:
+        return host_memory.peak_rss_increase(self.call.run)
+
+    track_rss_increase.unit = "bytes"  # type: ignore[attr-defined]
+
+
+class LinearCrossEntropyGpuMemory(PreparedCallBenchmark):
+    """GPU peak memory allocated during one call."""
+
+    params = (NAMES, PASSES, parameters.DTYPES, parameters.LINEAR_SHAPES, ("cuda",))
+
+    def track_gpu_peak_bytes(
+        self, name: str, pass_: str, dtype: str, shape: str, device: str
+    ) -> int:
+        from benchmarks.device_memory import gpu_peak_bytes
+
+        return gpu_peak_bytes(self.call.impl.framework, self.call.run)
+
+    track_gpu_peak_bytes.unit = "bytes"  # type: ignore[attr-defined]

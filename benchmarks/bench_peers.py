@@ -1,0 +1,173 @@
+"""Third-party fused GPU kernels, benchmarked beside the frameworks' own (GPU only).
+
+- Liger Kernel's ``LigerCrossEntropyLoss`` and ``LigerFusedLinearCrossEntropyLoss``
+  (Triton; https://github.com/linkedin/Liger-Kernel)
+- Cut Cross-Entropy's ``linear_cross_entropy`` (Triton; https://github.com/apple/ml-cross-entropy)
+- QuACK's ``quack.cross_entropy.cross_entropy`` (CuTe DSL; https://github.com/Dao-AILab/quack)
+
+They are not registry entries: they are CUDA-only PyTorch extensions whose conformance the
+suite does not claim.  Each runs only where ``torch.cuda.is_available()`` and its package
+imports (``pip install liger-kernel cut-cross-entropy quack-kernels``); elsewhere setup raises
+NotImplementedError with the reason, which asv reports as skipped.  Inputs match the registry
+benchmarks (same seeds, shapes and dtypes), class-index targets, ``reduction="mean"``, so the
+figures sit next to ``torch.nn.functional.cross_entropy`` and
+``torch.nn.functional.linear_cross_entropy`` on the dashboard.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+from benchmarks import parameters
+from benchmarks.inputs import make_kwargs
+from benchmarks.prepared_call import PASSES, WARMUP_CALLS, require_fits, require_shape_enabled
+from verify.registry.base import Capabilities
+
+_INDEX_TARGETS = Capabilities(target="index", reductions=("mean",))
+
+
+def _liger_cross_entropy() -> Callable[..., Any]:
+    module = importlib.import_module("liger_kernel.transformers")
+    loss = module.LigerCrossEntropyLoss(reduction="mean")
+    return lambda x, target: loss(x, target)
+
+
+def _quack_cross_entropy() -> Callable[..., Any]:
+    module = importlib.import_module("quack.cross_entropy")
+    return lambda x, target: module.cross_entropy(x, target, reduction="mean")
+
+
+def _liger_fused_linear() -> Callable[..., Any]:
+    module = importlib.import_module("liger_kernel.transformers")
+    loss = module.LigerFusedLinearCrossEntropyLoss(reduction="mean")
+    return lambda x, weight, target: loss(weight, x, target)
+
+
+def _cut_cross_entropy() -> Callable[..., Any]:
+    module = importlib.import_module("cut_cross_entropy")
+    return lambda x, weight, target: module.linear_cross_entropy(x, weight, target)
+
+
+#: peer name -> (op, factory of a callable taking torch tensors in the reference's order)
+CROSS_ENTROPY_PEERS: dict[str, Callable[[], Callable[..., Any]]] = {
+    "liger_kernel.LigerCrossEntropyLoss": _liger_cross_entropy,
+    "quack.cross_entropy": _quack_cross_entropy,
+}
+LINEAR_PEERS: dict[str, Callable[[], Callable[..., Any]]] = {
+    "liger_kernel.LigerFusedLinearCrossEntropyLoss": _liger_fused_linear,
+    "cut_cross_entropy.linear_cross_entropy": _cut_cross_entropy,
+}
+#: the dtypes these kernels are written for
+PEER_DTYPES = ("bfloat16", "float16", "float32")
+
+
+def _bind_peer(
+    factory: Callable[[], Callable[..., Any]], op: str, dtype: str, shape: str, backward: bool
+) -> Callable[[], Any]:
+    """The peer's call on seeded CUDA tensors, synchronised, warmed up."""
+    require_shape_enabled(shape, "cuda")
+    try:
+        import torch
+    except ImportError:
+        raise NotImplementedError("peers are PyTorch extensions; torch is not installed") from None
+    if not torch.cuda.is_available():
+        raise NotImplementedError("peer kernels run on CUDA GPUs only; none is present")
+    try:
+        fn = factory()
+    except ImportError as exc:
+        raise NotImplementedError(f"peer package not importable: {exc}") from None
+    dims = parameters.parse_shape(shape)
+    require_fits("torch", op, dims, dtype, "cuda", backward)
+    kwargs = make_kwargs(op, _INDEX_TARGETS, dims, dtype)
+    order = (
+        ("input", "linear_weight", "target")
+        if op == "linear_cross_entropy"
+        else ("input", "target")
+    )
+    tensors = []
+    for name in order:
+        array = kwargs[name]
+        if array.dtype.name == "bfloat16":  # torch cannot take ml_dtypes arrays directly
+            t = torch.from_numpy(array.view("uint16").astype("int16")).view(torch.bfloat16)
+        else:
+            t = torch.from_numpy(array)
+        tensors.append(t.to("cuda"))
+    differentiable = [i for i, name in enumerate(order) if name != "target"]
+
+    def run() -> Any:
+        if not backward:
+            with torch.no_grad():
+                out = fn(*tensors)
+        else:
+            leaves = list(tensors)
+            for i in differentiable:
+                leaves[i] = tensors[i].detach().requires_grad_(True)
+            out = fn(*leaves)
+            out.backward()
+        torch.cuda.synchronize()
+        return out
+
+    for _ in range(WARMUP_CALLS):
+        run()
+    return run
+
+
+class _PeerBenchmark:
+    param_names = ("peer", "pass", "dtype", "shape")
+    timeout = 600.0
+    op = "cross_entropy"
+    peers: dict[str, Callable[[], Callable[..., Any]]] = CROSS_ENTROPY_PEERS
+
+    def setup(self, peer: str, pass_: str, dtype: str, shape: str) -> None:
+        backward = pass_ == "forward_backward"
+        self.run = _bind_peer(self.peers[peer], self.op, dtype, shape, backward)
+
+
+class PeerCrossEntropyTime(_PeerBenchmark):
+    """Wall time of one call on the GPU, synchronised."""
+
+    params = (tuple(CROSS_ENTROPY_PEERS), PASSES, PEER_DTYPES, parameters.SHAPES)
+
+    def time_call(self, peer: str, pass_: str, dtype: str, shape: str) -> None:
+        self.run()
+
+
+class PeerCrossEntropyGpuMemory(_PeerBenchmark):
+    """``torch.cuda.max_memory_allocated`` during one call."""
+
+    params = (tuple(CROSS_ENTROPY_PEERS), PASSES, PEER_DTYPES, parameters.SHAPES)
+
+    def track_gpu_peak_bytes(self, peer: str, pass_: str, dtype: str, shape: str) -> int:
+        from benchmarks.device_memory import gpu_peak_bytes
+
+        return gpu_peak_bytes("torch", self.run)
+
+    track_gpu_peak_bytes.unit = "bytes"  # type: ignore[attr-defined]
+
+
+class PeerLinearCrossEntropyTime(_PeerBenchmark):
+    """Wall time of one fused linear + cross entropy call on the GPU, synchronised."""
+
+    op = "linear_cross_entropy"
+    peers = LINEAR_PEERS
+    params = (tuple(LINEAR_PEERS), PASSES, PEER_DTYPES, parameters.LINEAR_SHAPES)
+
+    def time_call(self, peer: str, pass_: str, dtype: str, shape: str) -> None:
+        self.run()
+
+
+class PeerLinearCrossEntropyGpuMemory(_PeerBenchmark):
+    """``torch.cuda.max_memory_allocated`` during one fused linear + cross entropy call."""
+
+    op = "linear_cross_entropy"
+    peers = LINEAR_PEERS
+    params = (tuple(LINEAR_PEERS), PASSES, PEER_DTYPES, parameters.LINEAR_SHAPES)
+
+    def track_gpu_peak_bytes(self, peer: str, pass_: str, dtype: str, shape: str) -> int:
+        from benchmarks.device_memory import gpu_peak_bytes
+
+        return gpu_peak_bytes("torch", self.run)
+
+    track_gpu_peak_bytes.unit = "bytes"  # type: ignore[attr-defined]
