@@ -285,3 +285,39 @@ def test_sigint_writes_a_valid_report_of_what_finished(tmp_path):
     assert len(report.results) >= 2 and all(r.status == "pass" for r in report.results)
     assert "interrupted" in (out / "conformance.md").read_text("utf-8")
     assert "interrupted" in stdout
+
+
+@pytest.mark.slow
+def test_real_run_is_deterministic_and_valid(tmp_path):
+    """``python -m verify`` end to end with the real checks (the NumPy textbook entries, the
+    quick profile), twice with the same seed: valid reports, identical results."""
+    outputs = []
+    for i in range(2):
+        out = tmp_path / f"run{i}"
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "verify",
+                "--framework",
+                "numpy",
+                "--profile",
+                "quick",
+                "--seed",
+                "11",
+                "--output",
+                str(out),
+            ],
+            capture_output=True,
+            text=True,
+            env=_env(),
+            cwd=tmp_path,
+            timeout=1200,
+        )
+        assert proc.returncode in (0, 1), proc.stderr[-2000:]
+        assert "Traceback" not in proc.stderr
+        report = json_report.load(out / "conformance.json")
+        assert report.results and report.environment["seed"] == 11
+        assert (proc.returncode == 1) == bool(report.nonconforming)
+        outputs.append(_comparable(report))
+    assert outputs[0] == outputs[1]

@@ -2,10 +2,11 @@
 
 On a terminal: one line per framework worker, redrawn in place (ANSI "cursor up" and "erase
 line", ECMA-48 CSI sequences CUU and EL: https://ecma-international.org/publications-and-standards/standards/ecma-48/),
-showing the implementation and check being run, examples done, the counts of results so far and
-the elapsed time.  Anywhere else (CI logs, files): plain lines, one per finished result, one per
-worker start and end, and a heartbeat line for a check that runs long, so that a log shows
-progress without control characters.
+showing the implementation and check being run, how far the worker has got (``done/total`` of
+the session's progress events), the counts of results so far and the elapsed time.  Anywhere
+else (CI logs, files): plain lines, one per finished result, one per worker start and end, and a
+heartbeat line for a check that runs long, so that a log shows progress without control
+characters.
 """
 
 from __future__ import annotations
@@ -85,10 +86,9 @@ class ProgressDisplay:
                 worker.last_heartbeat = now
             elif now - worker.last_heartbeat >= HEARTBEAT_S:
                 worker.last_heartbeat = now
-                total = f"/{event.total}" if event.total else ""
                 self._line(
                     f"{label}: still running {event.implementation} {event.check} "
-                    f"{event.dtype} {event.device} ({event.done}{total} examples)"
+                    f"{event.dtype} {event.device} [{_fraction(event)}]"
                 )
         self._redraw()
 
@@ -139,8 +139,7 @@ class ProgressDisplay:
             doing = "starting"
         else:
             e = worker.event
-            total = f"/{e.total}" if e.total else ""
-            doing = f"{e.implementation} {e.check} {e.dtype} {e.device} {e.done}{total}"
+            doing = f"{e.implementation} {e.check} {e.dtype} {e.device} [{_fraction(e)}]"
         return f"{worker.label:<11} {elapsed:>6}  {doing}  [{self._counts(worker)}]"
 
     def _line(self, text: str) -> None:
@@ -167,6 +166,11 @@ class ProgressDisplay:
         self.stream.write(out)
         self.stream.flush()
         self._drawn = len(lines)
+
+
+def _fraction(event: ProgressEvent) -> str:
+    """``done/total`` of an event (the session decides the unit: checks or examples)."""
+    return f"{event.done}/{event.total}" if event.total else str(event.done)
 
 
 def _same_check(a: ProgressEvent, b: ProgressEvent) -> bool:

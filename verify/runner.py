@@ -419,7 +419,7 @@ class Runner:
         if running and event is not None:
             where = (
                 f"while running {event.implementation} {event.check} {event.dtype} "
-                f"{event.device} ({event.done} examples done)"
+                f"{event.device} (progress {event.done}/{event.total or '?'})"
             )
             result = Result(
                 implementation=event.implementation,
