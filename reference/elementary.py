@@ -93,6 +93,8 @@ def log_f64(s: np.ndarray, rad: np.ndarray | float = 0.0) -> tuple[np.ndarray, n
     v = np.log(s)
     rr = np.asarray(rad) / s
     out_rad = np.abs(v) * F64_ELEM_REL + rr * (1 + 2 * rr) * (1 + 2**-40)
+    # |log(s +- r) - log s| <= r/(s - r) <= rr (1 + 2 rr) needs rr <= 1/2
+    out_rad = np.where(rr <= 0.5, out_rad, np.inf)
     exact = (s == 1) & (np.asarray(rad) == 0)
     return v, np.where(exact, 0.0, out_rad)
 
@@ -100,7 +102,10 @@ def log_f64(s: np.ndarray, rad: np.ndarray | float = 0.0) -> tuple[np.ndarray, n
 def log1p_f64(t: np.ndarray, rad: np.ndarray | float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """log(1 + t) for the enclosure ``t +- rad`` (t >= 0) in float64."""
     v = np.log1p(t)
-    out_rad = np.abs(v) * F64_ELEM_REL + np.asarray(rad) * (1 + 2**-40)
+    # derivative 1/(1 + t) <= 2 while the enclosure stays above t = -1/2
+    rr = np.asarray(rad) / (1 + t)
+    out_rad = np.abs(v) * F64_ELEM_REL + rr * (1 + 2 * rr) * (1 + 2**-40)
+    out_rad = np.where(rr <= 0.5, out_rad, np.inf)
     exact = (t == 0) & (np.asarray(rad) == 0)
     return v, np.where(exact, 0.0, out_rad)
 
@@ -154,6 +159,10 @@ def exp_dd(
     exact = (xh == 0) & (xl == 0) & (rad == 0)
     eh = np.where(np.isneginf(xh), 0.0, eh)
     bound = np.where(exact | np.isneginf(xh), 0.0, bound)
+    bad = np.isnan(xh) | np.isnan(xl) | np.isnan(rad)  # e.g. inf - inf in a TwoSum upstream
+    if np.any(bad):
+        eh = np.where(bad, np.nan, eh)
+        bound = np.where(bad, np.inf, bound)
     return eh, el, bound
 
 
@@ -178,7 +187,7 @@ def log_dd(
     yh, yl = dd.add_d(yh, yl, y0)
     eh, el = dd.mul_d(LN2_HI, LN2_LO, e)
     yh, yl = dd.add(yh, yl, eh, el)
-    rr = rad / sh
+    rr = np.where(rad <= 0.5 * sh, rad / sh, np.inf)
     bound = (
         2 * zb  # relative error of exp(-y0) ~ absolute error of t
         + np.abs(th) ** 3
@@ -215,6 +224,7 @@ def log1p_dd(
     gh, gl, gb = log_dd(np.where(small, 1.0, oh), np.where(small, 0.0, ol))
     yh = np.where(small, sh_, gh)
     yl = np.where(small, sl_, gl)
-    bound = np.where(small, series_bound, gb) + rad * (1 + 2**-40)
+    rr = np.where(rad <= 0.5 * (1 + th), rad / (1 + th), np.inf)
+    bound = np.where(small, series_bound, gb) + rr * (1 + 2 * rr) * (1 + 2**-40)
     exact = (th == 0) & (tl == 0) & (rad == 0)
     return yh, yl, np.where(exact, 0.0, bound)

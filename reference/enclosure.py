@@ -104,7 +104,10 @@ class Enc:
         else:
             h, l = self.h / o.h, 0.0
         with np.errstate(divide="ignore", invalid="ignore"):
-            r = (self.r + np.abs(h) * o.r) / (np.abs(o.h) - o.r * K) + self.rel * np.abs(h)
+            den = np.abs(o.h) - o.r * K
+            r = (self.r + np.abs(h) * o.r) / den + self.rel * np.abs(h)
+            # a divisor enclosure reaching zero bounds nothing
+            r = np.where(den > 0, r, np.inf)
         return Enc(h, l, r * K, self.dd)
 
     def exp(self) -> Enc:

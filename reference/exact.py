@@ -57,14 +57,19 @@ def _widen(v: Decimal) -> tuple[Decimal, Decimal]:
 
 
 class XVal:
-    """An exact rational or a decimal interval enclosing a real number."""
+    """A real number known as ``q + [lo, hi]``: an exact rational part ``q`` plus a decimal
+    interval (absent when the number is exactly ``q``).
+
+    Keeping the rational part exact matters at rounding boundaries: an exact midpoint plus a
+    strictly positive tiny term must round away from the tie, which a decimal sum at any
+    fixed precision would lose; :func:`round_xval` adds the parts as exact rationals."""
 
     __slots__ = ("hi", "lo", "q")
 
     def __init__(
         self, q: Fraction | None = None, lo: Decimal | None = None, hi: Decimal | None = None
     ) -> None:
-        self.q = q
+        self.q = Fraction(0) if q is None else q
         self.lo = lo
         self.hi = hi
 
@@ -81,32 +86,47 @@ class XVal:
 
     @property
     def exact(self) -> bool:
-        return self.q is not None
+        return self.lo is None
+
+    def _iv(self) -> tuple[Decimal, Decimal]:
+        if self.lo is None:
+            return Decimal(0), Decimal(0)
+        return self.lo, self.hi  # type: ignore[return-value]
 
     def bounds(self) -> tuple[Decimal, Decimal]:
-        if self.q is not None:
-            return _dec_bounds(self.q)
-        assert self.lo is not None and self.hi is not None
-        return self.lo, self.hi
+        """Decimal bounds of the whole value (outward rounded)."""
+        qlo, qhi = _dec_bounds(self.q)
+        if self.lo is None:
+            return qlo, qhi
+        return (
+            _ctx(decimal.ROUND_FLOOR).add(qlo, self.lo),
+            _ctx(decimal.ROUND_CEILING).add(qhi, self.hi),
+        )
+
+    @staticmethod
+    def _mul_iv(a: tuple[Decimal, Decimal], b: tuple[Decimal, Decimal]) -> tuple[Decimal, Decimal]:
+        down, up = _ctx(decimal.ROUND_FLOOR), _ctx(decimal.ROUND_CEILING)
+        lo = min(down.multiply(x, y) for x in a for y in b)
+        hi = max(up.multiply(x, y) for x in a for y in b)
+        return lo, hi
 
     # arithmetic -----------------------------------------------------------------------
     def __neg__(self) -> XVal:
-        if self.q is not None:
+        if self.lo is None:
             return XVal(q=-self.q)
-        return XVal(lo=-self.hi, hi=-self.lo)  # type: ignore[operator]
+        return XVal(q=-self.q, lo=-self.hi, hi=-self.lo)  # type: ignore[operator]
 
     def __add__(self, other: object) -> XVal:
         o = XVal.of(other)  # type: ignore[arg-type]
-        if self.q is not None and o.q is not None:
-            return XVal(q=self.q + o.q)
-        if self.q == 0:
-            return o
-        if o.q == 0:
-            return self
-        alo, ahi = self.bounds()
-        blo, bhi = o.bounds()
+        q = self.q + o.q
+        if self.lo is None and o.lo is None:
+            return XVal(q=q)
+        alo, ahi = self._iv()
+        blo, bhi = o._iv()
         return XVal(
-            lo=_ctx(decimal.ROUND_FLOOR).add(alo, blo), hi=_ctx(decimal.ROUND_CEILING).add(ahi, bhi)
+            q=q,
+            lo=_ctx(decimal.ROUND_FLOOR).add(alo, blo),
+            hi=_ctx(decimal.ROUND_CEILING).add(ahi, bhi),
         )
 
     __radd__ = __add__
@@ -119,25 +139,36 @@ class XVal:
 
     def __mul__(self, other: object) -> XVal:
         o = XVal.of(other)  # type: ignore[arg-type]
-        if self.q is not None and o.q is not None:
+        if self.lo is None and o.lo is None:
             return XVal(q=self.q * o.q)
-        if self.q == 0 or o.q == 0:
+        if (self.lo is None and self.q == 0) or (o.lo is None and o.q == 0):
             return XVal(q=Fraction(0))
-        alo, ahi = self.bounds()
-        blo, bhi = o.bounds()
+        # (q1 + I1)(q2 + I2) = q1 q2 + q1 I2 + q2 I1 + I1 I2: the first term stays exact
+        parts = []
+        if o.lo is not None and self.q != 0:
+            parts.append(self._mul_iv(_dec_bounds(self.q), o._iv()))
+        if self.lo is not None and o.q != 0:
+            parts.append(self._mul_iv(_dec_bounds(o.q), self._iv()))
+        if self.lo is not None and o.lo is not None:
+            parts.append(self._mul_iv(self._iv(), o._iv()))
         down, up = _ctx(decimal.ROUND_FLOOR), _ctx(decimal.ROUND_CEILING)
-        cands_lo = [down.multiply(x, y) for x in (alo, ahi) for y in (blo, bhi)]
-        cands_hi = [up.multiply(x, y) for x in (alo, ahi) for y in (blo, bhi)]
-        return XVal(lo=min(cands_lo), hi=max(cands_hi))
+        lo, hi = Decimal(0), Decimal(0)
+        for plo, phi in parts:
+            lo, hi = down.add(lo, plo), up.add(hi, phi)
+        return XVal(q=self.q * o.q, lo=lo, hi=hi)
 
     __rmul__ = __mul__
 
     def __truediv__(self, other: object) -> XVal:
         o = XVal.of(other)  # type: ignore[arg-type]
-        if self.q is not None and o.q is not None:
+        if self.lo is None and o.lo is None:
             return XVal(q=self.q / o.q)
-        if self.q == 0:
+        if self.lo is None and self.q == 0:
             return XVal(q=Fraction(0))
+        if o.lo is None:  # (q + I) / c = q/c + I/c
+            c = _dec_bounds(1 / o.q)
+            ilo, ihi = self._mul_iv(self._iv(), c) if self.lo is not None else (None, None)
+            return XVal(q=self.q / o.q, lo=ilo, hi=ihi)
         blo, bhi = o.bounds()
         if blo <= 0 <= bhi:
             raise CertificationError("division by an interval containing zero")
@@ -152,14 +183,14 @@ class XVal:
 
     # transcendentals ------------------------------------------------------------------
     def exp(self) -> XVal:
-        if self.q == 0:
+        if self.lo is None and self.q == 0:
             return XVal(q=Fraction(1))
         lo, hi = self.bounds()
         ctx = _ctx(decimal.ROUND_HALF_EVEN)
         return XVal(lo=_widen(ctx.exp(lo))[0], hi=_widen(ctx.exp(hi))[1])
 
     def log(self) -> XVal:
-        if self.q == 1:
+        if self.lo is None and self.q == 1:
             return XVal(q=Fraction(0))
         lo, hi = self.bounds()
         if lo <= 0:
@@ -169,7 +200,7 @@ class XVal:
 
     def log1p(self) -> XVal:
         """log(1 + t) for t > -1, accurate in relative terms for tiny t."""
-        if self.q == 0:
+        if self.lo is None and self.q == 0:
             return XVal(q=Fraction(0))
         lo, hi = self.bounds()
         prec = decimal.getcontext().prec
@@ -179,9 +210,9 @@ class XVal:
         return (XVal.of(1) + self).log()
 
     def __repr__(self) -> str:
-        if self.q is not None:
+        if self.lo is None:
             return f"XVal({self.q})"
-        return f"XVal([{self.lo}, {self.hi}])"
+        return f"XVal({self.q} + [{self.lo}, {self.hi}])"
 
 
 def _log1p_series(t: Decimal, prec: int) -> tuple[Decimal, Decimal]:
@@ -210,21 +241,18 @@ def _log1p_series(t: Decimal, prec: int) -> tuple[Decimal, Decimal]:
 
 
 def round_xval(v: XVal, fmt: Format) -> float | None:
-    """The correctly rounded value of ``v`` in ``fmt``, or None when the interval straddles a
-    rounding boundary."""
-    if v.q is not None:
+    """The correctly rounded value of ``v`` in ``fmt``, or None when its enclosure straddles a
+    rounding boundary.  The ends ``q + lo`` and ``q + hi`` are formed as exact rationals."""
+    if v.lo is None:
         return round_rational(v.q, fmt)
-    lo, hi = v.bounds()
-    a = round_rational(Fraction(lo), fmt)
-    b = round_rational(Fraction(hi), fmt)
-    if a == b and (a != 0 or math.copysign(1, a) == math.copysign(1, b)):
+    a = round_rational(v.q + Fraction(v.lo), fmt)
+    b = round_rational(v.q + Fraction(v.hi), fmt)
+    if a == b:
         return a
-    if a == b == 0:
-        return 0.0
     return None
 
 
-def ziv(fn: Callable[[], XVal], fmt: Format, what: str = "value") -> float:
+def ziv(fn: Callable[[], XVal | float], fmt: Format, what: str = "value") -> float:
     """Evaluate ``fn`` (which builds its result from :class:`XVal` operations) at rising
     decimal precision until its enclosure rounds to one value of ``fmt``."""
     for prec in PRECISIONS:
@@ -233,6 +261,8 @@ def ziv(fn: Callable[[], XVal], fmt: Format, what: str = "value") -> float:
             ctx.Emax = 10**9
             ctx.Emin = -(10**9)
             v = fn()
+            if isinstance(v, float):  # an infinity or NaN decided by the formula itself
+                return v
             r = round_xval(v, fmt)
         if r is not None:
             return r

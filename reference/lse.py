@@ -186,11 +186,14 @@ class ExactRow:
         if prec in self._cache:
             return self._cache[prec]
         n = len(self.d)
-        cutoff = -(prec * 2.31 + math.log(n + 1) + 20)
+        # terms below e^cutoff cannot matter at this precision: enclosed in bulk, between the
+        # largest of them (a strictly positive lower bound, so that an exact midpoint plus a
+        # far term still rounds away from the tie) and count * e^cutoff
+        cutoff = Fraction(-int(prec * 2.31 + math.log(n + 1) + 20))
         es: list[XVal | None] = []
         T = XVal.of(0)
         small_count = 0
-        small_max = -math.inf
+        small_max: Fraction | None = None
         for di in self.d:
             if di is None:
                 es.append(None)
@@ -200,17 +203,24 @@ class ExactRow:
                 continue
             if di < cutoff:
                 small_count += 1
-                small_max = max(small_max, float(di))
+                small_max = di if small_max is None else max(small_max, di)
                 es.append(None)  # computed on demand
                 continue
             ei = XVal.of(di).exp()
             es.append(ei)
             T = T + ei
         if small_count:
+            assert small_max is not None
             with decimal.localcontext() as c2:
                 c2.prec = 20
-                ub = decimal.Decimal(small_max).exp() * 2 * small_count
-            T = T + XVal.interval(decimal.Decimal(0), ub)
+                c2.Emin, c2.Emax = -(10**9), 10**9
+                ub = decimal.Decimal(int(cutoff)).exp() * 2 * small_count
+                lb = decimal.Decimal(0)
+                if small_max > -(10**9):  # e^small_max still above decimal's underflow
+                    c2.rounding = decimal.ROUND_FLOOR
+                    lb = (decimal.Decimal(small_max.numerator) / small_max.denominator).exp()
+                    lb = lb * decimal.Decimal("0.999999")
+            T = T + XVal.interval(lb, ub)
         S = T + self.c
         logS = T.log1p() if self.c == 1 else S.log()
         out = (es, T, S, logS)
@@ -238,7 +248,9 @@ class ExactRow:
             return -(T / S)
         return self.softmax(i) - 1
 
-    def log_softmax(self, i: int) -> XVal:
+    def log_softmax(self, i: int) -> XVal | float:
+        if self.d[i] is None:
+            return -math.inf  # exactly -inf at a -inf logit
         _es, _T, _S, logS = self.stats()
         return XVal.of(self.d[i]) - logS
 
