@@ -21,7 +21,6 @@ reaching the precision cap raises instead of returning an unproven value.
 from __future__ import annotations
 
 import decimal
-import math
 from collections.abc import Callable
 from decimal import Decimal
 from fractions import Fraction
