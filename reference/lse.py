@@ -95,6 +95,11 @@ def row_stats(x: np.ndarray, dd: bool, accurate: bool = False) -> RowStats:
     tier could not certify: ``d`` exact by TwoSum, ``e_i = e^{d_h}(1 + d_l)`` (relative error
     the libm bound plus 2u), and ``T`` summed in double-double, so that only the per-element
     exponential error remains."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _row_stats(x, dd, accurate)
+
+
+def _row_stats(x: np.ndarray, dd: bool, accurate: bool) -> RowStats:
     m = np.max(x, axis=-1)
     lo = np.min(x, axis=-1)
     any_masked = bool(np.any(np.isneginf(lo)))
