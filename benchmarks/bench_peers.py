@@ -86,14 +86,9 @@ def _bind_peer(
         if op == "linear_cross_entropy"
         else ("input", "target")
     )
-    tensors = []
-    for name in order:
-        array = kwargs[name]
-        if array.dtype.name == "bfloat16":  # torch cannot take ml_dtypes arrays directly
-            t = torch.from_numpy(array.view("uint16").astype("int16")).view(torch.bfloat16)
-        else:
-            t = torch.from_numpy(array)
-        tensors.append(t.to("cuda"))
+    from verify.registry.torch_impls import to_tensor
+
+    tensors = [to_tensor(kwargs[name], "cuda") for name in order]
     differentiable = [i for i, name in enumerate(order) if name != "target"]
 
     def run() -> Any:
