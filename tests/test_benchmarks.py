@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import ml_dtypes
@@ -14,11 +15,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from benchmarks import inputs, min_bytes, parameters, prepared_call
-from benchmarks.ulp_error import max_ulp_error
-from verify.registry.base import Capabilities
-
 ROOT = Path(__file__).resolve().parent.parent
+# `benchmarks` is asv's benchmark directory, not an installed package: import it from this
+# checkout also when pytest runs without the repository root on sys.path
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks import inputs, min_bytes, parameters, prepared_call  # noqa: E402
+from benchmarks.ulp_error import max_ulp_error  # noqa: E402
+from verify.registry.base import Capabilities  # noqa: E402
+
 ASV = shutil.which("asv")
 
 
