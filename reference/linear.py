@@ -50,11 +50,16 @@ How the values are decided
     certify, so those outputs are decided by the exact tier: fine at the small shapes the
     reference is used at for this op (``docs/reference.md`` gives timings).
 
-Rows whose shifted logits fall below :math:`-2^{1000}` (only float64 inputs near the top of the
-range produce them) skip the vectorised tiers; in the exact tier those entries' exponentials,
-below :math:`e^{-2^{1000}}`, are enclosed by :math:`[0, 10^{-10^6}]` (the linear terms
-:math:`q_i z_i` stay exact), so an exact rounding tie that only they could break raises
-:class:`~reference.exact.CertificationError` instead of guessing.
+Huge logit spreads
+    Rows whose shifted logits fall below :math:`-2^{1000}` (only float64 inputs near the top of
+    the range produce them) skip the vectorised tiers.  In the exact tier, the exponentials of
+    shifted logits below :math:`-2^{12}` (the *tail*: large inputs in any format) are enclosed
+    by :math:`[0, 10^{-1700}]`, the linear terms :math:`q_i z_i` staying exact.  Such rows are
+    typically one-hot up to the tail, and then a gradient element is an exact rational
+    :math:`E_0` (often a rounding midpoint, e.g. :math:`s(W_{k,h} - W_{t,h})`) plus a
+    perturbation of known first-order form whose sign decides the rounding: see
+    :func:`_decide_rational`.  What still cannot be decided raises
+    :class:`~reference.exact.CertificationError` rather than guessing.
 
 Non-finite inputs
     A logit is the extended-real sum of its products: NaN if any product is NaN (a NaN factor,
@@ -93,9 +98,12 @@ K = 1.0 + 2.0**-40
 ETA = 2.0**-1074
 #: shifted logits below -2^HUGE_EXP skip the vectorised tiers (see the module docstring)
 HUGE_EXP = 1000
-#: an upper bound on k e^{-2^1000} for any realistic k: the exact tier's enclosure of the
-#: exponentials of such logits
-_TAIL = decimal.Decimal("1e-1000000")
+#: in the exact tier, shifted logits below -2^TAIL_EXP form the tail: their exponentials, below
+#: e^{-4096} < 10^-1778, are enclosed by [0, _TAIL] (which bounds k e^{-4096} for any row length
+#: k < 10^78).  Perturbations that small could not be resolved by Ziv's loop, capped at 2560
+#: digits; larger ones can, so rows with logits above the tail go through it.
+TAIL_EXP = 12
+_TAIL = decimal.Decimal("1e-1700")
 
 _F64_TIERS = (("f64", False, False), ("f64acc", False, True), ("dd", True, False))
 
@@ -309,12 +317,12 @@ def _round_row(
 
 
 class _ExactLogitRow:
-    """Exact statistics of one shifted logit row (:class:`ExactRow` of its rationals); entries
-    below -2^1000 enter as -inf, their exponentials enclosed by [0, 10^-1000000]."""
+    """Exact statistics of one shifted logit row (:class:`ExactRow` of its rationals); the tail
+    entries (below -2^12) enter as -inf, their exponentials enclosed by [0, 10^-1700]."""
 
     def __init__(self, ints: np.ndarray, kind: np.ndarray, e0: int) -> None:
         scale = Fraction(2) ** e0
-        huge = -(2**HUGE_EXP)
+        huge = -(2**TAIL_EXP)
         self.z: list[Fraction | None] = [
             Fraction(v) * scale if k == 0 else None for v, k in zip(ints, kind, strict=True)
         ]
@@ -322,6 +330,8 @@ class _ExactLogitRow:
         self.er = ExactRow(
             [-math.inf if (v is None or i in self.tail) else v for i, v in enumerate(self.z)]
         )
+        #: every finite logit above the tail is a maximum: the softmax is rational up to the tail
+        self.rational = all(d == 0 for d in self.er.d if d is not None)
 
     def _tiny(self) -> XVal:
         return XVal.interval(decimal.Decimal(0), _TAIL)
@@ -577,70 +587,172 @@ def _exact_tier(
     qs: dict[int, tuple[list[Fraction], Fraction]] = {}
     cache: dict[tuple[int, int, int], XVal] = {}
 
-    def dz2(n: int, j: int) -> XVal | None:
-        """Exact dz at (n, j) of the (N, J) layout, None when exactly 0."""
-        v, d = divmod(j, D)
-        r = n * D + d
-        if r not in regset:
-            return None
-        prec = decimal.getcontext().prec
-        key = (prec, r, v)
-        if key not in cache:
+    def fx(n: int, h: int) -> Fraction:
+        return Fraction(float(xf[n, h]))
+
+    def fw(j: int, h: int) -> Fraction:
+        return Fraction(float(wf[j, h]))
+
+    def decide(terms: list[tuple[int, int, Fraction]], what: str) -> float:
+        """Round sum_t dz[r_t, v_t] * b_t once (terms with a zero factor left out)."""
+        terms = [(r, v, b) for r, v, b in terms if r in regset and b != 0]
+        for r, _, _ in terms:
             if r not in qs:
                 s = _fr(gvec[r]) if p.reduction == "none" else gex
                 qs[r] = (p.q_row(r), s)  # type: ignore[assignment]
+        STATS["exact"] += 1
+        v = _decide_rational(terms, rows, qs, fmt)
+        if v is not None:
+            return v
+
+        def build() -> XVal:
+            acc = XVal.of(0)
+            for r, v, b in terms:
+                acc = acc + dz(r, v) * b
+            return acc
+
+        return ziv(build, fmt, what)
+
+    def dz(r: int, v: int) -> XVal:
+        key = (decimal.getcontext().prec, r, v)
+        if key not in cache:
             q, s = qs[r]
             cache[key] = rows(r).dz(v, q, s)
         return cache[key]
 
-    fr_x = {}
-    fr_w = {}
-
-    def fx(n: int, h: int) -> Fraction:
-        if (n, h) not in fr_x:
-            fr_x[(n, h)] = Fraction(float(xf[n, h]))
-        return fr_x[(n, h)]
-
-    def fw(j: int, h: int) -> Fraction:
-        if (j, h) not in fr_w:
-            fr_w[(j, h)] = Fraction(float(wf[j, h]))
-        return fr_w[(j, h)]
-
     N, J = L.x.shape[0], L.W2.shape[0]
-
-    def gin(n: int, h: int) -> XVal:
-        acc = XVal.of(0)
-        for j in range(J):
-            d = dz2(n, j)
-            if d is not None and wf[j, h] != 0:
-                acc = acc + d * fw(j, h)
-        return acc
-
-    def gw(j: int, h: int) -> XVal:
-        acc = XVal.of(0)
-        for n in range(N):
-            d = dz2(n, j)
-            if d is not None and xf[n, h] != 0:
-                acc = acc + d * fx(n, h)
-        return acc
-
-    def gb(j: int) -> XVal:
-        acc = XVal.of(0)
-        for n in range(N):
-            d = dz2(n, j)
-            if d is not None:
-                acc = acc + d
-        return acc
-
     for n, h in np.argwhere(pending[0]):
-        outs[0][n, h] = ziv(lambda n=int(n), h=int(h): gin(n, h), fmt, "grad_input")
-        STATS["exact"] += 1
+        terms = [(int(n) * D + j % D, j // D, fw(j, h)) for j in range(J)]
+        outs[0][n, h] = decide(terms, "grad_input")
     for j, h in np.argwhere(pending[1]):
-        outs[1][j, h] = ziv(lambda j=int(j), h=int(h): gw(j, h), fmt, "grad_linear_weight")
-        STATS["exact"] += 1
+        terms = [(n * D + int(j) % D, int(j) // D, fx(n, h)) for n in range(N)]
+        outs[1][j, h] = decide(terms, "grad_linear_weight")
     for (j,) in np.argwhere(pending[2]):
-        outs[2][j] = ziv(lambda j=int(j): gb(j), fmt, "grad_linear_bias")
-        STATS["exact"] += 1
+        terms = [(n * D + int(j) % D, int(j) // D, Fraction(1)) for n in range(N)]
+        outs[2][j] = decide(terms, "grad_linear_bias")
+
+
+def _decide_rational(
+    terms: list[tuple[int, int, Fraction]],
+    rows: _Rows,
+    qs: dict[int, tuple[list[Fraction], Fraction]],
+    fmt: Format,
+) -> float | None:
+    r"""Round :math:`E = \sum_t \partial z_{r_t, v_t} b_t` when every term is rational up to
+    the tail: :math:`v_t` is a tail entry of its row, a -inf entry, or a maximum of a row
+    whose finite logits above the tail (:math:`-2^{12}`) are all maxima.  With
+    :math:`t_j = e^{z_j}` for the tail entries and :math:`S'` the row's sum without them
+    (:math:`S' = c`, the count of maxima, in the last case), :math:`y_j = t_j/(S' + \sum t)`
+    and at a maximum :math:`y_k = 1/(c + \sum t)`, so :math:`E = E_0 + P` with :math:`E_0` the
+    exact rational at :math:`t = 0` and, to first order, :math:`P = \sum_j C_j t_j`
+    (:math:`\partial y_j/\partial t_j = 1/S'`, :math:`\partial y_k/\partial t_j = -1/c^2`);
+    the remainder is below :math:`(\sum|s Q b|)(k^2 + 1) e^{2 z^*}` (:math:`S' \ge 1`).
+    :math:`|P| < 2^{-3500}` (coefficients below :math:`2^{2200}`, :math:`e^{z^*} < 10^{-1778}`)
+    and rounding boundaries are further apart and, when not at :math:`E_0`, further from it
+    (its denominator is below :math:`2^{1200}`), so only a boundary at :math:`E_0` itself needs
+    the sign of :math:`P`: that of :math:`\sum_j C_j e^{z_j - z^*}` (:math:`z^*` the largest
+    tail logit with a nonzero coefficient), decided at rising precision.  Returns None when
+    this does not apply or stays undecided."""
+    e0 = Fraction(0)
+    groups: dict[Fraction, _Group] = {}
+    mass = Fraction(0)
+    any_tail = False
+    for r, v, b in terms:
+        row = rows(r)
+        q, s = qs[r]
+        Q = sum(q, Fraction(0))
+        c = row.er.c
+        dv = row.er.d[v]
+        in_tail = v in row.tail
+        if dv is not None and not (dv == 0 and row.rational):
+            return None  # a transcendental softmax value
+        y0 = Fraction(1, c) if dv == 0 else Fraction(0)
+        e0 += s * (Q * y0 - q[v]) * b
+        if not row.tail or (dv is None and not in_tail):
+            continue  # no tail in the row, or a -inf entry: dz = -s q_v exactly
+        any_tail = True
+        sqb = s * Q * b
+        mass += abs(sqb) * (len(row.tail) ** 2 + 1)
+        if dv == 0:
+            for j in row.tail:
+                groups.setdefault(row.z[j], _Group()).add(-sqb / (c * c), None)  # type: ignore[arg-type]
+        elif row.rational:
+            groups.setdefault(row.z[v], _Group()).add(sqb / c, None)  # type: ignore[arg-type]
+        else:
+            groups.setdefault(row.z[v], _Group()).add(sqb, row)  # type: ignore[arg-type]
+    eps = Fraction(1, 2**3500)
+    lo = round_rational(e0 - eps, fmt)
+    hi = round_rational(e0 + eps, fmt)
+    if lo == hi:
+        return lo
+    if not any_tail:
+        return round_rational(e0, fmt)  # every term exact: ties to even
+    sign = _perturbation_sign(groups, mass)
+    if sign == 0:
+        return None
+    if math.isfinite(lo) and math.isfinite(hi):
+        boundary = (Fraction(lo) + Fraction(hi)) / 2
+    else:
+        top = Fraction(fmt.max_finite) + Fraction(2) ** (fmt.emax - fmt.precision)
+        boundary = top if e0 > 0 else -top
+    if e0 != boundary:
+        return None
+    return hi if sign > 0 else lo
+
+
+class _Group:
+    """The first-order coefficient of one tail exponential: an exact part plus terms
+    ``factor / S'`` of rows whose S' is transcendental."""
+
+    def __init__(self) -> None:
+        self.exact = Fraction(0)
+        self.over_s: list[tuple[Fraction, _ExactLogitRow]] = []
+
+    def add(self, factor: Fraction, row: _ExactLogitRow | None) -> None:
+        if row is None:
+            self.exact += factor
+        elif factor:
+            self.over_s.append((factor, row))
+
+    @property
+    def live(self) -> bool:
+        return self.exact != 0 or bool(self.over_s)
+
+    def value(self) -> XVal:
+        acc = XVal.of(self.exact)
+        for f, row in self.over_s:
+            acc = acc + XVal.of(f) / row.er.stats()[2]
+        return acc
+
+
+def _perturbation_sign(groups: dict[Fraction, _Group], mass: Fraction) -> int:
+    """Sign of sum_j C_j e^{z_j} (+ a remainder below mass * e^{2 z*}); 0 when undecided."""
+    live = {z: g for z, g in groups.items() if g.live}
+    if not live:
+        return 0
+    top = max(live)
+    huge = -(2**TAIL_EXP)
+    for prec in (40, 160, 640):
+        with decimal.localcontext() as ctx:
+            ctx.prec = prec
+            ctx.Emax = 10**9
+            ctx.Emin = -(10**9)
+            tiny = XVal.interval(decimal.Decimal(0), _TAIL)
+            acc = XVal.of(0)
+            for z, g in live.items():
+                d = z - top
+                if d == 0:
+                    acc = acc + g.value()
+                else:
+                    acc = acc + (tiny if d < huge else XVal.of(d).exp()) * g.value()
+            slack = XVal.of(mass) * tiny  # [0, mass * TAIL]; minus itself: symmetric
+            acc = acc + slack - slack
+            lo, hi = acc.bounds()
+            if lo > 0:
+                return 1
+            if hi < 0:
+                return -1
+    return 0
 
 
 def _fr(v: float) -> Fraction:

@@ -426,6 +426,33 @@ def test_logits_beyond_the_float64_range() -> None:
     assert np.isposinf(ls)
 
 
+@pytest.mark.parametrize(
+    ("dtype", "scale", "ulp"), [(np.float32, 2.0**13, 2.0**-23), (np.float64, 2.0**1000, 2.0**-52)]
+)
+@pytest.mark.parametrize("g", [1.0, -1.0])
+def test_tail_breaks_an_exact_midpoint(dtype: Any, scale: float, ulp: float, g: float) -> None:
+    """grad_input = g (w0 - w1)(1 - y1) with y1 = e^{-(z0 - z1)} / S below e^{-4096}: the
+    rational part g (w0 - w1) = g (1 + ulp + ulp/2) is a rounding midpoint whose even neighbour
+    is 1 + 2 ulp, but the exact value lies just inside it, so it rounds to 1 + ulp (toward zero).
+    In float64 the spread 2^1000 also exceeds the vectorised tiers' range."""
+    x = np.array([[scale]], dtype=dtype)
+    w = np.array([[1 + ulp], [-ulp / 2]], dtype=dtype)
+    t = np.array([1])
+    gi, gw, _ = linear_cross_entropy_grad(x, w, t, reduction="sum", grad_output=np.array(g))
+    assert gi.dtype == np.dtype(dtype)
+    assert gi[0, 0] == g * (1 + ulp)  # ties-to-even of the rational part would give 1 + 2 ulp
+    assert gw[0, 0] == g * scale and gw[1, 0] == -g * scale  # g x (1 - y1): just inside x
+    # the loss (z0 - z1) + log1p(y1 S): a midpoint plus a tiny positive term, rounded up (which
+    # here is also the even neighbour)
+    z = Fraction(scale) * (Fraction(float(w[0, 0])) - Fraction(float(w[1, 0])))
+    want = reference_rounding_round(z, dtype)
+    assert _lce(x, w, t, reduction="sum")[()] == want
+
+
+def reference_rounding_round(q: Fraction, dtype: Any) -> float:
+    return oracle.round_fraction(q, np.dtype(dtype).name)
+
+
 def test_tiny_logits_below_the_float64_range() -> None:
     """Products of tiny numbers give logits below float64's smallest subnormal: exact logits
     keep them apart (1e-400 > 0), and the result matches the oracle."""
