@@ -99,7 +99,7 @@ class Result:
         for name in ("max_ulp", "max_bound_ratio", "duration_s"):
             value = out[name]
             if isinstance(value, float) and not math.isfinite(value):
-                out[name] = repr(value)  # 'inf' / 'nan': JSON has no literal for them
+                out[name] = repr(float(value))  # "inf" / "nan": JSON has no literal for them
         if not out["extra"]:
             del out["extra"]
         for name in ("duration_s", "known_issue", "baseline"):
