@@ -353,6 +353,22 @@ class _ExactLogitRow:
     def unique_max(self, i: int) -> bool:
         return self.er.c == 1 and self.er.d[i] == 0
 
+    def loss_split(self, q: list[Fraction]) -> tuple[Fraction, Fraction] | None:
+        """``(E0, Q)`` when the row's loss is exactly ``E0 + Q log1p(sum of the tail's
+        exponentials)``: a unique maximum and nothing else above the tail (``S' = 1``)."""
+        if not (self.rational and self.er.c == 1):
+            return None
+        lin = sum(
+            (qi * zi for qi, zi in zip(q, self.z, strict=True) if qi and zi is not None),
+            Fraction(0),
+        )
+        return -lin, sum(q, Fraction(0))
+
+    def tail_groups(self, coef: Fraction, groups: dict[Fraction, _Group]) -> None:
+        """Add ``coef * e^{z_j}`` for every tail entry (first order of ``coef log1p(T)``)."""
+        for j in self.tail:
+            groups.setdefault(self.z[j], _Group()).add(coef, None)  # type: ignore[arg-type]
+
     def loss(self, q: list[Fraction]) -> XVal:
         Q = sum(q, Fraction(0))
         lin = sum(
@@ -440,10 +456,65 @@ def linear_cross_entropy(
             extra = np.where(lg.delta[rr] == 0, 0.0, extra)
         return Enc(t.h, t.l, (t.r + extra) * K, t.dd)
 
-    def row(er, r):  # type: ignore[no-untyped-def]
-        return rows(r).loss(p.q_row(r))
+    decided: dict[int, float | None] = {}
 
+    def row(er, r):  # type: ignore[no-untyped-def]
+        q = p.q_row(r)
+        if p.reduction == "none":
+            # a single row's value: decide a tail-broken tie exactly (see _round_perturbed)
+            if r not in decided:
+                decided[r] = _decide_loss(p, rows, [r], Fraction(1))
+            v = decided[r]
+            if v is not None:
+                if not math.isfinite(v):  # overflow: any rational beyond the threshold
+                    return XVal.of((1 if v > 0 else -1) * Fraction(2) ** (p.fmt.emax + 2))
+                return XVal.of(v)
+        return rows(r).loss(q)
+
+    if p.reduction != "none":
+        total = _decide_reduction(p, rows, special, value)
+        if total is not None:
+            return to_output(np.array(total), L.fmt.name)
     return cel._reduce(p, special, value, vec, row, nll=False)
+
+
+def _decide_loss(p: cel._Problem, rows: _Rows, regs: list[int], divisor: Fraction) -> float | None:
+    """The rounded ``sum_r loss_r / divisor`` when every row's loss splits as
+    ``E0 + Q log1p(T_tail)`` (see :meth:`_ExactLogitRow.loss_split`); None otherwise.
+    ``log1p(T) = T - T^2/2 + ...``: first order ``sum_j e^{z_j}``, remainder below ``k^2
+    e^{2 z*}``."""
+    e0 = Fraction(0)
+    groups: dict[Fraction, _Group] = {}
+    mass = Fraction(0)
+    for r in regs:
+        row = rows(r)
+        split = row.loss_split(p.q_row(r))
+        if split is None:
+            return None
+        e, Q = split
+        e0 += e / divisor
+        if row.tail and Q:
+            row.tail_groups(Q / divisor, groups)
+            mass += abs(Q / divisor) * (len(row.tail) ** 2 + 1)
+    return _round_perturbed(e0, groups, mass, p.fmt)
+
+
+def _decide_reduction(
+    p: cel._Problem, rows: _Rows, special: np.ndarray, value: np.ndarray
+) -> float | None:
+    """A sum or mean whose rows all split exactly (see :func:`_decide_loss`), decided
+    directly; None when the cross-entropy assembly must decide (special values, zero total
+    weight, or transcendental rows, where its Ziv loop works)."""
+    sv = value[special & ~p.ignored]
+    if np.any(sv != 0):
+        return None
+    W = p.total_weight() if p.reduction == "mean" else Fraction(1)
+    if W == 0:
+        return None
+    regs = [int(r) for r in np.flatnonzero(~special)]
+    if not regs:
+        return None
+    return _decide_loss(p, rows, regs, W)
 
 
 # ---------------------------------------------------------------------------- the gradient
@@ -647,12 +718,10 @@ def _decide_rational(
     exact rational at :math:`t = 0` and, to first order, :math:`P = \sum_j C_j t_j`
     (:math:`\partial y_j/\partial t_j = 1/S'`, :math:`\partial y_k/\partial t_j = -1/c^2`);
     the remainder is below :math:`(\sum|s Q b|)(k^2 + 1) e^{2 z^*}` (:math:`S' \ge 1`).
-    :math:`|P| < 2^{-3500}` (coefficients below :math:`2^{2200}`, :math:`e^{z^*} < 10^{-1778}`)
-    and rounding boundaries are further apart and, when not at :math:`E_0`, further from it
-    (its denominator is below :math:`2^{1200}`), so only a boundary at :math:`E_0` itself needs
-    the sign of :math:`P`: that of :math:`\sum_j C_j e^{z_j - z^*}` (:math:`z^*` the largest
-    tail logit with a nonzero coefficient), decided at rising precision.  Returns None when
-    this does not apply or stays undecided."""
+    :func:`_round_perturbed` then rounds; the sign of :math:`P`, when needed, is that of
+    :math:`\sum_j C_j e^{z_j - z^*}` (:math:`z^*` the largest tail logit with a nonzero
+    coefficient), decided at rising precision.  Returns None when this does not apply or stays
+    undecided."""
     e0 = Fraction(0)
     groups: dict[Fraction, _Group] = {}
     mass = Fraction(0)
@@ -680,22 +749,34 @@ def _decide_rational(
             groups.setdefault(row.z[v], _Group()).add(sqb / c, None)  # type: ignore[arg-type]
         else:
             groups.setdefault(row.z[v], _Group()).add(sqb, row)  # type: ignore[arg-type]
-    eps = Fraction(1, 2**3500)
+    return _round_perturbed(e0, groups, mass if any_tail else Fraction(0), fmt)
+
+
+def _round_perturbed(
+    e0: Fraction, groups: dict[Fraction, _Group], mass: Fraction, fmt: Format
+) -> float | None:
+    """Round ``e0 + P`` where ``P = sum_z C_z e^z`` over tail logits (first order) plus a
+    remainder below ``mass * e^{2 z*}``; ``mass`` also bounds the coefficients' absolute sum
+    (0: no tail, ``P = 0``).  Since ``e^{z*} < e^{-4096} < 2^-5909``, ``|P| < eps = mass
+    2^-5900``: if ``e0 +- eps`` round alike, so does ``e0 + P``; if ``e0`` is itself a rounding
+    boundary (the others are at least 2^-1075 away, far beyond eps) the sign of ``P`` decides.
+    None otherwise."""
+    if mass == 0:
+        return round_rational(e0, fmt)  # exact: ties to even
+    eps = mass * Fraction(1, 2**5900)
     lo = round_rational(e0 - eps, fmt)
     hi = round_rational(e0 + eps, fmt)
     if lo == hi:
         return lo
-    if not any_tail:
-        return round_rational(e0, fmt)  # every term exact: ties to even
-    sign = _perturbation_sign(groups, mass)
-    if sign == 0:
-        return None
     if math.isfinite(lo) and math.isfinite(hi):
         boundary = (Fraction(lo) + Fraction(hi)) / 2
     else:
         top = Fraction(fmt.max_finite) + Fraction(2) ** (fmt.emax - fmt.precision)
         boundary = top if e0 > 0 else -top
     if e0 != boundary:
+        return None
+    sign = _perturbation_sign(groups, mass)
+    if sign == 0:
         return None
     return hi if sign > 0 else lo
 

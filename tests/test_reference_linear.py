@@ -129,14 +129,16 @@ class _Oracle:
                 return math.nan
             return self._dz_row(r, v, s[r])  # type: ignore[arg-type]
 
-        def decide_dot(terms: list[tuple[Any, Fraction]]) -> float:
-            """Round sum a * c once; a NaN dz makes the element NaN (NaN * 0 included)."""
-            if any(isinstance(a, float) for a, _ in terms):
+        def decide_dot(terms: list[tuple[int, int, Fraction]]) -> float:
+            """Round sum_t dz(n_t, j_t) c_t once, dz evaluated at each precision of decide; a
+            NaN dz makes the element NaN (NaN * 0 included)."""
+            if any(isinstance(dz(n, j), float) for n, j, _ in terms):
                 return math.nan
 
             def build() -> oracle.Real:
                 acc = oracle.Real(Fraction(0))
-                for a, c in terms:
+                for n, j, c in terms:
+                    a = dz(n, j)
                     if a is not None and c != 0:
                         acc = acc + a * c
                 return acc
@@ -146,18 +148,12 @@ class _Oracle:
         fx = [[Fraction(float(v)) for v in row] for row in x2]
         fw = [[Fraction(float(v)) for v in row] for row in wf]
         gi = np.array(
-            [
-                [decide_dot([(dz(n, j), fw[j][h]) for j in range(J)]) for h in range(H)]
-                for n in range(N)
-            ]
+            [[decide_dot([(n, j, fw[j][h]) for j in range(J)]) for h in range(H)] for n in range(N)]
         )
         gw = np.array(
-            [
-                [decide_dot([(dz(n, j), fx[n][h]) for n in range(N)]) for h in range(H)]
-                for j in range(J)
-            ]
+            [[decide_dot([(n, j, fx[n][h]) for n in range(N)]) for h in range(H)] for j in range(J)]
         )
-        gb = np.array([decide_dot([(dz(n, j), Fraction(1)) for n in range(N)]) for j in range(J)])
+        gb = np.array([decide_dot([(n, j, Fraction(1)) for n in range(N)]) for j in range(J)])
         return (gi.reshape(np.shape(self.x)), gw.reshape(w64.shape), gb.reshape(w64.shape[:-1]))
 
 
@@ -447,6 +443,19 @@ def test_tail_breaks_an_exact_midpoint(dtype: Any, scale: float, ulp: float, g: 
     z = Fraction(scale) * (Fraction(float(w[0, 0])) - Fraction(float(w[1, 0])))
     want = reference_rounding_round(z, dtype)
     assert _lce(x, w, t, reduction="sum")[()] == want
+
+
+@pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
+def test_tail_breaks_an_exact_midpoint_of_the_loss(reduction: str) -> None:
+    """loss = z0 - z1 + log1p(e^{z1 - z0}) with z0 - z1 = 4098, a float16 midpoint whose even
+    neighbour is 4096: the exact value lies just above it and rounds to 4100."""
+    x = np.array([[1366.0]], dtype=np.float16)
+    w = np.array([[3.0], [0.0]], dtype=np.float16)
+    got = _lce(x, w, [1], reduction=reduction)
+    assert float(np.asarray(got).reshape(-1)[0]) == 4100.0
+    # and with the opposite target the loss is log1p(e^-4098): a positive value below float16's
+    # smallest subnormal, rounded to 0
+    assert float(np.asarray(_lce(x, w, [0], reduction=reduction)).reshape(-1)[0]) == 0.0
 
 
 def reference_rounding_round(q: Fraction, dtype: Any) -> float:
