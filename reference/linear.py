@@ -48,7 +48,8 @@ How the values are decided
     the exact logit row) times the exact entries, under Ziv's loop.  For float64 outputs the
     float64 :math:`\delta \approx 2^{-53}|z|` and the float64 products are too coarse to
     certify, so those outputs are decided by the exact tier: fine at the small shapes the
-    reference is used at for this op (``docs/reference.md`` gives timings).
+    reference is used at for this op (N, H, V = 8, 8, 12: 0.07 s for the three gradients;
+    32, 64, 256: about 35 s, against 0.6 s in float32).
 
 Huge logit spreads
     Rows whose shifted logits fall below :math:`-2^{1000}` (only float64 inputs near the top of
