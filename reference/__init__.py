@@ -30,6 +30,7 @@ from reference.focal import (
 )
 from reference.formats import FORMATS, Format, format_of
 from reference.kl import kl_div, kl_div_grad
+from reference.linear import linear_cross_entropy, linear_cross_entropy_grad
 from reference.softmax_family import (
     log_softmax,
     log_softmax_grad,
@@ -52,6 +53,8 @@ __all__ = [
     "format_of",
     "kl_div",
     "kl_div_grad",
+    "linear_cross_entropy",
+    "linear_cross_entropy_grad",
     "log_softmax",
     "log_softmax_grad",
     "logsumexp",

@@ -132,8 +132,9 @@ def reduce_rows(
             s = terms.bcast(terms.h.shape).sum_last() if terms.h.ndim else terms
             s = Enc(np.atleast_1d(s.h), np.atleast_1d(s.l), np.atleast_1d(s.r), True)
             acc = acc + s
-        val = acc / Enc(np.array([dh]), np.array([dl]), np.array([drad]), True)
-        ok, v = certify(val.h, val.l, val.r, fmt)
+        with np.errstate(all="ignore"):
+            val = acc / Enc(np.array([dh]), np.array([dl]), np.array([drad]), True)
+            ok, v = certify(val.h, val.l, val.r, fmt)
         if ok[0]:
             STATS[name] += 1
             return float(v[0])
