@@ -44,7 +44,7 @@ class Profile:
     max_hidden: int
     #: evaluations allowed for shrinking a failure before the search settles for the smallest
     #: failing example seen so far
-    shrink_examples: int = 60
+    shrink_examples: int = 30
     shrink: bool = True
 
 

@@ -40,6 +40,7 @@ def run(
         seed=seed,
         note=f"vocabularies of {list(prof.large_classes)} classes",
         max_examples=prof.large_examples,
+        shrink_budget=0,  # rows filled from a seed do not shrink; each costs seconds
     )
     return merge(result, large)
 

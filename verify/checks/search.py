@@ -117,11 +117,15 @@ class Search:
         seed: int | None,
         max_examples: int | None = None,
         key: str = "",
+        shrink_budget: int | None = None,
     ) -> None:
         self.impl, self.check, self.dtype, self.device = impl, check, dtype, device
         self.profile = get_profile(profile) if isinstance(profile, str) else profile
         self.seed = seed
         self.max_examples = max_examples
+        self.shrink_budget = (
+            self.profile.shrink_examples if shrink_budget is None else shrink_budget
+        )
         self.key = f"{impl.name}|{check}|{dtype}|{device}|{key}"
         self.examples = 0
         self.supported = 0
@@ -153,7 +157,7 @@ class Search:
         """Search ``strategy`` with ``evaluate`` and return the folded result."""
         started = time.perf_counter()
 
-        budget = self.profile.shrink_examples
+        budget = self.shrink_budget
 
         def judge_example(case: Any, key: bytes) -> bool:
             """Evaluate one case; True when it is an unregistered failure."""

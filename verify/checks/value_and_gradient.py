@@ -23,6 +23,7 @@ def run_both(
     seed: int | None,
     note: str,
     max_examples: int | None = None,
+    shrink_budget: int | None = None,
 ) -> Result:
     """Search ``cases(kind=kind)``: the forward must match the reference, and so must the
     gradient where the entry has one and the reference provides it."""
@@ -48,7 +49,15 @@ def run_both(
         return grad
 
     search = Search(
-        impl, check, dtype, device, profile=profile, seed=seed, max_examples=max_examples, key=kind
+        impl,
+        check,
+        dtype,
+        device,
+        profile=profile,
+        seed=seed,
+        max_examples=max_examples,
+        key=kind,
+        shrink_budget=shrink_budget,
     )
     if not with_grad:
         search.notes.append("forward only (no gradient available)")
