@@ -155,7 +155,8 @@ def exp_dd(
         bound = np.abs(eh) * rel * (1 + 2**-40) + TINY
     eh = np.where(low, 0.0, np.where(high, np.inf, eh))
     el = np.where(safe, el, 0.0)
-    bound = np.where(low, 2.0**-1075 * np.exp(np.minimum(rad, 700.0)), bound)
+    # e^x < 2^-1075 there; 2^-1074 is the smallest bound float64 can hold
+    bound = np.where(low, 2.0**-1074 * np.exp(np.minimum(rad, 700.0)), bound)
     exact = (xh == 0) & (xl == 0) & (rad == 0)
     eh = np.where(np.isneginf(xh), 0.0, eh)
     bound = np.where(exact | np.isneginf(xh), 0.0, bound)

@@ -150,7 +150,7 @@ def log1p_ratio(T: Enc) -> Enc:
 
 
 def xlog1p_ratio(T: XVal) -> XVal:
-    if T.q is not None:
+    if T.exact:
         return XVal.of(1) if T.q == 0 else xlog1p(T) / T
     lo, hi = T.bounds()
     if lo <= 0:

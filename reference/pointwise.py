@@ -131,7 +131,7 @@ def xlog1p(t: XVal) -> XVal:
     r""":math:`\log(1 + t)` for :math:`t > -1` of either sign, accurate in relative terms for
     tiny :math:`|t|` (series :math:`\sum_k (-1)^{k+1} t^k / k` with the tail bounded by twice
     the first omitted term), exactly 0 at 0."""
-    if t.q == 0:
+    if t.exact and t.q == 0:
         return XVal.of(0)
     lo, hi = t.bounds()
     small = Decimal(1).scaleb(-6)
@@ -174,7 +174,7 @@ def xpow(q: XVal, gamma: Fraction) -> XVal:
     An enclosure of ``q`` that reaches down to 0 gives :math:`[0, \overline{q}^\gamma]`."""
     if gamma == 0:
         return XVal.of(1)
-    if q.q is not None and (q.q in (0, 1) or gamma.denominator == 1):
+    if q.exact and (q.q in (0, 1) or gamma.denominator == 1):
         return XVal.of(q.q ** int(gamma)) if gamma.denominator == 1 else XVal.of(q.q)
     if gamma.denominator == 1:
         out = q
