@@ -63,14 +63,25 @@ class XVal:
     strictly positive tiny term must round away from the tie, which a decimal sum at any
     fixed precision would lose; :func:`round_xval` adds the parts as exact rationals."""
 
-    __slots__ = ("hi", "lo", "q")
+    __slots__ = ("hi", "hi_open", "lo", "lo_open", "q")
 
     def __init__(
-        self, q: Fraction | None = None, lo: Decimal | None = None, hi: Decimal | None = None
+        self,
+        q: Fraction | None = None,
+        lo: Decimal | None = None,
+        hi: Decimal | None = None,
+        lo_open: bool = False,
+        hi_open: bool = False,
     ) -> None:
         self.q = Fraction(0) if q is None else q
         self.lo = lo
         self.hi = hi
+        #: the true value is strictly above ``q + lo`` (strictly below ``q + hi``): set where a
+        #: positive term is too small for any decimal (e^-1e37), so that an exact rounding
+        #: tie plus that term still rounds the right way; kept by increasing maps and by
+        #: scaling with exact constants, dropped (conservatively) elsewhere
+        self.lo_open = lo_open and lo is not None
+        self.hi_open = hi_open and hi is not None
 
     # construction ---------------------------------------------------------------------
     @classmethod
@@ -80,8 +91,10 @@ class XVal:
         return cls(q=Fraction(v))
 
     @classmethod
-    def interval(cls, lo: Decimal, hi: Decimal) -> XVal:
-        return cls(lo=lo, hi=hi)
+    def interval(
+        cls, lo: Decimal, hi: Decimal, lo_open: bool = False, hi_open: bool = False
+    ) -> XVal:
+        return cls(lo=lo, hi=hi, lo_open=lo_open, hi_open=hi_open)
 
     @property
     def exact(self) -> bool:
@@ -113,7 +126,13 @@ class XVal:
     def __neg__(self) -> XVal:
         if self.lo is None:
             return XVal(q=-self.q)
-        return XVal(q=-self.q, lo=-self.hi, hi=-self.lo)  # type: ignore[operator]
+        return XVal(
+            q=-self.q,
+            lo=-self.hi,
+            hi=-self.lo,  # type: ignore[operator]
+            lo_open=self.hi_open,
+            hi_open=self.lo_open,
+        )
 
     def __add__(self, other: object) -> XVal:
         o = XVal.of(other)  # type: ignore[arg-type]
@@ -126,6 +145,8 @@ class XVal:
             q=q,
             lo=_ctx(decimal.ROUND_FLOOR).add(alo, blo),
             hi=_ctx(decimal.ROUND_CEILING).add(ahi, bhi),
+            lo_open=self.lo_open or o.lo_open,
+            hi_open=self.hi_open or o.hi_open,
         )
 
     __radd__ = __add__
@@ -143,18 +164,23 @@ class XVal:
         if (self.lo is None and self.q == 0) or (o.lo is None and o.q == 0):
             return XVal(q=Fraction(0))
         # (q1 + I1)(q2 + I2) = q1 q2 + q1 I2 + q2 I1 + I1 I2: the first term stays exact
-        parts = []
+        parts = []  # (lo, hi, lo_open, hi_open)
         if o.lo is not None and self.q != 0:
-            parts.append(self._mul_iv(_dec_bounds(self.q), o._iv()))
+            plo, phi = self._mul_iv(_dec_bounds(self.q), o._iv())
+            flags = (o.lo_open, o.hi_open) if self.q > 0 else (o.hi_open, o.lo_open)
+            parts.append((plo, phi, *flags))
         if self.lo is not None and o.q != 0:
-            parts.append(self._mul_iv(_dec_bounds(o.q), self._iv()))
+            plo, phi = self._mul_iv(_dec_bounds(o.q), self._iv())
+            flags = (self.lo_open, self.hi_open) if o.q > 0 else (self.hi_open, self.lo_open)
+            parts.append((plo, phi, *flags))
         if self.lo is not None and o.lo is not None:
-            parts.append(self._mul_iv(self._iv(), o._iv()))
+            parts.append((*self._mul_iv(self._iv(), o._iv()), False, False))
         down, up = _ctx(decimal.ROUND_FLOOR), _ctx(decimal.ROUND_CEILING)
-        lo, hi = Decimal(0), Decimal(0)
-        for plo, phi in parts:
+        lo, hi, lopen, hopen = Decimal(0), Decimal(0), False, False
+        for plo, phi, po, ph in parts:
             lo, hi = down.add(lo, plo), up.add(hi, phi)
-        return XVal(q=self.q * o.q, lo=lo, hi=hi)
+            lopen, hopen = lopen or po, hopen or ph
+        return XVal(q=self.q * o.q, lo=lo, hi=hi, lo_open=lopen, hi_open=hopen)
 
     __rmul__ = __mul__
 
@@ -166,13 +192,23 @@ class XVal:
             return XVal(q=Fraction(0))
         if o.lo is None:  # (q + I) / c = q/c + I/c
             c = _dec_bounds(1 / o.q)
-            ilo, ihi = self._mul_iv(self._iv(), c) if self.lo is not None else (None, None)
-            return XVal(q=self.q / o.q, lo=ilo, hi=ihi)
+            if self.lo is None:
+                return XVal(q=self.q / o.q)
+            ilo, ihi = self._mul_iv(self._iv(), c)
+            flags = (self.lo_open, self.hi_open) if o.q > 0 else (self.hi_open, self.lo_open)
+            return XVal(q=self.q / o.q, lo=ilo, hi=ihi, lo_open=flags[0], hi_open=flags[1])
         blo, bhi = o.bounds()
         if blo <= 0 <= bhi:
             raise CertificationError("division by an interval containing zero")
         alo, ahi = self.bounds()
         down, up = _ctx(decimal.ROUND_FLOOR), _ctx(decimal.ROUND_CEILING)
+        if alo >= 0 and blo > 0:  # both non-negative: monotone, strict ends carry over
+            return XVal(
+                lo=down.divide(alo, bhi),
+                hi=up.divide(ahi, blo),
+                lo_open=self.lo_open or o.hi_open,
+                hi_open=self.hi_open or o.lo_open,
+            )
         cands_lo = [down.divide(x, y) for x in (alo, ahi) for y in (blo, bhi)]
         cands_hi = [up.divide(x, y) for x in (alo, ahi) for y in (blo, bhi)]
         return XVal(lo=min(cands_lo), hi=max(cands_hi))
@@ -186,7 +222,11 @@ class XVal:
             return XVal(q=Fraction(1))
         lo, hi = self.bounds()
         ctx = _ctx(decimal.ROUND_HALF_EVEN)
-        return XVal(lo=_widen(ctx.exp(lo))[0], hi=_widen(ctx.exp(hi))[1])
+        elo = _widen(ctx.exp(lo))[0]
+        lo_open = self.lo_open
+        if elo <= 0:  # underflowed: e^x is still strictly positive
+            elo, lo_open = Decimal(0), True
+        return XVal(lo=elo, hi=_widen(ctx.exp(hi))[1], lo_open=lo_open, hi_open=self.hi_open)
 
     def log(self) -> XVal:
         if self.lo is None and self.q == 1:
@@ -195,7 +235,12 @@ class XVal:
         if lo <= 0:
             raise CertificationError("log of an interval reaching zero")
         ctx = _ctx(decimal.ROUND_HALF_EVEN)
-        return XVal(lo=_widen(ctx.ln(lo))[0], hi=_widen(ctx.ln(hi))[1])
+        return XVal(
+            lo=_widen(ctx.ln(lo))[0],
+            hi=_widen(ctx.ln(hi))[1],
+            lo_open=self.lo_open,
+            hi_open=self.hi_open,
+        )
 
     def log1p(self) -> XVal:
         """log(1 + t) for t > -1, accurate in relative terms for tiny t."""
@@ -205,7 +250,12 @@ class XVal:
         prec = decimal.getcontext().prec
         small = Decimal(1).scaleb(-6)
         if abs(lo) < small and abs(hi) < small and lo >= 0:
-            return XVal(lo=_log1p_series(lo, prec)[0], hi=_log1p_series(hi, prec)[1])
+            return XVal(
+                lo=_log1p_series(lo, prec)[0],
+                hi=_log1p_series(hi, prec)[1],
+                lo_open=self.lo_open,
+                hi_open=self.hi_open,
+            )
         return (XVal.of(1) + self).log()
 
     def __repr__(self) -> str:
@@ -239,13 +289,27 @@ def _log1p_series(t: Decimal, prec: int) -> tuple[Decimal, Decimal]:
     )
 
 
+#: far below half the smallest spacing of any format (2^-1075): stepping an open end this much
+#: inward crosses no rounding boundary other than the end itself
+_INWARD = Fraction(1, 2**1200)
+
+
 def round_xval(v: XVal, fmt: Format) -> float | None:
     """The correctly rounded value of ``v`` in ``fmt``, or None when its enclosure straddles a
-    rounding boundary.  The ends ``q + lo`` and ``q + hi`` are formed as exact rationals."""
+    rounding boundary.  The ends ``q + lo`` and ``q + hi`` are formed as exact rationals; an
+    open end lying exactly on a boundary is resolved by stepping just inside it."""
     if v.lo is None:
         return round_rational(v.q, fmt)
-    a = round_rational(v.q + Fraction(v.lo), fmt)
-    b = round_rational(v.q + Fraction(v.hi), fmt)
+    lo = v.q + Fraction(v.lo)
+    hi = v.q + Fraction(v.hi)
+    # an open end steps inward by less than any spacing and less than the interval's width
+    step = min(_INWARD, (hi - lo) / 4)
+    if v.lo_open:
+        lo += step
+    if v.hi_open:
+        hi -= step
+    a = round_rational(lo, fmt)
+    b = round_rational(hi, fmt)
     if a == b:
         return a
     return None

@@ -221,11 +221,11 @@ class ExactRow:
                 c2.Emin, c2.Emax = -(10**9), 10**9
                 ub = decimal.Decimal(int(cutoff)).exp() * 2 * small_count
                 lb = decimal.Decimal(0)
-                if small_max > -(10**9):  # e^small_max still above decimal's underflow
-                    c2.rounding = decimal.ROUND_FLOOR
+                if small_max > -(10**8):  # e^small_max still above decimal's underflow
                     lb = (decimal.Decimal(small_max.numerator) / small_max.denominator).exp()
                     lb = lb * decimal.Decimal("0.999999")
-            T = T + XVal.interval(lb, ub)
+            # the tail is strictly positive even where its lower bound underflows to 0
+            T = T + XVal.interval(lb, ub, lo_open=True)
         S = T + self.c
         logS = T.log1p() if self.c == 1 else S.log()
         out = (es, T, S, logS)
