@@ -133,7 +133,13 @@ def softmax_grad(
     kinds = classify_rows(x2)
     out = np.full(x2.shape, np.nan, dtype=fmt.dtype)
     out[kinds.posinf] = 0.0  # one-hot softmax: y_i (g_i - g_k) = 0 in the limit
-    reg = np.flatnonzero(kinds.regular)
+    # a cotangent constant along a row gives exactly 0: y_i sum_j (g_i - g_j) y_j with every
+    # g_i - g_j = 0 (no enclosure can certify an exact zero, so decide it here)
+    gw_min = np.min(g, axis=-1) if g.shape[-1] else np.zeros(g.shape[0])
+    gw_max = np.max(g, axis=-1) if g.shape[-1] else np.zeros(g.shape[0])
+    flat = kinds.regular & (widen(gw_min) == widen(gw_max))
+    out[flat] = 0.0
+    reg = np.flatnonzero(kinds.regular & ~flat)
     if reg.size:
         xr, gr = select_rows(x2, reg), select_rows(g, reg)
 
