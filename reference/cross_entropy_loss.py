@@ -482,10 +482,15 @@ def _grad(p: _Problem, grad_output: Any, nll: bool) -> np.ndarray:
         def vec(st, rows, dd):  # type: ignore[no-untyped-def]
             return _row_grads(p, st, reg[rows], dd, scale_enc(rows, dd))
 
+        qcache: dict[int, tuple[list[Fraction], Fraction]] = {}
+
         def elem(er, r, i):  # type: ignore[no-untyped-def]
             rr = int(reg[r])
-            q = p.q_row(rr)
-            Q = sum(q, Fraction(0))
+            if rr not in qcache:  # the row's target weights, once per row
+                qcache.clear()
+                qrow = p.q_row(rr)
+                qcache[rr] = (qrow, sum(qrow, Fraction(0)))
+            q, Q = qcache[rr]
             s = _fr(gvec[rr]) if p.reduction == "none" else sc_exact
             if er.c == 1 and er.d[i] == 0:
                 v = XVal.of(Q) * er.softmax_minus_one(i) + XVal.of(Q - q[i])

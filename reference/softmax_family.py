@@ -149,18 +149,30 @@ def softmax_grad(
             c = (y * ge).sum_last()
             return y * (ge - c.expand())
 
+        groups_cache: dict[int, tuple[np.ndarray, list[tuple[int, int, Fraction]]]] = {}
+
+        def row_groups(r: int) -> tuple[np.ndarray, list[tuple[int, int, Fraction]]]:
+            """Per distinct finite logit: (a column holding it, its count, sum of its g)."""
+            if r not in groups_cache:
+                row, grow = widen(xr[r]), widen(gr[r])
+                acc: dict[float, list] = {}
+                for j in range(len(row)):
+                    if row[j] != -np.inf:
+                        entry = acc.setdefault(row[j], [j, 0, Fraction(0)])
+                        entry[1] += 1
+                        entry[2] += Fraction(float(grow[j]))
+                groups_cache.clear()  # rows are visited in order: keep one
+                groups_cache[r] = (grow, [tuple(v) for v in acc.values()])
+            return groups_cache[r]
+
         def elem(er, r, i):  # type: ignore[no-untyped-def]
-            row, grow = widen(xr[r]), widen(gr[r])
+            # y_i sum_v beta_v y_v, beta_v = n_v g_i - sum_{j: x_j = v} g_j (exact rationals)
+            grow, groups = row_groups(r)
             gi = Fraction(float(grow[i]))
-            groups: dict[float, Fraction] = {}
-            for j in range(len(row)):
-                if row[j] == -np.inf:
-                    continue
-                groups[row[j]] = groups.get(row[j], Fraction(0)) + gi - Fraction(float(grow[j]))
             total = XVal.of(0)
-            for v, beta in groups.items():
+            for j, n, gsum in groups:
+                beta = n * gi - gsum
                 if beta:
-                    j = int(np.flatnonzero(row == v)[0])
                     total = total + er.softmax(j) * XVal.of(beta)
             return er.softmax(i) * total
 
@@ -224,9 +236,13 @@ def log_softmax_grad(
             G = ge.sum_last()
             return ge - st.softmax() * G.expand()
 
+        gsums: dict[int, Fraction] = {}
+
         def elem(er, r, i):  # type: ignore[no-untyped-def]
-            G = sum((Fraction(float(v)) for v in gr[r]), Fraction(0))
-            return XVal.of(Fraction(float(gr[r][i]))) - er.softmax(i) * XVal.of(G)
+            if r not in gsums:
+                gsums.clear()
+                gsums[r] = sum((Fraction(float(v)) for v in widen(gr[r])), Fraction(0))
+            return XVal.of(Fraction(float(gr[r][i]))) - er.softmax(i) * XVal.of(gsums[r])
 
         out = assign_rows(out, reg, tiers.elementwise(xr, fmt, vec, elem))
     return to_output(restore_axis(out, moved, ax), fmt.name)
