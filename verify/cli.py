@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import functools
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -88,11 +89,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--jobs",
         type=_positive_int,
-        default=1,
+        default=DEFAULT_JOBS,
         metavar="N",
-        help="frameworks verified at the same time, each in its own process (default 1)",
+        help="frameworks verified at the same time, each in its own process "
+        f"(default: the number of CPUs, at most 4; here {DEFAULT_JOBS})",
     )
     return parser
+
+
+def _default_jobs() -> int:
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    return max(1, min(4, cpus))
+
+
+DEFAULT_JOBS = _default_jobs()
 
 
 def build_merge_parser() -> argparse.ArgumentParser:

@@ -63,7 +63,7 @@ PROFILES: dict[str, Profile] = {
     ),
     "default": Profile(
         name="default",
-        max_examples=25,
+        max_examples=10,
         max_rows=4,
         max_classes=12,
         max_spatial=3,
@@ -71,6 +71,7 @@ PROFILES: dict[str, Profile] = {
         large_classes=(4096,),
         large_examples=1,
         max_hidden=8,
+        shrink_examples=20,
     ),
     "thorough": Profile(
         name="thorough",
