@@ -103,6 +103,10 @@ def case_key(case: Any) -> bytes:
     return b"|".join(parts)
 
 
+#: plot points kept per result (the report draws them; more only bloats the JSON)
+MAX_POINTS = 200
+
+
 class Search:
     """One (implementation, check, dtype, device) search."""
 
@@ -141,12 +145,42 @@ class Search:
         #: evaluations spent shrinking since the first failure, and the failing cases seen
         self.shrink_calls = 0
         self.failing_keys: set[bytes] = set()
+        #: per-example accuracy points for the report's plots (search phase only, capped)
+        self.points: list[dict[str, float]] = []
 
     def _record(self, verdict: Verdict) -> None:
         if verdict.max_ulp is not None:
             self.max_ulp = max(self.max_ulp or 0.0, verdict.max_ulp)
         if verdict.max_bound_ratio is not None:
             self.max_ratio = max(self.max_ratio or 0.0, verdict.max_bound_ratio)
+
+    def _add_point(self, kwargs: Mapping[str, Any], verdict: Verdict) -> None:
+        """One plot point: the example's largest finite logit magnitude, its class count and
+        its error in ULPs (``Result.extra["points"]``, drawn by the HTML report)."""
+        if verdict.max_ulp is None or len(self.points) >= MAX_POINTS:
+            return
+        a = kwargs.get("x", kwargs.get("input"))
+        if a is None:
+            return
+        try:
+            arr = np.asarray(a, dtype=np.float64)
+        except (TypeError, ValueError):
+            return
+        if arr.ndim == 0 or arr.size == 0:
+            return
+        finite = np.abs(arr[np.isfinite(arr)])
+        axis = kwargs.get("axis", -1) if "x" in kwargs else (1 if arr.ndim >= 2 else 0)
+        try:
+            classes = int(arr.shape[axis])
+        except (IndexError, TypeError):
+            return
+        self.points.append(
+            {
+                "magnitude": float(finite.max()) if finite.size else 0.0,
+                "classes": classes,
+                "ulp": float(verdict.max_ulp),
+            }
+        )
 
     def run(
         self,
@@ -181,6 +215,8 @@ class Search:
             if verdict is None:
                 return False
             self._record(verdict)
+            if self.failure is None:
+                self._add_point(kwargs_of(case), verdict)
             if not verdict.failed:
                 return False
             kwargs = verdict.kwargs if verdict.kwargs is not None else kwargs_of(case)
@@ -225,6 +261,12 @@ class Search:
         return self._fold(started)
 
     def _result(self, status: str, message: str, started: float, **extra: Any) -> Result:
+        result = self._bare_result(status, message, started, **extra)
+        if self.points:
+            result.extra["points"] = list(self.points)
+        return result
+
+    def _bare_result(self, status: str, message: str, started: float, **extra: Any) -> Result:
         return Result(
             implementation=self.impl.name,
             framework=self.impl.framework,
