@@ -23,7 +23,7 @@ import numpy as np
 Kwargs = Mapping[str, Any]
 
 
-class Unsupported(Exception):  # noqa: N818 - a signal, not an error condition
+class Unsupported(Exception):
     """The implementation's API cannot express this case (an option it lacks, a dtype it
     refuses); checks record it as ``skip`` with this message, never as a failure."""
 
