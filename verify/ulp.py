@@ -25,51 +25,16 @@ ULP count by a relative 2^-53 at most.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
-import ml_dtypes
 import numpy as np
 
+from reference.formats import FORMATS as REFERENCE_FORMATS
+from reference.formats import Format
 
-@dataclasses.dataclass(frozen=True)
-class FloatFormat:
-    """An IEEE 754-style binary format: ``precision`` significand bits (implicit bit included),
-    normal exponents ``emin .. emax``, gradual underflow."""
-
-    name: str
-    precision: int
-    emin: int
-    emax: int
-
-    @property
-    def unit_roundoff(self) -> float:
-        """u = 2^-p, the largest relative error of round-to-nearest in the normal range."""
-        return 2.0 ** (-self.precision)
-
-    @property
-    def min_subnormal(self) -> float:
-        return 2.0 ** (self.emin - self.precision + 1)
-
-    @property
-    def min_normal(self) -> float:
-        return 2.0**self.emin
-
-    @property
-    def max_finite(self) -> float:
-        return (2.0 - 2.0 ** (1 - self.precision)) * 2.0**self.emax
-
-    @property
-    def dtype(self) -> np.dtype[Any]:
-        return np.dtype(ml_dtypes.bfloat16) if self.name == "bfloat16" else np.dtype(self.name)
-
-
-FORMATS: dict[str, FloatFormat] = {
-    "float16": FloatFormat("float16", 11, -14, 15),
-    "bfloat16": FloatFormat("bfloat16", 8, -126, 127),
-    "float32": FloatFormat("float32", 24, -126, 127),
-    "float64": FloatFormat("float64", 53, -1022, 1023),
-}
+#: the binary formats, shared with the reference (one definition: ``reference/formats.py``)
+FloatFormat = Format
+FORMATS: dict[str, FloatFormat] = dict(REFERENCE_FORMATS)
 
 
 def float_format(dtype: Any) -> FloatFormat:
