@@ -103,6 +103,11 @@ def case_key(case: Any) -> bytes:
     return b"|".join(parts)
 
 
+class _ShrinkBudgetSpent(BaseException):
+    """Raised past the shrink budget.  A BaseException, not an Exception, so that Hypothesis
+    (which catches Exception as test failures) lets it end the search at once."""
+
+
 #: plot points kept per result (the report draws them; more only bloats the JSON)
 MAX_POINTS = 200
 
@@ -200,7 +205,9 @@ class Search:
                 # so Hypothesis stops early and still replays its minimal failure
                 self.shrink_calls += 1
                 if self.shrink_calls > budget:
-                    return key in self.failing_keys
+                    # stop the search outright: Hypothesis would otherwise go on shrinking for
+                    # up to five minutes; the smallest failure seen so far is reported
+                    raise _ShrinkBudgetSpent
             self.examples += 1
             try:
                 verdict = evaluate(case)
@@ -245,7 +252,7 @@ class Search:
             test = seed(s)(test)
         try:
             test()
-        except _Failed:
+        except (_Failed, _ShrinkBudgetSpent):
             pass
         except ReferenceMissing as exc:
             return self._result("skip", f"{exc}; the {self.check} check needs it", started)

@@ -158,23 +158,35 @@ def logits(
     if style == "masked" and c == 1:
         style = "moderate"  # a single class cannot be partly masked
 
-    @st.composite
-    def build(draw: st.DrawFn) -> np.ndarray:
-        if rows * c > ELEMENTWISE_LIMIT or style not in ("spread", "masked"):
-            flat = draw(_flat_logits(style, fmt, rows * c), label=f"{style} logits")
-            if style == "masked" and rows * c > ELEMENTWISE_LIMIT:
-                mask_seed = draw(st.integers(0, 2**32 - 1), label="mask seed")
-                rng = np.random.default_rng(mask_seed)
-                mask = rng.random(rows * c) < 0.5
-                mask.reshape(rows, c)[:, 0] = False
-                flat = np.where(mask, -np.inf, flat)
-            arr = flat.reshape(moved)
-        else:
-            row_list = [draw(_flat_logits(style, fmt, c), label=f"row {i}") for i in range(rows)]
-            arr = np.stack(row_list).reshape(moved)
-        return as_array(np.moveaxis(arr, -1, class_axis), fmt.name, shape)
-
-    return build()
+    return _logits_array(style, fmt, rows, c, moved, class_axis, shape)
 
 
 __all__ = ["ELEMENTWISE_LIMIT", "LOGIT_STYLES", "logits"]
+
+
+@st.composite
+def _logits_array(
+    draw: st.DrawFn,
+    style: str,
+    fmt: FloatFormat,
+    rows: int,
+    c: int,
+    moved: tuple[int, ...],
+    class_axis: int,
+    shape: tuple[int, ...],
+) -> np.ndarray:
+    """The body of :func:`logits`, defined once: ``st.composite`` inspects its function's
+    source when it decorates, which is far too slow to repeat on every draw."""
+    if rows * c > ELEMENTWISE_LIMIT or style not in ("spread", "masked"):
+        flat = draw(_flat_logits(style, fmt, rows * c), label=f"{style} logits")
+        if style == "masked" and rows * c > ELEMENTWISE_LIMIT:
+            mask_seed = draw(st.integers(0, 2**32 - 1), label="mask seed")
+            rng = np.random.default_rng(mask_seed)
+            mask = rng.random(rows * c) < 0.5
+            mask.reshape(rows, c)[:, 0] = False
+            flat = np.where(mask, -np.inf, flat)
+        arr = flat.reshape(moved)
+    else:
+        row_list = [draw(_flat_logits(style, fmt, c), label=f"row {i}") for i in range(rows)]
+        arr = np.stack(row_list).reshape(moved)
+    return as_array(np.moveaxis(arr, -1, class_axis), fmt.name, shape)

@@ -42,26 +42,35 @@ def index_targets(
     n = int(np.prod(shape)) if shape else 1
     check_range("min_valid", min_valid, 0, n)
 
-    @st.composite
-    def build(draw: st.DrawFn) -> np.ndarray:
-        vals = draw(
-            _seeded_or_listed(
-                n,
-                st.integers(0, num_classes - 1),
-                lambda s: np.random.default_rng(s).integers(0, num_classes, n).tolist(),
-            ),
-            label="classes",
-        )
-        t = np.asarray(vals, dtype=np.int64)
-        if ignore_index is not None and n > min_valid:
-            ignored = draw(
-                st.lists(st.integers(0, n - 1), max_size=n - min_valid, unique=True),
-                label="ignored positions",
-            )
-            t[ignored] = ignore_index
-        return t.reshape(shape)
+    return _index_array(num_classes, shape, n, ignore_index, min_valid)
 
-    return build()
+
+@st.composite
+def _index_array(
+    draw: st.DrawFn,
+    num_classes: int,
+    shape: tuple[int, ...],
+    n: int,
+    ignore_index: int | None,
+    min_valid: int,
+) -> np.ndarray:
+    """The body of :func:`index_targets`, decorated once (see ``logits._logits_array``)."""
+    vals = draw(
+        _seeded_or_listed(
+            n,
+            st.integers(0, num_classes - 1),
+            lambda s: np.random.default_rng(s).integers(0, num_classes, n).tolist(),
+        ),
+        label="classes",
+    )
+    t = np.asarray(vals, dtype=np.int64)
+    if ignore_index is not None and n > min_valid:
+        ignored = draw(
+            st.lists(st.integers(0, n - 1), max_size=n - min_valid, unique=True),
+            label="ignored positions",
+        )
+        t[ignored] = ignore_index
+    return t.reshape(shape)
 
 
 def probability_targets(
