@@ -315,9 +315,17 @@ def round_xval(v: XVal, fmt: Format) -> float | None:
     return None
 
 
+def _width(v: XVal) -> Decimal:
+    """Width of the interval part (0 when exact)."""
+    if v.lo is None:
+        return Decimal(0)
+    return v.hi - v.lo  # type: ignore[operator]
+
+
 def ziv(fn: Callable[[], XVal | float], fmt: Format, what: str = "value") -> float:
     """Evaluate ``fn`` (which builds its result from :class:`XVal` operations) at rising
     decimal precision until its enclosure rounds to one value of ``fmt``."""
+    prev_width: Decimal | None = None
     for prec in PRECISIONS:
         with decimal.localcontext() as ctx:
             ctx.prec = prec
@@ -327,8 +335,14 @@ def ziv(fn: Callable[[], XVal | float], fmt: Format, what: str = "value") -> flo
             if isinstance(v, float):  # an infinity or NaN decided by the formula itself
                 return v
             r = round_xval(v, fmt)
+            width = _width(v)
         if r is not None:
             return r
+        # more digits that no longer narrow the enclosure cannot decide it (an underflowed or
+        # otherwise saturated term): stop instead of climbing to thousands of digits
+        if prev_width is not None and prec >= 160 and width > 0 and width >= prev_width / 2:
+            break
+        prev_width = width
     raise CertificationError(
         f"could not certify the correctly rounded {what} in {fmt.name} at "
         f"{PRECISIONS[-1]} digits (an exact case the reference does not recognise)"
