@@ -294,14 +294,62 @@ def _log1p_series(t: Decimal, prec: int) -> tuple[Decimal, Decimal]:
 _INWARD = Fraction(1, 2**1200)
 
 
+_HUGE = Decimal("1E4000")
+_TINY = Decimal("1E-4000")
+
+
+def _end_fraction(q: Fraction, d: Decimal, fmt: Format) -> Fraction:
+    """``d`` as an exact rational, except where its exponent is extreme (an exponential that
+    under- or overflowed every decimal range): materialising 10^(10^9) would take forever, and
+    a stand-in rounds the same.  Above 1e4000 the sum rounds to an infinity whatever the
+    magnitude, so 1e400 stands in; below 1e-4000, +-1e-4000 stands in when ``q`` is exactly a
+    rounding boundary (only the side matters) or at least 1e-4000 from every boundary."""
+    if d == 0 or _TINY <= abs(d) <= _HUGE:
+        return Fraction(d)
+    sign = 1 if d > 0 else -1
+    if abs(d) > _HUGE:
+        return Fraction(sign * 10**400)
+    tiny = Fraction(1, 10**4000)
+    gap = _boundary_gap(q, fmt)
+    if gap == 0 or gap > tiny:
+        return sign * tiny
+    return Fraction(d)  # pathological: q within 1e-4000 of a boundary; convert exactly
+
+
+def _boundary_gap(q: Fraction, fmt: Format) -> Fraction:
+    """A lower bound on the distance from ``q`` to the nearest rounding boundary of ``fmt``,
+    or 0.  The candidates ``r - quantum/2``, ``r - quantum/4``, ``r + quantum/2`` and
+    ``r + quantum`` around the rounded value ``r`` include every boundary next to it (the
+    quarter and the whole quantum cover the binade changes), so the smallest distance to them
+    never exceeds the true one; 0 means ``q`` is a boundary or a candidate at least a quarter
+    quantum from the real ones."""
+    if abs(q) >= Fraction(2) ** (fmt.emax + 1):
+        return Fraction(1)  # beyond the overflow threshold
+    r = Fraction(round_rational(q, fmt))
+    a = abs(r)
+    e = a.numerator.bit_length() - a.denominator.bit_length() if a else fmt.emin
+    if a and Fraction(2) ** e > a:
+        e -= 1
+    quantum = Fraction(2) ** (max(e, fmt.emin) - fmt.precision + 1)
+    cands = (
+        r - quantum,
+        r - quantum / 2,
+        r - quantum / 4,
+        r + quantum / 4,
+        r + quantum / 2,
+        r + quantum,
+    )
+    return min(abs(q - c) for c in cands)
+
+
 def round_xval(v: XVal, fmt: Format) -> float | None:
     """The correctly rounded value of ``v`` in ``fmt``, or None when its enclosure straddles a
     rounding boundary.  The ends ``q + lo`` and ``q + hi`` are formed as exact rationals; an
     open end lying exactly on a boundary is resolved by stepping just inside it."""
     if v.lo is None:
         return round_rational(v.q, fmt)
-    lo = v.q + Fraction(v.lo)
-    hi = v.q + Fraction(v.hi)
+    lo = v.q + _end_fraction(v.q, v.lo, fmt)
+    hi = v.q + _end_fraction(v.q, v.hi, fmt)
     # an open end steps inward by less than any spacing and less than the interval's width
     step = min(_INWARD, (hi - lo) / 4)
     if v.lo_open:
