@@ -8,8 +8,11 @@ yet" and "the implementation raised on a valid input" into distinct, typed outco
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Callable, Mapping
+import signal
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -62,10 +65,46 @@ def call_reference(op: str, *, grad: bool = False, **kwargs: Any) -> Any:
     if fn is None:
         raise ReferenceMissing(f"reference.{name} does not exist yet")
     try:
-        return fn(**kwargs)
+        with _time_limit(REFERENCE_TIME_LIMIT_S):
+            return fn(**kwargs)
+    except _ReferenceTimeout:
+        raise ReferenceFailed(
+            f"reference.{name} did not decide within {REFERENCE_TIME_LIMIT_S:g} s "
+            "(an extreme case of its exact tier)"
+        ) from None
     except Exception as exc:
         text = " ".join(str(exc).split())[:200]
         raise ReferenceFailed(f"reference.{name} raised {type(exc).__name__}: {text}") from exc
+
+
+#: budget of one reference evaluation inside a check; an example the reference cannot decide
+#: in time is set aside (counted in the result's message), never blamed on the implementation
+REFERENCE_TIME_LIMIT_S = 20.0
+
+
+class _ReferenceTimeout(BaseException):
+    pass
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float) -> Iterator[None]:
+    """Raise :class:`_ReferenceTimeout` in the main thread after ``seconds`` (POSIX timers;
+    a no-op elsewhere or off the main thread)."""
+    usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    if not usable:
+        yield
+        return
+
+    def expire(signum: int, frame: Any) -> None:
+        raise _ReferenceTimeout
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def call_impl(fn: Callable[..., Any], *args: Any) -> Any:
