@@ -587,13 +587,53 @@ def _softmax_focal_reduced(kw: Mapping[str, Any], m: _Model) -> np.ndarray:
     return _reduce(row, kw.get("reduction", "mean"), denom, m).e
 
 
+def _with_probability_targets(fn: Any, gradient: bool) -> Any:
+    """Extend an index-target model of ``softmax_focal_loss`` to probability targets.
+
+    With targets ``y`` the loss is ``sum_i y_i l_i`` where ``l_i`` is the loss with index target
+    ``i``, so its error is at most ``sum_i |y_i| E_i`` (rows weighted one by one for
+    ``reduction="none"`` and for gradients; for a reduction to a scalar each class's bound is
+    scaled by its largest ``|y_i|`` over the rows, an upper bound), plus the rounding of the
+    weighted sum itself, covered by a relative ``2^-20``.  The same holds for the gradient,
+    a linear function of the per-class gradients."""
+
+    def wrapped(kw: Mapping[str, Any], *args: Any) -> Any:
+        target = np.asarray(kw["target"])
+        if target.dtype.kind in "iu":
+            return fn(kw, *args)
+        x = np.asarray(kw["input"])
+        y = np.abs(_rows_last(target.astype(np.float64)))  # (..., C)
+        index_shape = y.shape[:-1]
+        moved_back = x.ndim > 1
+        total: Any = 0.0
+        for i in np.flatnonzero(np.any(y != 0, axis=tuple(range(y.ndim - 1)))):
+            kw_i = dict(
+                kw,
+                target=np.full(index_shape, i, dtype=np.int64).reshape(
+                    (x.shape[0], *x.shape[2:]) if moved_back else ()
+                ),
+            )
+            b = np.asarray(fn(kw_i, *args), dtype=np.float64)
+            yi = y[..., i]
+            if gradient:  # per element: weight each row's gradient bound by its |y_i|
+                w = yi.reshape((x.shape[0], 1, *x.shape[2:])) if moved_back else yi
+                total = total + b * w
+            elif b.ndim and b.shape == yi.reshape(b.shape).shape and b.size == yi.size:
+                total = total + b * yi.reshape(b.shape)
+            else:
+                total = total + b * float(yi.max())
+        return np.asarray(total, dtype=np.float64) * (1 + 2.0**-20)
+
+    return wrapped
+
+
 _FORWARD = {
     "cross_entropy": _cross_entropy_forward,
     "nll_loss": _nll_forward,
     "binary_cross_entropy": _elementwise_loss(_bce_terms),
     "binary_cross_entropy_with_logits": _elementwise_loss(_bce_logits_terms),
     "sigmoid_focal_loss": _elementwise_loss(_sigmoid_focal_forward),
-    "softmax_focal_loss": _softmax_focal_reduced,
+    "softmax_focal_loss": _with_probability_targets(_softmax_focal_reduced, gradient=False),
     "kl_div": _elementwise_loss(_kl_terms),
     "linear_cross_entropy": _linear_ce_forward,
 }
@@ -604,7 +644,7 @@ _GRADIENT = {
     "binary_cross_entropy": _bce_grad,
     "binary_cross_entropy_with_logits": _bce_logits_grad,
     "sigmoid_focal_loss": _sigmoid_focal_grad,
-    "softmax_focal_loss": _softmax_focal_grad,
+    "softmax_focal_loss": _with_probability_targets(_softmax_focal_grad, gradient=True),
     "kl_div": _kl_grad,
     "linear_cross_entropy": _linear_ce_grad,
 }
