@@ -3,7 +3,9 @@ one quick pass through asv on a small, NumPy-only subset."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -240,3 +242,37 @@ def test_asv_quick_pass_on_a_small_subset() -> None:
     assert "failed" not in out.lower(), out
     for benchmark in ("time_call", "track_gbps", "track_fraction_of_copy"):
         assert benchmark in out, out
+
+
+@pytest.mark.skipif(ASV is None, reason="asv is not installed (pip install -e .[bench])")
+def test_asv_publish_builds_the_dashboard(tmp_path: Path) -> None:
+    """One real result recorded for this commit (``--set-commit-hash``: with ``--python=same``
+    asv keeps results only then), and ``asv publish`` turns it into the dashboard.  A copy of
+    the configuration writes results and HTML under a temporary directory."""
+    text = (ROOT / "asv.conf.json").read_text()
+    conf = json.loads(re.sub(r"(?m)^\s*//.*$", "", text))  # asv allows whole-line comments
+    conf["results_dir"] = str(tmp_path / "results")
+    conf["html_dir"] = str(tmp_path / "html")
+    conf["repo"] = str(ROOT)
+    conf["benchmark_dir"] = str(ROOT / conf.get("benchmark_dir", "benchmarks"))
+    config = tmp_path / "asv.conf.json"
+    config.write_text(json.dumps(conf))
+    commit = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    machine = _asv("machine", "--yes", timeout=60)
+    assert machine.returncode == 0, machine.stdout + machine.stderr
+    pattern = (
+        r"ImplementationTime\.time_call\('numpy\.textbook\.cross_entropy_shifted', "
+        r"'forward', 'float32', '256x10', 'cpu'\)"
+    )
+    run = _asv(
+        "run", "--config", str(config), "--python=same", "--quick",
+        "--set-commit-hash", commit, "--bench", pattern, timeout=600,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    recorded = [p for p in (tmp_path / "results").rglob("*.json") if p.name != "machine.json"]
+    assert recorded, run.stdout + run.stderr
+    published = _asv("publish", "--config", str(config), timeout=300)
+    assert published.returncode == 0, published.stdout + published.stderr
+    assert (tmp_path / "html" / "index.html").exists()
