@@ -252,7 +252,18 @@ def _logits_items(
             loss.append(
                 ("real", lambda X=X, A=A, B=B, W=W: (softplus(-X) * A + softplus(X) * B) * W)
             )
-        grad.append(("real", lambda X=X, A=A, B=B, W=W: (sigmoid(X) * (A + B) - A) * W))
+        # the same derivative in the form without cancellation on each side of 0:
+        # s(X)(A + B) - A for X <= 0, and B - (A + B) s(-X) for X > 0 (s(X) = 1 - s(-X))
+        grad.append(
+            (
+                "real",
+                lambda X=X, A=A, B=B, W=W: (
+                    (sigmoid(X) * (A + B) - A) * W
+                    if X <= 0
+                    else (Real.of(B) - sigmoid(-X) * (A + B)) * W
+                ),
+            )
+        )
     return loss, grad
 
 
