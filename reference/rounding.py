@@ -28,10 +28,6 @@ import numpy as np
 
 from reference.formats import FLOAT64, Format
 
-#: relative slack added to enclosure radii before the endpoint test, covering the rounding
-#: error of forming the endpoints themselves in double-double (a few 2^-106).
-_ENDPOINT_SLACK = 2.0**-100
-
 
 def round_dd(hi: np.ndarray, lo: np.ndarray | float, fmt: Format) -> np.ndarray:
     """Round the exact sums ``hi + lo`` into ``fmt``; returns float64 (representable in fmt).

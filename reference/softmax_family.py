@@ -41,6 +41,7 @@ from reference.arrays import (
 )
 from reference.enclosure import Enc
 from reference.exact import XVal
+from reference.rounding import round_dd, round_rational
 
 
 def _prepare(x: Any, axis: int, out_dtype: Any):  # type: ignore[no-untyped-def]
@@ -216,15 +217,13 @@ def log_softmax_grad(
     out = np.full(x2.shape, np.nan, dtype=fmt.dtype)
     pi = np.flatnonzero(kinds.posinf)
     if pi.size:
+        # one-hot softmax: g_i everywhere (each rounded once into the output format), and the
+        # exact rational g_k - sum_j g_j at the +inf
         gp = widen(g[pi])
-        res = gp.copy()
-        res[np.arange(pi.size), kinds.posinf_index[pi]] -= gp.sum(axis=-1)
-        # exact: round the exact rational g_k - sum g
+        res = round_dd(gp, 0.0, fmt)
         for n, r in enumerate(pi):
             k = kinds.posinf_index[r]
             exact = Fraction(float(gp[n, k])) - sum(Fraction(float(v)) for v in gp[n])
-            from reference.rounding import round_rational
-
             res[n, k] = round_rational(exact, fmt)
         out[pi] = res
     reg = np.flatnonzero(kinds.regular)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
+import ml_dtypes
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -134,3 +135,15 @@ def test_bad_input_is_rejected_with_a_clear_message(func: str) -> None:
 def test_grad_output_of_the_wrong_shape_is_rejected(func: str) -> None:
     with pytest.raises(ValueError, match="grad_output"):
         getattr(reference, func)(np.zeros((2, 3)), grad_output=np.ones((3, 2)))
+
+
+def test_log_softmax_grad_at_plus_inf_rounds_cotangents_once() -> None:
+    """A row with one +inf passes the cotangents through; each must be rounded once into the
+    output format (1 + 2^-8 + 2^-30 is just above a bfloat16 midpoint: rounding through float32
+    first would give 1.0)."""
+    g = np.array([[1 + 2.0**-8 + 2.0**-30, 0.5, 0.25]])
+    x = np.array([[0.0, np.inf, 1.0]])
+    out = reference.log_softmax_grad(x, grad_output=g, out_dtype=ml_dtypes.bfloat16)
+    assert out.dtype == ml_dtypes.bfloat16
+    # g_i elsewhere, g_k - sum g at the +inf (exact value -1.25390625...: rounds to -1.2578125)
+    assert out.astype(np.float64).tolist() == [[1.0078125, -1.2578125, 0.25]]
