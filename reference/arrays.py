@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from reference.formats import FORMATS, format_of
+from reference.rounding import to_dtype
 
 
 def as_float_array(x: Any, name: str) -> tuple[np.ndarray, str]:
@@ -115,11 +116,11 @@ def _classify(x2: np.ndarray) -> RowKinds:
 def to_output(values: np.ndarray, fmt_name: str) -> np.ndarray:
     """Values already rounded into the format -> an array of that dtype (exact; no copy when
     it already is one)."""
-    dtype = FORMATS[fmt_name].dtype
+    fmt = FORMATS[fmt_name]
     values = np.asarray(values)
-    if values.dtype == dtype:
+    if values.dtype == fmt.dtype:
         return values
-    return np.asarray(values, dtype=np.float64).astype(dtype)
+    return to_dtype(values, fmt)
 
 
 def assign_rows(out: np.ndarray, rows: np.ndarray, values: np.ndarray) -> np.ndarray:

@@ -42,7 +42,7 @@ from reference.arrays import as_float_array
 from reference.enclosure import Enc
 from reference.exact import XVal, ziv
 from reference.formats import FLOAT64, Format
-from reference.rounding import certify, round_rational
+from reference.rounding import certify, round_rational, to_dtype
 
 #: elements per chunk of the vectorised tiers (memory stays a small multiple of this)
 CHUNK = 1 << 18
@@ -327,7 +327,7 @@ def _on_elem(reg: np.ndarray, elem: ElemFn) -> ElemFn:
 
 
 def _as_output(values: np.ndarray, fmt: Format) -> np.ndarray:
-    return np.asarray(values, dtype=np.float64).astype(fmt.dtype)
+    return to_dtype(values, fmt)
 
 
 @dataclasses.dataclass
