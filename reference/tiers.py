@@ -79,13 +79,14 @@ def _chunk(x2, rows, fmt, vec, elem, per_row, buf, exact_rows=None) -> None:  # 
         if done is None:
             buf[...] = vals
             done = ok
+            decided = ok
         else:
-            sel = ~done[pending - base]
+            decided = ~done[pending - base] & ok  # only what earlier tiers left open
             cur = buf[pending - base]
-            cur[sel & ok] = vals[sel & ok]
+            cur[decided] = vals[decided]
             buf[pending - base] = cur
             done[pending - base] |= ok
-        STATS[name] += int(np.sum(ok))
+        STATS[name] += int(np.sum(decided))
         if np.all(done):
             return
         bad_rows = ~done if per_row else ~np.all(done, axis=-1)
