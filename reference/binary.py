@@ -65,7 +65,6 @@ from reference.pointwise import (
     loss,
     operand,
     xexp,
-    xlog1p,
 )
 
 REDUCTIONS = ("none", "sum", "mean")
@@ -121,7 +120,7 @@ def exact_logistic(x: float) -> ExactLogistic:
     fx = fraction(x)
     z = abs(fx)
     E = xexp(-z)
-    return ExactLogistic(z, E, xlog1p(E), fx >= 0)
+    return ExactLogistic(z, E, E.log1p(), fx >= 0)
 
 
 def log1m(p: np.ndarray, dd: bool) -> Enc:
@@ -201,7 +200,7 @@ def _bce(input: Any, target: Any, weight: Any, reduction: str, out_dtype: Any) -
         if yi != 0:
             s = s + XVal.of(yi) * XVal.of(pi).log()
         if yi != 1:
-            s = s + XVal.of(1 - yi) * xlog1p(XVal.of(-pi))
+            s = s + XVal.of(1 - yi) * XVal.of(-pi).log1p()
         return -(XVal.of(wi) * s)
 
     terms = Terms(shape, fmt, special, value, vec, elem)

@@ -243,13 +243,14 @@ class XVal:
         )
 
     def log1p(self) -> XVal:
-        """log(1 + t) for t > -1, accurate in relative terms for tiny t."""
+        """log(1 + t) for t > -1, accurate in relative terms for tiny |t| of either sign (the
+        series below 1e-6), exactly 0 at 0."""
         if self.lo is None and self.q == 0:
             return XVal(q=Fraction(0))
         lo, hi = self.bounds()
         prec = decimal.getcontext().prec
         small = Decimal(1).scaleb(-6)
-        if abs(lo) < small and abs(hi) < small and lo >= 0:
+        if abs(lo) < small and abs(hi) < small:
             return XVal(
                 lo=_log1p_series(lo, prec)[0],
                 hi=_log1p_series(hi, prec)[1],
@@ -265,8 +266,9 @@ class XVal:
 
 
 def _log1p_series(t: Decimal, prec: int) -> tuple[Decimal, Decimal]:
-    """Enclosure of log(1 + t), 0 <= t < 1e-6, by the alternating series.  Consecutive terms
-    decrease, so the truncation error is at most the first omitted term."""
+    """Enclosure of log(1 + t) for |t| < 1e-6 by the power series.  For t > 0 the series
+    alternates; for t < 0 every term is negative and the tail after the term in t^k is at most
+    |t|^(k+1)/(k+1) / (1 - |t|); both are covered by twice the first omitted term."""
     if t == 0:
         return Decimal(0), Decimal(0)
     ctx = decimal.Context(prec=prec + 10, Emax=10**9, Emin=-(10**9))
@@ -279,11 +281,11 @@ def _log1p_series(t: Decimal, prec: int) -> tuple[Decimal, Decimal]:
         total = ctx.add(total, term if k % 2 else -term)
         k += 1
         power = ctx.multiply(power, t)
-        nxt = ctx.divide(power, k)
+        nxt = abs(ctx.divide(power, k))
         if nxt < abs(total) * eps:
             break
-    # error: the omitted tail (<= nxt) plus rounding of ~k operations at prec+10 digits
-    err = nxt + abs(total) * Decimal(1).scaleb(-(prec + 8)) * k
+    # error: the omitted tail (<= 2 nxt) plus rounding of ~k operations at prec+10 digits
+    err = 2 * nxt + abs(total) * Decimal(1).scaleb(-(prec + 8)) * k
     return _ctx(decimal.ROUND_FLOOR).subtract(total, err), _ctx(decimal.ROUND_CEILING).add(
         total, err
     )
@@ -292,7 +294,6 @@ def _log1p_series(t: Decimal, prec: int) -> tuple[Decimal, Decimal]:
 #: far below half the smallest spacing of any format (2^-1075): stepping an open end this much
 #: inward crosses no rounding boundary other than the end itself
 _INWARD = Fraction(1, 2**1200)
-
 
 _HUGE = Decimal("1E4000")
 _TINY = Decimal("1E-4000")

@@ -85,7 +85,6 @@ from reference.pointwise import (
     gradient,
     loss,
     xexp,
-    xlog1p,
     xpow,
 )
 
@@ -151,11 +150,11 @@ def log1p_ratio(T: Enc) -> Enc:
 
 def xlog1p_ratio(T: XVal) -> XVal:
     if T.exact:
-        return XVal.of(1) if T.q == 0 else xlog1p(T) / T
+        return XVal.of(1) if T.q == 0 else T.log1p() / T
     lo, hi = T.bounds()
     if lo <= 0:
         return XVal.interval(Decimal(1) - hi / 2, Decimal(1))
-    return xlog1p(T) / T
+    return T.log1p() / T
 
 
 # ------------------------------------------------------------------- sigmoid_focal_loss
@@ -239,7 +238,7 @@ def _exact_pieces(x: float, y: float, gamma: Fraction) -> _ExactPieces:
     u = 1 - Y if pos else Y
     v = 1 - u
     E = xexp(-z)
-    L = xlog1p(E)
+    L = E.log1p()
     ce = XVal.of(u * z) + L
     onepE = E + 1
     if u == 0:

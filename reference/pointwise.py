@@ -28,7 +28,6 @@ reductions), rounded once.
 from __future__ import annotations
 
 import dataclasses
-import decimal
 import math
 from collections.abc import Callable
 from decimal import Decimal
@@ -125,47 +124,6 @@ def xexp(a: Fraction) -> XVal:
     if a < _EXP_FLOOR_ARG:
         return XVal.interval(Decimal(0), _EXP_FLOOR)
     return XVal.of(a).exp()
-
-
-def xlog1p(t: XVal) -> XVal:
-    r""":math:`\log(1 + t)` for :math:`t > -1` of either sign, accurate in relative terms for
-    tiny :math:`|t|` (series :math:`\sum_k (-1)^{k+1} t^k / k` with the tail bounded by twice
-    the first omitted term), exactly 0 at 0."""
-    if t.exact and t.q == 0:
-        return XVal.of(0)
-    lo, hi = t.bounds()
-    small = Decimal(1).scaleb(-6)
-    if -small < lo and hi < small:
-        prec = decimal.getcontext().prec
-        a, _ = _log1p_series(lo, prec)
-        _, b = _log1p_series(hi, prec)
-        return XVal.interval(a, b)
-    return (XVal.of(1) + t).log()
-
-
-def _log1p_series(t: Decimal, prec: int) -> tuple[Decimal, Decimal]:
-    """Enclosure of log(1 + t) for |t| < 1e-6 by the power series.  For t > 0 the series
-    alternates; for t < 0 every term is negative and the tail after the term in t^k is at most
-    |t|^(k+1)/(k+1) / (1 - |t|); both are covered by twice the first omitted term."""
-    if t == 0:
-        return Decimal(0), Decimal(0)
-    ctx = decimal.Context(prec=prec + 10, Emax=10**9, Emin=-(10**9))
-    total = Decimal(0)
-    power = t
-    k = 1
-    eps = Decimal(1).scaleb(-(prec + 5))
-    while True:
-        term = ctx.divide(power, k)
-        total = ctx.add(total, term if k % 2 else -term)
-        k += 1
-        power = ctx.multiply(power, t)
-        nxt = abs(ctx.divide(power, k))
-        if nxt < abs(total) * eps:
-            break
-    err = 2 * nxt + abs(total) * Decimal(1).scaleb(-(prec + 8)) * k
-    down = decimal.Context(prec=prec + 10, rounding=decimal.ROUND_FLOOR, Emax=10**9, Emin=-(10**9))
-    up = decimal.Context(prec=prec + 10, rounding=decimal.ROUND_CEILING, Emax=10**9, Emin=-(10**9))
-    return down.subtract(total, err), up.add(total, err)
 
 
 def xpow(q: XVal, gamma: Fraction) -> XVal:
