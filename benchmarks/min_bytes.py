@@ -49,7 +49,7 @@ _ROW_RESULT_OPS = ("logsumexp", "cross_entropy", "nll_loss", "softmax_focal_loss
 
 
 def output_shape(op: str, reduction: str | None, rows: int, classes: int) -> tuple[int, ...]:
-    """Shape of ``op``'s result on an (N, C) input (reference conventions, CONTRACT section 2)."""
+    """Shape of ``op``'s result on an (N, C) input (``docs/contract.md`` section 2)."""
     if op in ("softmax", "log_softmax"):
         return (rows, classes)
     if op == "logsumexp":

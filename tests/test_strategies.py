@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
+from verify.judge.ulp import FORMATS
 from verify.registry.base import Capabilities, Implementation
 from verify.strategies import (
     LOGIT_STYLES,
@@ -19,7 +20,6 @@ from verify.strategies import (
     logits,
     probability_targets,
 )
-from verify.ulp import FORMATS
 
 FAST = settings(
     max_examples=25,

@@ -11,8 +11,8 @@ import ml_dtypes
 import numpy as np
 import pytest
 
-from verify import tolerance
-from verify.ulp import ulp
+from verify.judge import tolerance
+from verify.judge.ulp import ulp
 
 reference = pytest.importorskip("reference")
 torch = pytest.importorskip("torch")

@@ -1,4 +1,4 @@
-"""verify.ulp: spacing and errors in ULPs of the reference value, special values explicit."""
+"""verify.judge.ulp: spacing and errors in ULPs of the reference value, special values explicit."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import ml_dtypes
 import numpy as np
 import pytest
 
-from verify.ulp import float_format, ulp, ulp_error
+from verify.judge.ulp import float_format, ulp, ulp_error
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""The command line: ``python -m verify`` (CONTRACT section 3).
+"""The command line: ``python -m verify`` (``docs/contract.md`` section 3).
 
 ::
 

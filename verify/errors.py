@@ -1,4 +1,4 @@
-"""Errors that the command line turns into exit status 2 (``CONTRACT.md`` section 3).
+"""Errors that the command line turns into exit status 2 (``docs/contract.md`` section 3).
 
 A :class:`UsageError` is the user's to fix (an unknown implementation name, a module that does
 not import, a bad option); its message is one line that says what to fix.  Anything else that

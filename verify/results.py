@@ -1,4 +1,4 @@
-"""The result record of a conformance run (``../shared/CONTRACT.md`` section 4).
+"""The result record of a conformance run (``docs/contract.md`` section 4).
 
 One :class:`Result` is one row of ``conformance.json``'s ``results`` array: one implementation,
 one check category, one dtype, one device.  Checks produce them, the runner collects them, the
@@ -69,7 +69,7 @@ class Result:
     links: list[str] = dataclasses.field(default_factory=list)
     #: Extra, optional fields (allowed by the contract).
     #: URL of the registered upstream issue this failure matches (a registered ``fail`` does not
-    #: make the exit status 1, CONTRACT section 3); None when the failure is not registered.
+    #: make the exit status 1, ``docs/contract.md`` section 3); None when it is not registered.
     known_issue: str | None = None
     #: set by ``--baseline`` diffing: "new", "fixed", "regressed" or "unchanged"
     baseline: str | None = None
@@ -94,7 +94,7 @@ class Result:
         return (self.implementation, self.check, self.dtype, self.device)
 
     def to_json(self) -> dict[str, Any]:
-        """The JSON object of CONTRACT section 4 (non-finite floats become strings)."""
+        """The JSON object of ``docs/contract.md`` section 4 (non-finite floats become strings)."""
         out = dataclasses.asdict(self)
         for name in ("max_ulp", "max_bound_ratio", "duration_s"):
             value = out[name]

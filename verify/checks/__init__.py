@@ -1,4 +1,4 @@
-"""The checks, one module per category of the report (CONTRACT section 4).
+"""The checks, one module per category of the report (``docs/contract.md`` section 4).
 
 Each module exposes ``run(impl, dtype, device, *, profile, seed) -> Result``.  :data:`CHECKS`
 maps the category name to it, in the order a session runs them (``bad_input`` last: on CUDA an

@@ -1,6 +1,6 @@
 """accuracy: forward values against the correctly rounded reference, within the bound.
 
-For drawn finite inputs of every style (``verify.strategies.cases(kind="accuracy")``), the
+For drawn finite inputs of every style (``verify.strategies._cases(kind="accuracy")``), the
 implementation's forward result must be within ``ulp(r) + SAFETY * E`` of the reference value
 ``r = reference.<op>(..., out_dtype=dtype)`` element by element (``docs/tolerances.md``).
 """
@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from verify import tolerance
-from verify.checks import reference_values as refv
-from verify.checks.compare import judge
-from verify.checks.outcome import ImplementationRaised, ReferenceMissing, Verdict, call_impl
-from verify.checks.search import Search, skip_result
+from verify.engine.outcome import ImplementationRaised, ReferenceMissing, Verdict, call_impl
+from verify.engine.search import Search, skip_result
+from verify.judge import reference_values as refv
+from verify.judge import tolerance
+from verify.judge.compare import judge
 from verify.profiles import Profile
 from verify.registry.base import Implementation
 from verify.results import Result

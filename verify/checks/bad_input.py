@@ -23,12 +23,12 @@ from typing import Any
 
 import numpy as np
 
-from verify.checks.outcome import format_value
-from verify.checks.search import matching_deviation, reproducer_for
+from verify.engine.outcome import format_value
+from verify.engine.search import matching_deviation, reproducer_for
+from verify.judge.ulp import float_format
 from verify.profiles import Profile
 from verify.registry.base import Implementation, Unsupported
 from verify.results import Result
-from verify.ulp import float_format
 
 CHECK = "bad_input"
 

@@ -14,12 +14,12 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from verify import tolerance
-from verify.checks import reference_values as refv
-from verify.checks.agreement import agreement
-from verify.checks.compare import judge
-from verify.checks.outcome import ImplementationRaised, ReferenceMissing, Verdict, call_impl
-from verify.checks.search import Search, skip_result
+from verify.engine.agreement import agreement
+from verify.engine.outcome import ImplementationRaised, ReferenceMissing, Verdict, call_impl
+from verify.engine.search import Search, skip_result
+from verify.judge import reference_values as refv
+from verify.judge import tolerance
+from verify.judge.compare import judge
 from verify.profiles import Profile
 from verify.registry.base import Implementation, Unsupported
 from verify.results import Result

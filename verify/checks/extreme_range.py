@@ -5,7 +5,7 @@ the reference."""
 
 from __future__ import annotations
 
-from verify.checks.value_and_gradient import run_both
+from verify.engine.value_and_gradient import run_both
 from verify.profiles import Profile, get_profile
 from verify.registry.base import Implementation
 from verify.results import SEVERITY, Result

@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 from hypothesis import strategies as st
 
-from verify import tolerance
-from verify.checks import reference_values as refv
-from verify.checks.compare import judge_many
-from verify.checks.outcome import ImplementationRaised, ReferenceMissing, Verdict, call_impl
-from verify.checks.search import Search, skip_result
+from verify.engine.outcome import ImplementationRaised, ReferenceMissing, Verdict, call_impl
+from verify.engine.search import Search, skip_result
+from verify.judge import reference_values as refv
+from verify.judge import tolerance
+from verify.judge.compare import judge_many
 from verify.profiles import Profile
 from verify.registry.base import Implementation
 from verify.results import Result

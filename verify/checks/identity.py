@@ -25,10 +25,10 @@ from typing import Any
 
 import numpy as np
 
-from verify import tolerance
-from verify.checks.agreement import agreement, worst
-from verify.checks.outcome import ImplementationRaised, Verdict, call_impl
-from verify.checks.search import Search
+from verify.engine.agreement import agreement, worst
+from verify.engine.outcome import ImplementationRaised, Verdict, call_impl
+from verify.engine.search import Search
+from verify.judge import tolerance
 from verify.profiles import Profile
 from verify.registry.base import Implementation, Unsupported
 from verify.results import Result

@@ -21,15 +21,15 @@ from typing import Any
 import numpy as np
 from hypothesis import strategies as st
 
-from verify import tolerance
-from verify.checks.agreement import agreement, worst
-from verify.checks.outcome import ImplementationRaised, Verdict, call_impl
-from verify.checks.search import Search
+from verify.engine.agreement import agreement, worst
+from verify.engine.outcome import ImplementationRaised, Verdict, call_impl
+from verify.engine.search import Search
+from verify.judge import tolerance
 from verify.profiles import Profile
 from verify.registry.base import Implementation, Unsupported
 from verify.results import Result
 from verify.strategies import cases, describe_case
-from verify.strategies.values import check_dtype
+from verify.strategies._values import check_dtype
 
 CHECK = "invariance"
 SOFTMAX_FAMILY = ("softmax", "log_softmax", "logsumexp")

@@ -9,7 +9,7 @@ reference values must be matched exactly; finite ones within the bound.  Forward
 
 from __future__ import annotations
 
-from verify.checks.value_and_gradient import run_both
+from verify.engine.value_and_gradient import run_both
 from verify.profiles import Profile
 from verify.registry.base import Implementation
 from verify.results import Result

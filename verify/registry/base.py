@@ -3,7 +3,7 @@
 Every public function users call (``torch.nn.functional.cross_entropy``,
 ``optax.softmax_cross_entropy``, ``keras.losses.CategoricalCrossentropy``, a NumPy textbook
 formula, or a user's callable) is one :class:`Implementation`.  The entry maps the reference's
-semantics (PyTorch's argument names and conventions, ``../shared/CONTRACT.md`` section 2) onto the
+semantics (PyTorch's argument names and conventions, ``docs/contract.md`` section 2) onto the
 API's own: an adapter takes the *reference-convention* keyword arguments (NumPy arrays:
 ``input``, ``target``, ``weight``, ``ignore_index``, ``reduction``, ``label_smoothing``, ...),
 calls the framework, and returns a NumPy array laid out as the reference lays it out.  Checks

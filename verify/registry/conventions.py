@@ -1,6 +1,6 @@
 """Helpers shared by the framework adapters: the reference's argument conventions.
 
-Adapters receive the reference's keyword arguments (``CONTRACT.md`` section 2: PyTorch's names
+Adapters receive the reference's keyword arguments (``docs/contract.md`` section 2: PyTorch's names
 and semantics, NumPy arrays, bfloat16 as ``ml_dtypes.bfloat16``, index targets int64) and must
 return a NumPy array of the input's dtype laid out as the reference lays it out (0-d for
 reductions).  An option an API cannot express raises
@@ -17,7 +17,7 @@ import numpy as np
 
 from verify.registry.base import Unsupported
 
-#: the reference functions' keyword defaults (``CONTRACT.md`` section 2), first positional
+#: the reference functions' keyword defaults (``docs/contract.md`` section 2), first positional
 #: arguments included as required (no default)
 REFERENCE_DEFAULTS: dict[str, dict[str, Any]] = {
     "logsumexp": {"axis": -1},

@@ -1,6 +1,6 @@
 """``conformance.json``: writing, reading and validating the machine-readable report.
 
-The layout is CONTRACT section 4; the JSON Schema shipped next to this module
+The layout is ``docs/contract.md`` section 4; the JSON Schema shipped next to this module
 (``conformance.schema.json``, JSON Schema draft 2020-12,
 https://json-schema.org/draft/2020-12/json-schema-core) states it formally, and every report
 this package reads is validated against it with ``jsonschema``

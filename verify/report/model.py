@@ -1,4 +1,4 @@
-"""The in-memory report: the run's environment and its results (CONTRACT section 4)."""
+"""The in-memory report: the run's environment and its results (``docs/contract.md`` section 4)."""
 
 from __future__ import annotations
 
@@ -99,7 +99,7 @@ class Report:
         return [r for r in self.results if r.nonconforming or r.baseline == "regressed"]
 
     def to_json(self) -> dict[str, Any]:
-        """The JSON document of CONTRACT section 4."""
+        """The JSON document of ``docs/contract.md`` section 4."""
         return {
             "schema": SCHEMA,
             "environment": self.environment,

@@ -11,9 +11,9 @@ registered implementation; the pieces (``logits``, ``index_targets``, ``probabil
     def test_my_softmax(x): ...
 """
 
-from verify.strategies.cases import KINDS, cases, describe_case, grad_outputs
-from verify.strategies.logits import ELEMENTWISE_LIMIT, LOGIT_STYLES, logits
-from verify.strategies.targets import (
+from verify.strategies._cases import KINDS, cases, describe_case, grad_outputs
+from verify.strategies._logits import ELEMENTWISE_LIMIT, LOGIT_STYLES, logits
+from verify.strategies._targets import (
     LABEL_SMOOTHING,
     binary_targets,
     class_weights,
@@ -24,7 +24,7 @@ from verify.strategies.targets import (
     probabilities,
     probability_targets,
 )
-from verify.strategies.values import DTYPES, exact_floats, grid_floats
+from verify.strategies._values import DTYPES, exact_floats, grid_floats
 
 __all__ = [
     "DTYPES",

@@ -10,7 +10,7 @@ Elementary functions (``exp``, ``log``, ``log1p``, ``expm1``, ``pow``) are allow
 error ``uf`` instead of ``u``.  Sums over ``n`` terms use the bound
 ``|fl(sum) - sum| <= k(n) u sum |x_i|`` of the summation model in :class:`Arithmetic`.
 
-This is the machinery behind :mod:`verify.tolerance`; it knows nothing about losses.
+This is the machinery behind :mod:`verify.judge.tolerance`; it knows nothing about losses.
 """
 
 from __future__ import annotations

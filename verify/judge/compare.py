@@ -1,5 +1,5 @@
 """Judging a returned array against the correctly rounded reference under the tolerance
-policy (:mod:`verify.tolerance`)."""
+policy (:mod:`verify.judge.tolerance`)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from verify import tolerance
-from verify.checks.outcome import Verdict, format_value
-from verify.ulp import ulp, ulp_error
+from verify.engine.outcome import Verdict, format_value
+from verify.judge import tolerance
+from verify.judge.ulp import ulp, ulp_error
 
 
 def _flat_index(shape: tuple[int, ...], i: int) -> str:
@@ -30,9 +30,9 @@ def judge(
     """Compare ``result`` with ``reference`` (same shape, dtype ``dtype``).
 
     Fails on a shape mismatch, on any element whose error exceeds ``ulp(r) + SAFETY * E``
-    (see :func:`verify.tolerance.bound_ratio`), and on NaN/inf where the reference has none (or
-    the reverse).  The message names the worst element, the value returned, the reference value,
-    the error in ULPs and the bound.
+    (see :func:`verify.judge.tolerance.bound_ratio`), and on NaN/inf where the reference has
+    none (or the reverse).  The message names the worst element, the value returned, the
+    reference value, the error in ULPs and the bound.
     """
     ref = np.asarray(reference)
     y = np.asarray(result)

@@ -15,7 +15,7 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
-from verify.ulp import FORMATS, FloatFormat
+from verify.judge.ulp import FORMATS, FloatFormat
 
 DTYPES: tuple[str, ...] = ("float16", "bfloat16", "float32", "float64")
 

@@ -3,7 +3,7 @@
 For every op and dtype, :func:`forward_bound` and :func:`gradient_bound` return, per output
 element, a bound ``E`` on the error of a careful floating-point evaluation, obtained by running
 the op's textbook algorithm through first-order running error analysis
-(:mod:`verify.error_tracking`).  A result ``y`` is judged against the correctly rounded
+(:mod:`verify.judge.error_tracking`).  A result ``y`` is judged against the correctly rounded
 reference value ``r`` with
 
     allowed = ulp(r) + SAFETY * E,        bound_ratio = |y - r| / allowed   (> 1 fails)
@@ -25,7 +25,7 @@ The arithmetic model (see ``docs/tolerances.md`` for the reasoning):
 - elementary functions within 2 ULPs of the working precision (``uf = 4u``): CUDA documents
   ``expf`` at 2 ULPs and ``logf`` at 1 ULP; glibc and SLEEF are within 1 ULP;
 - reductions: at least 4 interleaved partial sums combined pairwise
-  (:meth:`verify.error_tracking.Arithmetic.k`), which covers SIMD lanes, pairwise and blocked
+  (:meth:`verify.judge.error_tracking.Arithmetic.k`), which covers SIMD lanes, pairwise and blocked
   summation and GPU tree reductions;
 - for float16 and bfloat16, tensors that a loss passes between library primitives (the
   log-probabilities of ``log_softmax`` inside cross-entropy, the logits of a linear layer, the
@@ -40,9 +40,9 @@ from typing import Any
 
 import numpy as np
 
-from verify import error_tracking as et
-from verify.error_tracking import Arithmetic, Tracked
-from verify.ulp import FORMATS, float_format, ulp
+from verify.judge import error_tracking as et
+from verify.judge.error_tracking import Arithmetic, Tracked
+from verify.judge.ulp import FORMATS, float_format, ulp
 
 #: the modelled error E is multiplied by this before adding the final-rounding ULP: it covers
 #: the reorderings of one algorithm (e.g. ``(1-t)x + sp`` against ``max(x,0) - xt + sp``) and the
@@ -55,7 +55,7 @@ WORKING_FORMAT = {"float16": "float32", "bfloat16": "float32", "float32": "float
 
 
 def working_arithmetic(dtype: Any) -> Arithmetic:
-    """The :class:`~verify.error_tracking.Arithmetic` assumed for inputs of ``dtype``."""
+    """The :class:`~verify.judge.error_tracking.Arithmetic` assumed for inputs of ``dtype``."""
     fmt = float_format(dtype)
     work = FORMATS[WORKING_FORMAT.get(fmt.name, fmt.name)]
     u = work.unit_roundoff

@@ -22,7 +22,7 @@ from hypothesis import given, seed
 from hypothesis import strategies as st
 from hypothesis.errors import HypothesisException
 
-from verify.checks.outcome import ReferenceFailed, ReferenceMissing, Verdict, format_value
+from verify.engine.outcome import ReferenceFailed, ReferenceMissing, Verdict, format_value
 from verify.profiles import Profile, get_profile, hypothesis_settings, search_seed
 from verify.registry.base import Implementation, Unsupported
 from verify.results import Result

@@ -3,8 +3,9 @@ two implementations): neither is the reference, so each side gets its own allowa
 
     |a - b| <= allowed_a + allowed_b,   allowed = ulp(v) + SAFETY * E
 
-with ``E`` the modelled bound of each side's computation (:mod:`verify.tolerance`) and ``v`` the
-side's own value standing in for the unknown reference.  NaN and infinities must match exactly.
+with ``E`` the modelled bound of each side's computation (:mod:`verify.judge.tolerance`)
+and ``v`` the side's own value standing in for the unknown reference.  NaN and infinities
+must match exactly.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from verify import tolerance
-from verify.checks.outcome import Verdict
+from verify.engine.outcome import Verdict
+from verify.judge import tolerance
 
 
 def agreement(

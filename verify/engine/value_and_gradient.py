@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from verify.checks import reference_values as refv
 from verify.checks.accuracy import evaluate_forward
 from verify.checks.gradient import evaluate_gradient, with_grad_output
-from verify.checks.outcome import ReferenceMissing, Verdict
-from verify.checks.search import Search, skip_result
+from verify.engine.outcome import ReferenceMissing, Verdict
+from verify.engine.search import Search, skip_result
+from verify.judge import reference_values as refv
 from verify.profiles import Profile
 from verify.registry.base import Implementation
 from verify.results import Result

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from verify.checks.outcome import ReferenceMissing, call_reference
+from verify.engine.outcome import ReferenceMissing, call_reference
 
 
 def require_reference(op: str, *, grad: bool = False) -> None:

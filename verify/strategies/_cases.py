@@ -25,9 +25,9 @@ from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
 from verify.profiles import Profile, get_profile
-from verify.strategies import targets as tg
-from verify.strategies.logits import logits
-from verify.strategies.values import check_dtype
+from verify.strategies import _targets as tg
+from verify.strategies._logits import logits
+from verify.strategies._values import check_dtype
 
 KINDS: tuple[str, ...] = (
     "accuracy",

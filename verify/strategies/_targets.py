@@ -10,7 +10,7 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
-from verify.strategies.values import as_array, check_dtype, check_range, exact_floats
+from verify.strategies._values import as_array, check_dtype, check_range, exact_floats
 
 #: label_smoothing values are dyadic (k / 256) so that every dtype holds them exactly
 LABEL_SMOOTHING = st.one_of(

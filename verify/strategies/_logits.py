@@ -16,8 +16,8 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
-from verify.strategies.values import as_array, check_dtype, exact_floats
-from verify.ulp import FloatFormat
+from verify.judge.ulp import FloatFormat
+from verify.strategies._values import as_array, check_dtype, exact_floats
 
 #: arrays with more elements than this are generated from a seed
 ELEMENTWISE_LIMIT = 256
