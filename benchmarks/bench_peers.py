@@ -23,41 +23,41 @@ from typing import Any
 from benchmarks import parameters
 from benchmarks.inputs import make_kwargs
 from benchmarks.prepared_call import PASSES, WARMUP_CALLS, require_fits, require_shape_enabled
+from verify import peers
 from verify.registry.base import Capabilities
 
 _INDEX_TARGETS = Capabilities(target="index", reductions=("mean",))
 
 
-def _liger_cross_entropy() -> Callable[..., Any]:
-    module = importlib.import_module("liger_kernel.transformers")
-    loss = module.LigerCrossEntropyLoss(reduction="mean")
-    return lambda x, target: loss(x, target)
+def _peer(name: str) -> Callable[[], Callable[..., Any]]:
+    """A factory of ``verify.peers.<name>`` that fails with ImportError where the package is
+    missing (setup turns it into a skip)."""
+
+    def factory() -> Callable[..., Any]:
+        package = _PACKAGES[name]
+        importlib.import_module(package)
+        return getattr(peers, name)
+
+    return factory
 
 
-def _quack_cross_entropy() -> Callable[..., Any]:
-    module = importlib.import_module("quack.cross_entropy")
-    return lambda x, target: module.cross_entropy(x, target, reduction="mean")
+#: the package each peer callable needs
+_PACKAGES = {
+    "liger_cross_entropy": "liger_kernel.transformers",
+    "quack_cross_entropy": "quack.cross_entropy",
+    "liger_linear_cross_entropy": "liger_kernel.transformers",
+    "cut_linear_cross_entropy": "cut_cross_entropy",
+}
 
-
-def _liger_fused_linear() -> Callable[..., Any]:
-    module = importlib.import_module("liger_kernel.transformers")
-    loss = module.LigerFusedLinearCrossEntropyLoss(reduction="mean")
-    return lambda x, weight, target: loss(weight, x, target)
-
-
-def _cut_cross_entropy() -> Callable[..., Any]:
-    module = importlib.import_module("cut_cross_entropy")
-    return lambda x, weight, target: module.linear_cross_entropy(x, weight, target)
-
-
-#: peer name -> (op, factory of a callable taking torch tensors in the reference's order)
+#: peer name -> factory of a callable taking torch tensors in the reference's order
+#: (the drop-in callables of :mod:`verify.peers`, also usable with ``--impl/--like``)
 CROSS_ENTROPY_PEERS: dict[str, Callable[[], Callable[..., Any]]] = {
-    "liger_kernel.LigerCrossEntropyLoss": _liger_cross_entropy,
-    "quack.cross_entropy": _quack_cross_entropy,
+    "liger_kernel.LigerCrossEntropyLoss": _peer("liger_cross_entropy"),
+    "quack.cross_entropy": _peer("quack_cross_entropy"),
 }
 LINEAR_PEERS: dict[str, Callable[[], Callable[..., Any]]] = {
-    "liger_kernel.LigerFusedLinearCrossEntropyLoss": _liger_fused_linear,
-    "cut_cross_entropy.linear_cross_entropy": _cut_cross_entropy,
+    "liger_kernel.LigerFusedLinearCrossEntropyLoss": _peer("liger_linear_cross_entropy"),
+    "cut_cross_entropy.linear_cross_entropy": _peer("cut_linear_cross_entropy"),
 }
 #: the dtypes these kernels are written for
 PEER_DTYPES = ("bfloat16", "float16", "float32")
