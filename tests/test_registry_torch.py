@@ -5,11 +5,7 @@ returns."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 import itertools
-import subprocess
-import sys
 
 import ml_dtypes
 import numpy as np
@@ -17,7 +13,8 @@ import pytest
 
 pytest.importorskip("torch")
 
-from verify.registry import all_implementations, conventions
+from tests._np_formulas import central_difference as numeric_vjp
+from verify.registry import all_implementations
 from verify.registry.base import Unsupported
 from verify.registry.torch_impls import BCE_LOG_CLAMP, CUDA_ASSERT_ISSUE
 
@@ -98,17 +95,6 @@ def kl_div64(x, t, reduction="mean", log_target=False):
     if reduction == "batchmean":
         return loss.sum() / x.shape[0]
     return reduce64(loss, reduction)
-
-
-def numeric_vjp(f, x: np.ndarray, g: np.ndarray, h: float = 1e-6) -> np.ndarray:
-    """Central differences of sum(g * f(x)) (float64)."""
-    grad = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        up, down = x.copy(), x.copy()
-        up[i] += h
-        down[i] -= h
-        grad[i] = (np.sum(g * f(up)) - np.sum(g * f(down))) / (2 * h)
-    return grad
 
 
 def check_gradient(entry, kwargs, wrt="input"):
@@ -421,21 +407,6 @@ def small_case(entry, dtype):
     }
 
 
-@pytest.mark.parametrize("name", sorted(ENTRIES))
-@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32"])
-def test_every_declared_dtype_runs_and_keeps_its_dtype(name, dtype):
-    entry = ENTRIES[name]
-    assert dtype in entry.dtypes
-    kwargs = small_case(entry, dtype)
-    out = entry.forward(kwargs, "cpu")
-    assert conventions.dtype_name(out) == dtype
-    wide = entry.forward(small_case(entry, "float64"), "cpu")
-    np.testing.assert_allclose(out.astype(np.float64), wide, rtol=2e-2, atol=1e-2)
-    grad = entry.vjp(kwargs, np.ones(np.shape(out), dtype=out.dtype), "cpu")
-    first = grad[0] if isinstance(grad, tuple) else grad
-    assert conventions.dtype_name(first) == dtype
-
-
 def test_auxiliary_arrays_must_convert_exactly_to_the_input_dtype():
     entry = ENTRIES["torch.nn.functional.cross_entropy"]
     base = {"input": logits((2, 4)).astype(np.float32), "target": np.array([0, 1])}
@@ -468,66 +439,21 @@ def test_entries_declare_devices_docs_and_unique_names():
         assert entry.vjp and entry.bind and entry.reproducer
 
 
-@pytest.mark.parametrize("name", sorted(ENTRIES))
-@pytest.mark.parametrize("backward", [False, True])
-def test_bind_runs(name, backward):
-    entry = ENTRIES[name]
-    run = entry.bind(small_case(entry, "float32"), "cpu", backward)
-    first, second = run(), run()  # a fresh graph per call: a second backward works
-    if backward:
-        assert all(g is not None for g in first[:2]) and len(first) == len(second)
+# --- reproducers (the contract test runs them; what is PyTorch's own is here) --------------
 
 
-# --- reproducers --------------------------------------------------------------------------
-
-
-def run_in_process(script: str) -> np.ndarray:
-    buffer = io.StringIO()
-    with contextlib.redirect_stdout(buffer):
-        exec(compile(script, "<reproducer>", "exec"), {})
-    return conventions.parse_reproducer_output(buffer.getvalue())
-
-
-@pytest.mark.parametrize("name", sorted(ENTRIES))
-@pytest.mark.parametrize("dtype", ["bfloat16", "float32"])
-def test_reproducer_prints_what_forward_returns(name, dtype):
-    entry = ENTRIES[name]
-    kwargs = small_case(entry, dtype)
-    script = entry.reproducer(kwargs, "cpu")
-    assert "verify" not in script and "ml_dtypes" not in script
-    expected = entry.forward(kwargs, "cpu").astype(np.float64).reshape(-1)
-    np.testing.assert_array_equal(run_in_process(script), expected)
-
-
-@pytest.mark.parametrize(
-    "name", ["torch.nn.CrossEntropyLoss", "torch.nn.functional.linear_cross_entropy[chunked]"]
-)
-def test_reproducer_runs_in_a_fresh_interpreter(name):
-    entry = ENTRIES[name]
+def test_bfloat16_reproducers_build_tensors_from_float32_literals():
+    """torch.from_numpy has no bfloat16: the literal is float32 (exact) and the tensor is cast,
+    so the script needs no ml_dtypes."""
+    entry = ENTRIES["torch.nn.CrossEntropyLoss"]
     kwargs = small_case(entry, "bfloat16")
-    kwargs["input"] = kwargs["input"].copy()
-    kwargs["input"][0, 0] = -np.inf
     script = entry.reproducer(kwargs, "cpu")
-    run = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    assert "ml_dtypes" not in script and ".to(torch.bfloat16)" in script
+    assert "module = torch.nn.CrossEntropyLoss(" in script
+    g = np.ones(np.shape(entry.forward(kwargs, "cpu")), dtype=kwargs["input"].dtype)
+    assert "torch.autograd.grad(out, [input], grad_output)" in entry.gradient_reproducer(
+        kwargs, g, "cpu"
     )
-    assert run.returncode == 0, run.stderr
-    printed = conventions.parse_reproducer_output(run.stdout)
-    expected = entry.forward(kwargs, "cpu").astype(np.float64).reshape(-1)
-    np.testing.assert_array_equal(printed, expected)
-
-
-@pytest.mark.parametrize("name", sorted(ENTRIES))
-@pytest.mark.parametrize("dtype", ["bfloat16", "float64"])
-def test_gradient_reproducer_prints_what_vjp_returns(name, dtype):
-    entry = ENTRIES[name]
-    kwargs = small_case(entry, dtype)
-    out = entry.forward(kwargs, "cpu")
-    g = np.linspace(0.5, 1.5, out.size).reshape(out.shape).astype(out.dtype)
-    grad = entry.vjp(kwargs, g, "cpu")
-    first = grad[0] if isinstance(grad, tuple) else grad
-    script = entry.gradient_reproducer(kwargs, g, "cpu")
-    np.testing.assert_array_equal(run_in_process(script), first.astype(np.float64).reshape(-1))
 
 
 def test_bfloat16_results_are_ml_dtypes():

@@ -201,3 +201,32 @@ def callable_reference(fn: Any) -> tuple[list[str], str]:
             ]
             return lines, f"user_impl.{qualname}"
     raise ValueError(f"cannot name {fn!r} in a standalone script")
+
+
+def complete(op: str, kwargs: Mapping[str, Any], framework: str) -> dict[str, Any]:
+    """The reference kwargs with defaults filled in (:func:`with_defaults`), for frameworks
+    whose result has the input's dtype: an ``out_dtype`` other than the input's is
+    Unsupported ("``framework`` returns the input's dtype")."""
+    given = dict(kwargs)
+    out_dtype = given.pop("out_dtype", None)
+    full = with_defaults(op, given)
+    first = np.asarray(full[primary_name(op)])
+    if out_dtype is not None and np.dtype(out_dtype) != first.dtype:
+        raise Unsupported(f"{framework} returns the input's dtype; out_dtype cannot be chosen")
+    return full
+
+
+def class_last(a: np.ndarray) -> np.ndarray:
+    """The reference's class axis 1 moved last (the layout of optax, tf.nn and Keras)."""
+    return np.moveaxis(a, 1, -1) if a.ndim >= 2 else a
+
+
+def class_first(a: np.ndarray) -> np.ndarray:
+    """The inverse of :func:`class_last`: the last axis back to axis 1."""
+    return np.moveaxis(a, -1, 1) if a.ndim >= 2 else a
+
+
+def require(condition: bool, reason: str) -> None:
+    """Raise Unsupported(``reason``) unless ``condition`` holds."""
+    if not condition:
+        raise Unsupported(reason)

@@ -34,29 +34,15 @@ from typing import Any
 import jax
 import numpy as np
 
+from verify.registry import adapter, conventions
+from verify.registry.base import Capabilities, Deviation, Implementation, Kwargs, Unsupported
+from verify.reproducer_literals import array_literal, imports_for
+
 jax.config.update("jax_enable_x64", True)
 
 import jax.numpy as jnp  # noqa: E402  (x64 must be enabled before first use)
 import jax.scipy.special  # noqa: E402
 import optax  # noqa: E402
-
-from verify.registry.base import (  # noqa: E402
-    Capabilities,
-    Deviation,
-    Implementation,
-    KnownIssue,
-    Kwargs,
-    Unsupported,
-)
-from verify.registry.conventions import (  # noqa: E402
-    callable_reference,
-    primary_name,
-    reproducer_script,
-    require_defaults,
-    require_reduction,
-    with_defaults,
-)
-from verify.reproducer_literals import array_literal, imports_for  # noqa: E402
 
 FRAMEWORK = "jax"
 
@@ -80,59 +66,41 @@ class _Call:
     class_last: bool = False
 
 
-def _complete(op: str, kwargs: Kwargs) -> dict[str, Any]:
-    """The reference kwargs with defaults filled in; ``out_dtype`` other than the input's
-    dtype is Unsupported (JAX returns the input's dtype)."""
-    given = dict(kwargs)
-    out_dtype = given.pop("out_dtype", None)
-    full = with_defaults(op, given)
-    first = np.asarray(full[primary_name(op)])
-    if out_dtype is not None and np.dtype(out_dtype) != first.dtype:
-        raise Unsupported("JAX returns the input's dtype; out_dtype cannot be chosen")
-    return full
-
-
-def _class_last(a: np.ndarray) -> np.ndarray:
-    return np.moveaxis(a, 1, -1) if a.ndim >= 2 else a
-
-
-def _class_first(a: np.ndarray) -> np.ndarray:
-    return np.moveaxis(a, -1, 1) if a.ndim >= 2 else a
-
-
-def _require(condition: bool, reason: str) -> None:
-    if not condition:
-        raise Unsupported(reason)
-
-
 # --- preparers: reference kwargs -> _Call ---------------------------------------------------
 
 
 def _prepare_softmax_family(kwargs: Kwargs, op: str, arg_name: str) -> _Call:
-    k = _complete(op, kwargs)
+    k = conventions.complete(op, kwargs, "JAX")
     return _Call(args=((arg_name, np.asarray(k["x"])),), options=(("axis", int(k["axis"])),))
 
 
 def _prepare_probs_ce(kwargs: Kwargs, api: str) -> _Call:
-    k = _complete("cross_entropy", kwargs)
+    k = conventions.complete("cross_entropy", kwargs, "JAX")
     x, target = np.asarray(k["input"]), np.asarray(k["target"])
-    _require(target.shape == x.shape, f"{api} takes probability targets shaped like the logits")
-    _require(x.ndim >= 2, f"{api} needs a class axis")
-    require_reduction(k, ("none",), api)
-    require_defaults("cross_entropy", k, ("weight", "label_smoothing"), api)
+    conventions.require(
+        target.shape == x.shape, f"{api} takes probability targets shaped like the logits"
+    )
+    conventions.require(x.ndim >= 2, f"{api} needs a class axis")
+    conventions.require_reduction(k, ("none",), api)
+    conventions.require_defaults("cross_entropy", k, ("weight", "label_smoothing"), api)
     return _Call(
-        args=(("logits", _class_last(x)), ("labels", _class_last(target).astype(x.dtype))),
+        args=(
+            ("logits", conventions.class_last(x)),
+            ("labels", conventions.class_last(target).astype(x.dtype)),
+        ),
         class_last=True,
     )
 
 
 def _prepare_integer_ce(kwargs: Kwargs, api: str) -> _Call:
-    k = _complete("cross_entropy", kwargs)
+    k = conventions.complete("cross_entropy", kwargs, "JAX")
     x, target = np.asarray(k["input"]), np.asarray(k["target"])
-    _require(np.issubdtype(target.dtype, np.integer), f"{api} takes integer class indices")
-    _require(x.ndim >= 2, f"{api} needs a class axis")
-    require_reduction(k, ("none",), api)
-    require_defaults("cross_entropy", k, ("weight", "label_smoothing"), api)
+    conventions.require(
+        np.issubdtype(target.dtype, np.integer), f"{api} takes integer class indices"
+    )
+    conventions.require(x.ndim >= 2, f"{api} needs a class axis")
+    conventions.require_reduction(k, ("none",), api)
+    conventions.require_defaults("cross_entropy", k, ("weight", "label_smoothing"), api)
     ignored = target == int(k["ignore_index"])
     array_kwargs: tuple[tuple[str, np.ndarray], ...] = ()
     if ignored.any():
@@ -141,37 +109,39 @@ def _prepare_integer_ce(kwargs: Kwargs, api: str) -> _Call:
         array_kwargs = (("where", ~ignored),)
         target = np.where(ignored, 0, target)
     return _Call(
-        args=(("logits", _class_last(x)), ("labels", target.astype(np.int64))),
+        args=(("logits", conventions.class_last(x)), ("labels", target.astype(np.int64))),
         array_kwargs=array_kwargs,
         class_last=True,
     )
 
 
 def _prepare_binary(kwargs: Kwargs, api: str, op: str) -> _Call:
-    k = _complete(op, kwargs)
+    k = conventions.complete(op, kwargs, "JAX")
     x, target = np.asarray(k["input"]), np.asarray(k["target"])
-    _require(target.shape == x.shape, f"{api} takes targets shaped like the logits")
-    require_reduction(k, ("none",), api)
+    conventions.require(target.shape == x.shape, f"{api} takes targets shaped like the logits")
+    conventions.require_reduction(k, ("none",), api)
     options: tuple[tuple[str, Any], ...] = ()
     if op == "sigmoid_focal_loss":
         alpha = float(k["alpha"])
         # torchvision: alpha < 0 means "no weighting"; optax spells that alpha=None.
         options = (("alpha", alpha if alpha >= 0 else None), ("gamma", float(k["gamma"])))
     else:
-        require_defaults(op, k, ("weight", "pos_weight"), api)
+        conventions.require_defaults(op, k, ("weight", "pos_weight"), api)
     return _Call(args=(("logits", x), ("labels", target.astype(x.dtype))), options=options)
 
 
 def _prepare_kl(kwargs: Kwargs, api: str) -> _Call:
-    k = _complete("kl_div", kwargs)
+    k = conventions.complete("kl_div", kwargs, "JAX")
     x, target = np.asarray(k["input"]), np.asarray(k["target"])
-    _require(target.shape == x.shape, f"{api} takes targets shaped like the log-predictions")
-    _require(
+    conventions.require(
+        target.shape == x.shape, f"{api} takes targets shaped like the log-predictions"
+    )
+    conventions.require(
         not k["log_target"],
         f"{api} takes probabilities (optax.kl_divergence_with_log_targets is another function)",
     )
     # optax sums over ``axis``: () keeps every element ("none"), None sums them all ("sum").
-    axis = {"none": (), "sum": None}[require_reduction(k, ("none", "sum"), api)]
+    axis = {"none": (), "sum": None}[conventions.require_reduction(k, ("none", "sum"), api)]
     return _Call(
         args=(("log_predictions", x), ("targets", target.astype(x.dtype))),
         options=(("axis", axis),),
@@ -248,7 +218,7 @@ class _Adapter:
         cotangent = np.asarray(grad_output).astype(out.dtype).reshape(out.shape)
         (grad,) = pullback(jax.device_put(cotangent, _device(device)))
         g = _to_numpy(grad)
-        return _class_first(g) if call.class_last else g
+        return conventions.class_first(g) if call.class_last else g
 
     def bind(self, kwargs: Kwargs, device: str, backward: bool) -> Callable[[], Any]:
         call = self.prepare(kwargs)
@@ -272,7 +242,7 @@ class _Adapter:
 
     def reproducer(self, kwargs: Kwargs, device: str) -> str:
         call = self.prepare(kwargs)
-        imports, source = _name_in_script(self.fn, self.public)
+        imports, source = adapter.script_name(self.fn, self.public, _public_imports)
         arrays = list(call.args) + list(call.array_kwargs)
         platform = "gpu" if device == "cuda" else "cpu"
         setup = f'device = jax.devices("{platform}")[0]\n' + "".join(
@@ -292,7 +262,7 @@ class _Adapter:
         else:
             fn = source
             parts = positional + keywords + ([options] if options else [])
-        return reproducer_script(
+        return conventions.reproducer_script(
             title=f"{self.public or source} on {device}{' under jax.jit' if self.jit else ''}",
             imports=[
                 *(["import functools"] if self.jit else []),
@@ -307,32 +277,43 @@ class _Adapter:
         )
 
 
-def _name_in_script(fn: Callable[..., Any], public: str | None) -> tuple[list[str], str]:
-    """Import lines and the expression that call ``fn`` in a reproducer: the public name for
-    registered APIs, the user's module otherwise."""
-    if public is None:
-        try:
-            return callable_reference(fn)
-        except ValueError as error:
-            raise Unsupported(str(error)) from error
+def _public_imports(public: str) -> list[str]:
+    """Import lines a reproducer needs to call the public name ``public``."""
     if public.startswith("jax.scipy."):
-        return ["import jax.scipy.special"], public
+        return ["import jax.scipy.special"]
     package = public.split(".", 1)[0]
-    return ([] if package == "jax" else [f"import {package}"]), public
+    return [] if package == "jax" else [f"import {package}"]
+
+
+#: the jax.jit code path of every API
+JIT = adapter.Mode("jit")
+
+
+class _Jax:
+    """The JAX half of the registry skeleton (:class:`~verify.registry.adapter.Framework`)."""
+
+    key: str = FRAMEWORK
+    dtypes: tuple[str, ...] = _DTYPES
+    devices: tuple[str, ...] = _DEVICES
+
+    def resolve(self, api: str) -> Callable[..., Any]:
+        root, _, rest = api.partition(".")
+        return adapter.attribute_path({"jax": jax, "optax": optax}[root], rest)
+
+    def docs(self, api: str) -> str:
+        if api.startswith("optax."):
+            return f"{_OPTAX_DOCS}#optax.losses.{api.removeprefix('optax.')}"
+        return f"https://docs.jax.dev/en/latest/_autosummary/{api}.html"
+
+    def functions(
+        self, spec: adapter.ApiSpec, fn: Callable[..., Any], public: str | None, mode: adapter.Mode
+    ) -> adapter.EntryFunctions:
+        return adapter.EntryFunctions.of(
+            _Adapter(fn=fn, prepare=spec.prepare, jit=mode == JIT, public=public)
+        )
 
 
 # --- entry table -----------------------------------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True)
-class _Spec:
-    name: str
-    op: str
-    prepare: Callable[[Kwargs], _Call]
-    capabilities: Capabilities
-    docs: str
-    deviations: tuple[Deviation, ...] = ()
-    known_issues: tuple[KnownIssue, ...] = ()
 
 
 def _minus_inf_where_target_zero(kwargs: Kwargs) -> bool:
@@ -348,41 +329,24 @@ def _zero_target(kwargs: Kwargs) -> bool:
 _SOFTMAX_CAPS = Capabilities(reductions=("none",), target=None, axis=True, kdim=True)
 _PROBS_CAPS = Capabilities(reductions=("none",), target="probs", kdim=True)
 
-_SPECS: tuple[_Spec, ...] = (
-    _Spec(
-        "jax.nn.softmax",
-        "softmax",
-        functools.partial(_prepare_softmax_family, op="softmax", arg_name="x"),
-        _SOFTMAX_CAPS,
-        "https://docs.jax.dev/en/latest/_autosummary/jax.nn.softmax.html",
-    ),
-    _Spec(
-        "jax.nn.log_softmax",
-        "log_softmax",
-        functools.partial(_prepare_softmax_family, op="log_softmax", arg_name="x"),
-        _SOFTMAX_CAPS,
-        "https://docs.jax.dev/en/latest/_autosummary/jax.nn.log_softmax.html",
-    ),
-    _Spec(
-        "jax.nn.logsumexp",
-        "logsumexp",
-        functools.partial(_prepare_softmax_family, op="logsumexp", arg_name="a"),
-        _SOFTMAX_CAPS,
-        "https://docs.jax.dev/en/latest/_autosummary/jax.nn.logsumexp.html",
-    ),
-    _Spec(
-        "jax.scipy.special.logsumexp",
-        "logsumexp",
-        functools.partial(_prepare_softmax_family, op="logsumexp", arg_name="a"),
-        _SOFTMAX_CAPS,
-        "https://docs.jax.dev/en/latest/_autosummary/jax.scipy.special.logsumexp.html",
-    ),
-    _Spec(
+
+def _softmax_family(name: str, op: str, arg_name: str) -> adapter.ApiSpec:
+    prepare = functools.partial(_prepare_softmax_family, op=op, arg_name=arg_name)
+    return adapter.ApiSpec(name, op, prepare, _SOFTMAX_CAPS)
+
+
+def _probs_ce(name: str, deviations: tuple[Deviation, ...] = ()) -> adapter.ApiSpec:
+    prepare = functools.partial(_prepare_probs_ce, api=name)
+    return adapter.ApiSpec(name, "cross_entropy", prepare, _PROBS_CAPS, deviations=deviations)
+
+
+_SPECS: tuple[adapter.ApiSpec, ...] = (
+    _softmax_family("jax.nn.softmax", "softmax", "x"),
+    _softmax_family("jax.nn.log_softmax", "log_softmax", "x"),
+    _softmax_family("jax.nn.logsumexp", "logsumexp", "a"),
+    _softmax_family("jax.scipy.special.logsumexp", "logsumexp", "a"),
+    _probs_ce(
         "optax.softmax_cross_entropy",
-        "cross_entropy",
-        functools.partial(_prepare_probs_ce, api="optax.softmax_cross_entropy"),
-        _PROBS_CAPS,
-        f"{_OPTAX_DOCS}#optax.losses.softmax_cross_entropy",
         deviations=(
             Deviation(
                 "optax documents that softmax_cross_entropy differs from "
@@ -394,23 +358,16 @@ _SPECS: tuple[_Spec, ...] = (
             ),
         ),
     ),
-    _Spec(
+    adapter.ApiSpec(
         "optax.softmax_cross_entropy_with_integer_labels",
         "cross_entropy",
         functools.partial(
             _prepare_integer_ce, api="optax.softmax_cross_entropy_with_integer_labels"
         ),
         Capabilities(reductions=("none",), target="index", ignore_index=True, kdim=True),
-        f"{_OPTAX_DOCS}#optax.losses.softmax_cross_entropy_with_integer_labels",
     ),
-    _Spec(
-        "optax.safe_softmax_cross_entropy",
-        "cross_entropy",
-        functools.partial(_prepare_probs_ce, api="optax.safe_softmax_cross_entropy"),
-        _PROBS_CAPS,
-        f"{_OPTAX_DOCS}#optax.losses.safe_softmax_cross_entropy",
-    ),
-    _Spec(
+    _probs_ce("optax.safe_softmax_cross_entropy"),
+    adapter.ApiSpec(
         "optax.sigmoid_binary_cross_entropy",
         "binary_cross_entropy_with_logits",
         functools.partial(
@@ -419,21 +376,18 @@ _SPECS: tuple[_Spec, ...] = (
             op="binary_cross_entropy_with_logits",
         ),
         Capabilities(reductions=("none",), target="binary", kdim=True),
-        f"{_OPTAX_DOCS}#optax.losses.sigmoid_binary_cross_entropy",
     ),
-    _Spec(
+    adapter.ApiSpec(
         "optax.sigmoid_focal_loss",
         "sigmoid_focal_loss",
         functools.partial(_prepare_binary, api="optax.sigmoid_focal_loss", op="sigmoid_focal_loss"),
         Capabilities(reductions=("none",), target="binary", kdim=True, extra=("alpha", "gamma")),
-        f"{_OPTAX_DOCS}#optax.losses.sigmoid_focal_loss",
     ),
-    _Spec(
+    adapter.ApiSpec(
         "optax.kl_divergence",
         "kl_div",
         functools.partial(_prepare_kl, api="optax.kl_divergence"),
         Capabilities(reductions=("none", "sum"), target="probs", kdim=True),
-        f"{_OPTAX_DOCS}#optax.losses.kl_divergence",
         deviations=(
             Deviation(
                 "optax documents targets as 'expected to be strictly positive'; where a target "
@@ -445,54 +399,13 @@ _SPECS: tuple[_Spec, ...] = (
     ),
 )
 
-
-def _resolve(name: str) -> Callable[..., Any]:
-    obj: Any = {"jax": jax, "optax": optax}[name.split(".", 1)[0]]
-    for part in name.split(".")[1:]:
-        obj = getattr(obj, part)
-    return obj
-
-
-def _build(spec: _Spec, fn: Callable[..., Any], *, jit: bool, public: bool) -> Implementation:
-    adapter = _Adapter(fn=fn, prepare=spec.prepare, jit=jit, public=spec.name if public else None)
-    return Implementation(
-        name=f"{spec.name}[jit]" if jit else spec.name,
-        framework=FRAMEWORK,
-        op=spec.op,
-        forward=adapter.forward,
-        capabilities=spec.capabilities,
-        dtypes=_DTYPES,
-        devices=_DEVICES,
-        vjp=adapter.vjp,
-        bind=adapter.bind,
-        reproducer=adapter.reproducer,
-        deviations=spec.deviations,
-        known_issues=spec.known_issues,
-        docs=spec.docs,
-        variant="jit" if jit else "",
-    )
-
-
-def _factory(spec: _Spec, *, jit: bool) -> Callable[[Callable[..., Any]], Implementation]:
-    def factory(fn: Callable[..., Any]) -> Implementation:
-        return _build(spec, fn, jit=jit, public=False)
-
-    factory.__doc__ = f"Build the {spec.name}{'[jit]' if jit else ''} entry around ``fn``."
-    return factory
-
+#: every API, plain and under jax.jit
+REGISTRY = adapter.Registry(_Jax(), _SPECS, modes=(adapter.PLAIN, JIT))
 
 #: public name -> factory wrapping a user's callable exactly as the registered entry is wrapped
-FACTORIES: dict[str, Callable[[Callable[..., Any]], Implementation]] = {
-    f"{spec.name}{suffix}": _factory(spec, jit=bool(suffix))
-    for spec in _SPECS
-    for suffix in ("", "[jit]")
-}
+FACTORIES: dict[str, adapter.Factory] = REGISTRY.factories()
 
 
 def implementations() -> list[Implementation]:
     """Every JAX/optax entry, plain and jitted."""
-    return [
-        _build(spec, _resolve(spec.name), jit=jit, public=True)
-        for spec in _SPECS
-        for jit in (False, True)
-    ]
+    return REGISTRY.implementations()

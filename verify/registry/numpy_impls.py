@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from verify.registry import conventions
+from verify.registry import adapter, conventions
 from verify.registry.base import Capabilities, Implementation, Kwargs, Unsupported
 from verify.reproducer_literals import assignments, imports_for
 
@@ -142,7 +142,10 @@ def _compute_dtype(dtype: np.dtype[Any]) -> np.dtype[Any]:
     return np.dtype(np.float32) if dtype.itemsize < 4 else dtype
 
 
-def _softmax_family(op: str, public: str, fn: Callable[..., Any], builtin: bool) -> Implementation:
+def _softmax_family(
+    spec: adapter.ApiSpec, fn: Callable[..., Any], builtin: bool
+) -> adapter.EntryFunctions:
+    op, public = spec.op, spec.name
     softmax = softmax_unshifted if public.endswith("unshifted") else softmax_shifted
     grads = {"softmax": _softmax_vjp, "log_softmax": _log_softmax_vjp, "logsumexp": _logsumexp_vjp}
     analytic = grads[op](softmax)
@@ -188,23 +191,15 @@ def _softmax_family(op: str, public: str, fn: Callable[..., Any], builtin: bool)
             values="out",
         )
 
-    return Implementation(
-        name=public,
-        framework=FRAMEWORK,
-        op=op,
-        forward=forward,
-        capabilities=Capabilities(reductions=(), axis=True),
-        devices=("cpu",),
-        vjp=vjp if builtin else None,
-        bind=bind if builtin else None,
-        reproducer=reproducer,
-        docs=DOCS,
-        variant="float32 arithmetic for float16/bfloat16",
+    return adapter.EntryFunctions(
+        forward, vjp if builtin else None, bind if builtin else None, reproducer
     )
 
 
-def _cross_entropy(public: str, fn: Callable[..., Any], builtin: bool) -> Implementation:
-    op = "cross_entropy"
+def _cross_entropy(
+    spec: adapter.ApiSpec, fn: Callable[..., Any], builtin: bool
+) -> adapter.EntryFunctions:
+    op, public = spec.op, spec.name
 
     def prepare(kwargs: Kwargs) -> tuple[np.ndarray, np.ndarray, str, np.dtype[Any]]:
         args = conventions.with_defaults(op, kwargs)
@@ -260,18 +255,8 @@ def _cross_entropy(public: str, fn: Callable[..., Any], builtin: bool) -> Implem
             values="out",
         )
 
-    return Implementation(
-        name=public,
-        framework=FRAMEWORK,
-        op=op,
-        forward=forward,
-        capabilities=Capabilities(reductions=("none", "sum", "mean"), target="index"),
-        devices=("cpu",),
-        vjp=vjp if builtin else None,
-        bind=bind if builtin else None,
-        reproducer=reproducer,
-        docs=DOCS,
-        variant="float32 arithmetic for float16/bfloat16",
+    return adapter.EntryFunctions(
+        forward, vjp if builtin else None, bind if builtin else None, reproducer
     )
 
 
@@ -284,41 +269,62 @@ def _formula_source(fn: Callable[..., Any], builtin: bool) -> tuple[list[str], s
     """(imports, expression naming fn, definition source) for a reproducer."""
     if builtin:
         return [], fn.__name__, inspect.getsource(fn) + "\n\n"
-    imports, expression = conventions.callable_reference(fn)
+    imports, expression = adapter.script_name(fn, None, lambda public: [])
     return imports, expression, ""
 
 
-_FORMULAS: dict[str, tuple[str, Callable[..., Any]]] = {
-    "softmax_unshifted": ("softmax", softmax_unshifted),
-    "softmax_shifted": ("softmax", softmax_shifted),
-    "log_softmax_naive": ("log_softmax", log_softmax_naive),
-    "log_softmax_shifted": ("log_softmax", log_softmax_shifted),
-    "logsumexp_naive": ("logsumexp", logsumexp_naive),
-    "logsumexp_shifted": ("logsumexp", logsumexp_shifted),
-    "cross_entropy_naive": ("cross_entropy", cross_entropy_naive),
-    "cross_entropy_shifted": ("cross_entropy", cross_entropy_shifted),
-}
+_SOFTMAX_CAPS = Capabilities(reductions=(), axis=True)
+_CROSS_ENTROPY_CAPS = Capabilities(reductions=("none", "sum", "mean"), target="index")
+_VARIANT = "float32 arithmetic for float16/bfloat16"
 
 
-def _factory(formula: str) -> Callable[[Callable[..., Any]], Implementation]:
-    op, builtin_fn = _FORMULAS[formula]
-    public = PREFIX + formula
-
-    def build(fn: Callable[..., Any]) -> Implementation:
-        # The analytic gradient belongs to the textbook formula; a user's function gets none.
-        builtin = fn is builtin_fn
-        if op == "cross_entropy":
-            return _cross_entropy(public, fn, builtin)
-        return _softmax_family(op, public, fn, builtin)
-
-    return build
+def _row(formula: str, op: str) -> adapter.ApiSpec:
+    caps = _CROSS_ENTROPY_CAPS if op == "cross_entropy" else _SOFTMAX_CAPS
+    prepare = _cross_entropy if op == "cross_entropy" else _softmax_family
+    return adapter.ApiSpec(PREFIX + formula, op, prepare, caps, variant=_VARIANT, docs=DOCS)
 
 
-FACTORIES: dict[str, Callable[[Callable[..., Any]], Implementation]] = {
-    PREFIX + formula: _factory(formula) for formula in _FORMULAS
-}
+_SPECS: tuple[adapter.ApiSpec, ...] = (
+    _row("softmax_unshifted", "softmax"),
+    _row("softmax_shifted", "softmax"),
+    _row("log_softmax_naive", "log_softmax"),
+    _row("log_softmax_shifted", "log_softmax"),
+    _row("logsumexp_naive", "logsumexp"),
+    _row("logsumexp_shifted", "logsumexp"),
+    _row("cross_entropy_naive", "cross_entropy"),
+    _row("cross_entropy_shifted", "cross_entropy"),
+)
+
+
+class _NumPy:
+    """The NumPy half of the registry skeleton (:class:`~verify.registry.adapter.Framework`).
+
+    A row's ``prepare`` builds the entry's functions; the analytic gradient belongs to the
+    textbook formula, so a user's callable gets none (no vjp, no bind)."""
+
+    key: str = FRAMEWORK
+    dtypes: tuple[str, ...] = conventions.FLOAT_DTYPES
+    devices: tuple[str, ...] = ("cpu",)
+
+    def resolve(self, api: str) -> Callable[..., Any]:
+        function: Callable[..., Any] = globals()[api.removeprefix(PREFIX)]
+        return function
+
+    def docs(self, api: str) -> str:
+        return DOCS
+
+    def functions(
+        self, spec: adapter.ApiSpec, fn: Callable[..., Any], public: str | None, mode: adapter.Mode
+    ) -> adapter.EntryFunctions:
+        functions: adapter.EntryFunctions = spec.prepare(spec, fn, public is not None)
+        return functions
+
+
+REGISTRY = adapter.Registry(_NumPy(), _SPECS)
+
+FACTORIES: dict[str, adapter.Factory] = REGISTRY.factories()
 
 
 def implementations() -> list[Implementation]:
     """Every textbook formula, built around its own function."""
-    return [FACTORIES[PREFIX + formula](fn) for formula, (_, fn) in _FORMULAS.items()]
+    return REGISTRY.implementations()

@@ -37,22 +37,8 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from verify.registry.base import (
-    Capabilities,
-    Deviation,
-    Implementation,
-    KnownIssue,
-    Kwargs,
-    Unsupported,
-)
-from verify.registry.conventions import (
-    callable_reference,
-    primary_name,
-    reproducer_script,
-    require_defaults,
-    require_reduction,
-    with_defaults,
-)
+from verify.registry import adapter, base, conventions
+from verify.registry.base import Capabilities, Deviation, KnownIssue, Kwargs, Unsupported
 from verify.reproducer_literals import array_literal, imports_for
 
 FRAMEWORK = "tensorflow"
@@ -86,89 +72,91 @@ class _Call:
     unit_axis: bool = False
 
 
-def _complete(op: str, kwargs: Kwargs) -> dict[str, Any]:
-    given = dict(kwargs)
-    out_dtype = given.pop("out_dtype", None)
-    full = with_defaults(op, given)
-    first = np.asarray(full[primary_name(op)])
-    if out_dtype is not None and np.dtype(out_dtype) != first.dtype:
-        raise Unsupported("TensorFlow returns the input's dtype; out_dtype cannot be chosen")
-    return full
-
-
-def _class_last(a: np.ndarray) -> np.ndarray:
-    return np.moveaxis(a, 1, -1) if a.ndim >= 2 else a
-
-
-def _class_first(a: np.ndarray) -> np.ndarray:
-    return np.moveaxis(a, -1, 1) if a.ndim >= 2 else a
-
-
-def _require(condition: bool, reason: str) -> None:
-    if not condition:
-        raise Unsupported(reason)
-
-
 def _inputs(k: dict[str, Any], api: str, *, classes: bool) -> tuple[np.ndarray, np.ndarray]:
     x, target = np.asarray(k["input"]), np.asarray(k["target"])
     if classes:
-        _require(x.ndim >= 2, f"{api} needs a class axis")
+        conventions.require(x.ndim >= 2, f"{api} needs a class axis")
     return x, target
+
+
+def _class_case(
+    kwargs: Kwargs,
+    api: str,
+    reductions: tuple[str, ...],
+    defaults: tuple[str, ...],
+    probability_targets: str = "",
+) -> tuple[dict[str, Any], np.ndarray, np.ndarray, str]:
+    """``(kwargs completed, input, target, reduction)`` of a cross-entropy call with a class
+    axis, checked in this order: the class axis; the target (integer class indices, or when
+    ``probability_targets`` describes them, an array shaped like the input); the reduction
+    among ``reductions``; the options ``defaults`` at their reference defaults."""
+    k = conventions.complete("cross_entropy", kwargs, "TensorFlow")
+    x, target = _inputs(k, api, classes=True)
+    if probability_targets:
+        conventions.require(target.shape == x.shape, f"{api} takes {probability_targets}")
+    else:
+        conventions.require(
+            np.issubdtype(target.dtype, np.integer), f"{api} takes integer class indices"
+        )
+    reduction = conventions.require_reduction(k, reductions, api)
+    conventions.require_defaults("cross_entropy", k, defaults, api)
+    return k, x, target, reduction
 
 
 # --- tf.nn / tf.math -------------------------------------------------------------------------
 
 
 def _prep_softmax_family(kwargs: Kwargs, op: str, arg_name: str) -> _Call:
-    k = _complete(op, kwargs)
+    k = conventions.complete(op, kwargs, "TensorFlow")
     return _Call(
         arrays=((arg_name, np.asarray(k["x"])),), diff=arg_name, options=(("axis", int(k["axis"])),)
     )
 
 
 def _prep_nn_probs_ce(kwargs: Kwargs, api: str) -> _Call:
-    k = _complete("cross_entropy", kwargs)
-    x, target = _inputs(k, api, classes=True)
-    _require(target.shape == x.shape, f"{api} takes probability targets shaped like the logits")
-    require_reduction(k, ("none",), api)
-    require_defaults("cross_entropy", k, ("weight", "label_smoothing"), api)
+    _, x, target, _ = _class_case(
+        kwargs,
+        api,
+        ("none",),
+        ("weight", "label_smoothing"),
+        "probability targets shaped like the logits",
+    )
     return _Call(
-        arrays=(("labels", _class_last(target).astype(x.dtype)), ("logits", _class_last(x))),
+        arrays=(
+            ("labels", conventions.class_last(target).astype(x.dtype)),
+            ("logits", conventions.class_last(x)),
+        ),
         diff="logits",
         class_last=True,
     )
 
 
 def _prep_nn_sparse_ce(kwargs: Kwargs, api: str) -> _Call:
-    k = _complete("cross_entropy", kwargs)
-    x, target = _inputs(k, api, classes=True)
-    _require(np.issubdtype(target.dtype, np.integer), f"{api} takes integer class indices")
-    require_reduction(k, ("none",), api)
-    require_defaults("cross_entropy", k, ("weight", "label_smoothing"), api)
-    _require(
+    k, x, target, _ = _class_case(kwargs, api, ("none",), ("weight", "label_smoothing"))
+    conventions.require(
         not np.any(target == int(k["ignore_index"])),
         f"{api} has no ignore_index (labels must lie in [0, num_classes))",
     )
     return _Call(
-        arrays=(("labels", target.astype(np.int64)), ("logits", _class_last(x))),
+        arrays=(("labels", target.astype(np.int64)), ("logits", conventions.class_last(x))),
         diff="logits",
         class_last=True,
     )
 
 
 def _prep_nn_sigmoid(kwargs: Kwargs, api: str, *, pos_weight: bool) -> _Call:
-    k = _complete("binary_cross_entropy_with_logits", kwargs)
+    k = conventions.complete("binary_cross_entropy_with_logits", kwargs, "TensorFlow")
     x, target = _inputs(k, api, classes=False)
-    _require(target.shape == x.shape, f"{api} takes labels shaped like the logits")
-    require_reduction(k, ("none",), api)
-    require_defaults("binary_cross_entropy_with_logits", k, ("weight",), api)
+    conventions.require(target.shape == x.shape, f"{api} takes labels shaped like the logits")
+    conventions.require_reduction(k, ("none",), api)
+    conventions.require_defaults("binary_cross_entropy_with_logits", k, ("weight",), api)
     arrays = [("labels", target.astype(x.dtype)), ("logits", x)]
     if pos_weight:
         q = k["pos_weight"]
         # pos_weight=1 is the unweighted loss: (1 - z) x + (1 + (q - 1) z) log(1 + exp(-x))
         arrays.append(("pos_weight", np.asarray(1.0 if q is None else q).astype(x.dtype)))
     else:
-        require_defaults("binary_cross_entropy_with_logits", k, ("pos_weight",), api)
+        conventions.require_defaults("binary_cross_entropy_with_logits", k, ("pos_weight",), api)
     return _Call(arrays=tuple(arrays), diff="logits")
 
 
@@ -184,16 +172,17 @@ def _keras_options(x: np.ndarray, reduction: str, **options: Any) -> tuple[tuple
 
 
 def _prep_keras_categorical(kwargs: Kwargs, api: str, *, from_logits: bool) -> _Call:
-    k = _complete("cross_entropy", kwargs)
-    x, target = _inputs(k, api, classes=True)
-    _require(target.shape == x.shape, f"{api} takes one-hot/probability targets (y_true)")
-    reduction = require_reduction(k, ("none", "sum", "mean"), api)
-    require_defaults("cross_entropy", k, ("weight",), api)
+    k, x, target, reduction = _class_case(
+        kwargs, api, _KERAS_REDUCTIONS, ("weight",), "one-hot/probability targets (y_true)"
+    )
     options = _keras_options(
         x, reduction, from_logits=from_logits, label_smoothing=float(k["label_smoothing"])
     )
     return _Call(
-        arrays=(("y_true", _class_last(target).astype(x.dtype)), ("y_pred", _class_last(x))),
+        arrays=(
+            ("y_true", conventions.class_last(target).astype(x.dtype)),
+            ("y_pred", conventions.class_last(x)),
+        ),
         diff="y_pred",
         options=options,
         pre=None if from_logits else "softmax",
@@ -202,16 +191,14 @@ def _prep_keras_categorical(kwargs: Kwargs, api: str, *, from_logits: bool) -> _
 
 
 def _prep_keras_sparse(kwargs: Kwargs, api: str) -> _Call:
-    k = _complete("cross_entropy", kwargs)
-    x, target = _inputs(k, api, classes=True)
-    _require(np.issubdtype(target.dtype, np.integer), f"{api} takes integer class indices")
-    reduction = require_reduction(k, ("none", "sum", "mean"), api)
-    require_defaults("cross_entropy", k, ("weight", "label_smoothing"), api)
+    k, x, target, reduction = _class_case(
+        kwargs, api, _KERAS_REDUCTIONS, ("weight", "label_smoothing")
+    )
     ignore = int(k["ignore_index"])
     ignore_class = ignore if np.any(target == ignore) else None
     options = _keras_options(x, reduction, from_logits=True, ignore_class=ignore_class)
     return _Call(
-        arrays=(("y_true", target.astype(np.int64)), ("y_pred", _class_last(x))),
+        arrays=(("y_true", target.astype(np.int64)), ("y_pred", conventions.class_last(x))),
         diff="y_pred",
         options=options,
         class_last=True,
@@ -224,12 +211,12 @@ def _unit_axis(a: np.ndarray) -> np.ndarray:
 
 def _prep_keras_binary(kwargs: Kwargs, api: str, *, from_logits: bool) -> _Call:
     op = "binary_cross_entropy_with_logits" if from_logits else "binary_cross_entropy"
-    k = _complete(op, kwargs)
+    k = conventions.complete(op, kwargs, "TensorFlow")
     x, target = _inputs(k, api, classes=False)
-    _require(target.shape == x.shape, f"{api} takes targets shaped like the predictions")
-    reduction = require_reduction(k, ("none", "sum", "mean"), api)
+    conventions.require(target.shape == x.shape, f"{api} takes targets shaped like the predictions")
+    reduction = conventions.require_reduction(k, ("none", "sum", "mean"), api)
     if from_logits:
-        require_defaults(op, k, ("pos_weight",), api)
+        conventions.require_defaults(op, k, ("pos_weight",), api)
     arrays = [("y_true", _unit_axis(target.astype(x.dtype))), ("y_pred", _unit_axis(x))]
     if k["weight"] is not None:
         weight = np.broadcast_to(np.asarray(k["weight"]).astype(x.dtype), x.shape)
@@ -239,10 +226,10 @@ def _prep_keras_binary(kwargs: Kwargs, api: str, *, from_logits: bool) -> _Call:
 
 
 def _prep_keras_binary_focal(kwargs: Kwargs, api: str) -> _Call:
-    k = _complete("sigmoid_focal_loss", kwargs)
+    k = conventions.complete("sigmoid_focal_loss", kwargs, "TensorFlow")
     x, target = _inputs(k, api, classes=False)
-    _require(target.shape == x.shape, f"{api} takes targets shaped like the logits")
-    reduction = require_reduction(k, ("none", "sum", "mean"), api)
+    conventions.require(target.shape == x.shape, f"{api} takes targets shaped like the logits")
+    reduction = conventions.require_reduction(k, ("none", "sum", "mean"), api)
     alpha = float(k["alpha"])
     # torchvision's alpha < 0 ("no weighting") is Keras's apply_class_balancing=False
     options = _keras_options(
@@ -262,14 +249,18 @@ def _prep_keras_binary_focal(kwargs: Kwargs, api: str) -> _Call:
 
 
 def _prep_keras_categorical_focal(kwargs: Kwargs, api: str) -> _Call:
-    k = _complete("softmax_focal_loss", kwargs)
+    k = conventions.complete("softmax_focal_loss", kwargs, "TensorFlow")
     x, target = _inputs(k, api, classes=True)
     if np.issubdtype(target.dtype, np.integer):
-        _require(target.shape == x.shape[:1] + x.shape[2:], f"{api}: bad index target shape")
+        conventions.require(
+            target.shape == x.shape[:1] + x.shape[2:], f"{api}: bad index target shape"
+        )
         # one-hot encoding (exact), as keras.utils.to_categorical does for Keras users
         target = np.moveaxis(np.eye(x.shape[1], dtype=x.dtype)[target], -1, 1)
-    _require(target.shape == x.shape, f"{api} takes one-hot/probability targets (y_true)")
-    reduction = require_reduction(k, ("none", "sum", "mean"), api)
+    conventions.require(
+        target.shape == x.shape, f"{api} takes one-hot/probability targets (y_true)"
+    )
+    reduction = conventions.require_reduction(k, ("none", "sum", "mean"), api)
     alpha = k["alpha"]
     # the reference's alpha=None is no class weighting, Keras's alpha=1.0
     alpha_value: Any = 1.0 if alpha is None else alpha
@@ -281,7 +272,10 @@ def _prep_keras_categorical_focal(kwargs: Kwargs, api: str) -> _Call:
         x, reduction, alpha=alpha_value, gamma=float(k["gamma"]), from_logits=True
     )
     return _Call(
-        arrays=(("y_true", _class_last(target).astype(x.dtype)), ("y_pred", _class_last(x))),
+        arrays=(
+            ("y_true", conventions.class_last(target).astype(x.dtype)),
+            ("y_pred", conventions.class_last(x)),
+        ),
         diff="y_pred",
         options=options,
         class_last=True,
@@ -289,18 +283,23 @@ def _prep_keras_categorical_focal(kwargs: Kwargs, api: str) -> _Call:
 
 
 def _prep_keras_kl(kwargs: Kwargs, api: str) -> _Call:
-    k = _complete("kl_div", kwargs)
+    k = conventions.complete("kl_div", kwargs, "TensorFlow")
     x, target = _inputs(k, api, classes=True)
-    _require(target.shape == x.shape, f"{api} takes targets shaped like the predictions")
-    _require(not k["log_target"], f"{api} takes probability targets")
-    reduction = require_reduction(k, ("sum", "batchmean"), api)
+    conventions.require(target.shape == x.shape, f"{api} takes targets shaped like the predictions")
+    conventions.require(not k["log_target"], f"{api} takes probability targets")
+    reduction = conventions.require_reduction(k, ("sum", "batchmean"), api)
     if reduction == "batchmean":
         # Keras divides by the number of rows N*d1*...*dk, the reference by N
-        _require(x.ndim == 2, f"{api}'s sum_over_batch_size is batchmean only for 2-D input")
+        conventions.require(
+            x.ndim == 2, f"{api}'s sum_over_batch_size is batchmean only for 2-D input"
+        )
     keras_reduction = "sum" if reduction == "sum" else "sum_over_batch_size"
     options = (("reduction", keras_reduction), ("dtype", x.dtype.name))
     return _Call(
-        arrays=(("y_true", _class_last(target).astype(x.dtype)), ("y_pred", _class_last(x))),
+        arrays=(
+            ("y_true", conventions.class_last(target).astype(x.dtype)),
+            ("y_pred", conventions.class_last(x)),
+        ),
         diff="y_pred",
         options=options,
         pre="exp",
@@ -387,7 +386,7 @@ class _Adapter:
         g = np.zeros(v.shape, v.dtype.as_numpy_dtype) if grad is None else _to_numpy(grad)
         if call.unit_axis:
             g = g[..., 0]
-        return _class_first(g) if call.class_last else g
+        return conventions.class_first(g) if call.class_last else g
 
     def bind(self, kwargs: Kwargs, device: str, backward: bool) -> Callable[[], Any]:
         call = self.prepare(kwargs)
@@ -409,7 +408,7 @@ class _Adapter:
 
     def reproducer(self, kwargs: Kwargs, device: str) -> str:
         call = self.prepare(kwargs)
-        imports, source = _name_in_script(self.fn, self.public)
+        imports, source = adapter.script_name(self.fn, self.public, _public_imports)
         setup = "".join(f"{name} = tf.constant({array_literal(a)})\n" for name, a in call.arrays)
         diff = call.diff
         pre = ""
@@ -425,7 +424,7 @@ class _Adapter:
         body = f"with tf.device({_device_name(device)!r}):\n    {pre}    out = {expr}\n"
         if not pre:
             body = f"with tf.device({_device_name(device)!r}):\n    out = {expr}\n"
-        return reproducer_script(
+        return conventions.reproducer_script(
             title=f"{self.public or source} on {device}",
             imports=[
                 "import tensorflow as tf",
@@ -438,32 +437,39 @@ class _Adapter:
         )
 
 
-def _name_in_script(fn: Callable[..., Any], public: str | None) -> tuple[list[str], str]:
-    if public is None:
-        try:
-            return callable_reference(fn)
-        except ValueError as error:
-            raise Unsupported(str(error)) from error
-    if public.startswith("keras."):
-        return ["import keras"], public
-    return [], public
+def _public_imports(public: str) -> list[str]:
+    """Import lines a reproducer needs besides ``import tensorflow as tf``."""
+    return ["import keras"] if public.startswith("keras.") else []
+
+
+class _TensorFlow:
+    """The TensorFlow half of the registry skeleton
+    (:class:`~verify.registry.adapter.Framework`)."""
+
+    key: str = FRAMEWORK
+    dtypes: tuple[str, ...] = _DTYPES
+    devices: tuple[str, ...] = _DEVICES
+
+    def resolve(self, api: str) -> Callable[..., Any]:
+        import keras
+
+        root, _, rest = api.partition(".")
+        return adapter.attribute_path({"tf": tf, "keras": keras}[root], rest)
+
+    def docs(self, api: str) -> str:
+        return f"{_TF_DOCS}/" + ("tf." + api if api.startswith("keras.") else api).replace(".", "/")
+
+    def functions(
+        self, spec: adapter.ApiSpec, fn: Callable[..., Any], public: str | None, mode: adapter.Mode
+    ) -> adapter.EntryFunctions:
+        # Keras losses are classes: constructed with the options, then called
+        style = "loss_class" if spec.api.startswith("keras.") else "function"
+        return adapter.EntryFunctions.of(
+            _Adapter(fn=fn, prepare=spec.prepare, style=style, public=public)
+        )
 
 
 # --- entry table -----------------------------------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True)
-class _Spec:
-    name: str
-    api: str
-    op: str
-    style: str
-    prepare: Callable[[Kwargs], _Call]
-    capabilities: Capabilities
-    docs: str
-    deviations: tuple[Deviation, ...] = ()
-    known_issues: tuple[KnownIssue, ...] = ()
-    variant: str = ""
 
 
 def _softmax_outside_clip(kwargs: Kwargs) -> bool:
@@ -503,280 +509,173 @@ _PROBABILITY_PATH_ISSUE = "https://github.com/keras-team/keras/issues/9247"
 _BCE_CLIP_ISSUE = "https://github.com/keras-team/keras/issues/15249"
 
 
-def _spec_table() -> tuple[_Spec, ...]:
-    keras_docs = f"{_TF_DOCS}/tf/keras/losses"
-    return (
-        _Spec(
-            "tf.nn.softmax",
-            "tf.nn.softmax",
-            "softmax",
-            "function",
-            functools.partial(_prep_softmax_family, op="softmax", arg_name="logits"),
-            _SOFTMAX_CAPS,
-            f"{_TF_DOCS}/tf/nn/softmax",
-        ),
-        _Spec(
-            "tf.nn.log_softmax",
-            "tf.nn.log_softmax",
-            "log_softmax",
-            "function",
-            functools.partial(_prep_softmax_family, op="log_softmax", arg_name="logits"),
-            _SOFTMAX_CAPS,
-            f"{_TF_DOCS}/tf/nn/log_softmax",
-        ),
-        _Spec(
-            "tf.math.reduce_logsumexp",
-            "tf.math.reduce_logsumexp",
-            "logsumexp",
-            "function",
-            functools.partial(_prep_softmax_family, op="logsumexp", arg_name="input_tensor"),
-            _SOFTMAX_CAPS,
-            f"{_TF_DOCS}/tf/math/reduce_logsumexp",
-        ),
-        _Spec(
-            "tf.nn.softmax_cross_entropy_with_logits",
-            "tf.nn.softmax_cross_entropy_with_logits",
-            "cross_entropy",
-            "function",
-            functools.partial(_prep_nn_probs_ce, api="tf.nn.softmax_cross_entropy_with_logits"),
-            Capabilities(reductions=("none",), target="probs", kdim=True),
-            f"{_TF_DOCS}/tf/nn/softmax_cross_entropy_with_logits",
-        ),
-        _Spec(
-            "tf.nn.sparse_softmax_cross_entropy_with_logits",
-            "tf.nn.sparse_softmax_cross_entropy_with_logits",
-            "cross_entropy",
-            "function",
-            functools.partial(
-                _prep_nn_sparse_ce, api="tf.nn.sparse_softmax_cross_entropy_with_logits"
-            ),
-            Capabilities(reductions=("none",), target="index", kdim=True),
-            f"{_TF_DOCS}/tf/nn/sparse_softmax_cross_entropy_with_logits",
-        ),
-        _Spec(
-            "tf.nn.sigmoid_cross_entropy_with_logits",
-            "tf.nn.sigmoid_cross_entropy_with_logits",
-            "binary_cross_entropy_with_logits",
-            "function",
-            functools.partial(
-                _prep_nn_sigmoid, api="tf.nn.sigmoid_cross_entropy_with_logits", pos_weight=False
-            ),
-            Capabilities(reductions=("none",), target="binary", kdim=True),
-            f"{_TF_DOCS}/tf/nn/sigmoid_cross_entropy_with_logits",
-        ),
-        _Spec(
-            "tf.nn.weighted_cross_entropy_with_logits",
-            "tf.nn.weighted_cross_entropy_with_logits",
-            "binary_cross_entropy_with_logits",
-            "function",
-            functools.partial(
-                _prep_nn_sigmoid, api="tf.nn.weighted_cross_entropy_with_logits", pos_weight=True
-            ),
-            Capabilities(reductions=("none",), target="binary", kdim=True, pos_weight=True),
-            f"{_TF_DOCS}/tf/nn/weighted_cross_entropy_with_logits",
-        ),
-        _Spec(
-            "keras.losses.CategoricalCrossentropy",
-            "keras.losses.CategoricalCrossentropy",
-            "cross_entropy",
-            "loss_class",
-            functools.partial(
-                _prep_keras_categorical,
-                api="keras.losses.CategoricalCrossentropy",
-                from_logits=True,
-            ),
-            Capabilities(
-                reductions=_KERAS_REDUCTIONS, target="probs", label_smoothing=True, kdim=True
-            ),
-            f"{keras_docs}/CategoricalCrossentropy",
-            variant="from_logits=True",
-        ),
-        _Spec(
-            "keras.losses.CategoricalCrossentropy[from_logits=False]",
-            "keras.losses.CategoricalCrossentropy",
-            "cross_entropy",
-            "loss_class",
-            functools.partial(
-                _prep_keras_categorical,
-                api="keras.losses.CategoricalCrossentropy",
-                from_logits=False,
-            ),
-            Capabilities(
-                reductions=_KERAS_REDUCTIONS, target="probs", label_smoothing=True, kdim=True
-            ),
-            f"{keras_docs}/CategoricalCrossentropy",
-            known_issues=(
-                KnownIssue(
-                    "from probabilities, Keras clips them to [epsilon, 1 - epsilon] "
-                    "(epsilon = 1e-7) before the log, so large logit gaps give a loss that "
-                    "differs from the from_logits=True one",
-                    _CLIP_ISSUE,
-                    applies=_softmax_outside_clip,
-                ),
-            ),
-            variant="from_logits=False, probabilities from tf.nn.softmax",
-        ),
-        _Spec(
-            "keras.losses.SparseCategoricalCrossentropy",
-            "keras.losses.SparseCategoricalCrossentropy",
-            "cross_entropy",
-            "loss_class",
-            functools.partial(_prep_keras_sparse, api="keras.losses.SparseCategoricalCrossentropy"),
-            Capabilities(
-                reductions=_KERAS_REDUCTIONS, target="index", ignore_index=True, kdim=True
-            ),
-            f"{keras_docs}/SparseCategoricalCrossentropy",
-            variant="from_logits=True",
-        ),
-        _Spec(
-            "keras.losses.BinaryCrossentropy",
-            "keras.losses.BinaryCrossentropy",
-            "binary_cross_entropy_with_logits",
-            "loss_class",
-            functools.partial(
-                _prep_keras_binary, api="keras.losses.BinaryCrossentropy", from_logits=True
-            ),
-            Capabilities(
-                reductions=_KERAS_REDUCTIONS, target="binary", kdim=True, sample_weight=True
-            ),
-            f"{keras_docs}/BinaryCrossentropy",
-            variant="from_logits=True",
-        ),
-        _Spec(
-            "keras.losses.BinaryCrossentropy[from_logits=False]",
-            "keras.losses.BinaryCrossentropy",
-            "binary_cross_entropy",
-            "loss_class",
-            functools.partial(
-                _prep_keras_binary, api="keras.losses.BinaryCrossentropy", from_logits=False
-            ),
-            Capabilities(
-                reductions=_KERAS_REDUCTIONS, target="binary", kdim=True, sample_weight=True
-            ),
-            f"{keras_docs}/BinaryCrossentropy",
-            known_issues=(
-                KnownIssue(
-                    "Keras clips probabilities to [epsilon, 1 - epsilon] (epsilon = 1e-7) "
-                    "before taking logs, so predictions of 0 or 1 give finite, clipped losses",
-                    _BCE_CLIP_ISSUE,
-                    applies=_probability_outside_clip,
-                ),
-            ),
-            variant="from_logits=False",
-        ),
-        _Spec(
-            "keras.losses.BinaryFocalCrossentropy",
-            "keras.losses.BinaryFocalCrossentropy",
-            "sigmoid_focal_loss",
-            "loss_class",
-            functools.partial(_prep_keras_binary_focal, api="keras.losses.BinaryFocalCrossentropy"),
-            Capabilities(
-                reductions=_KERAS_REDUCTIONS, target="binary", kdim=True, extra=("alpha", "gamma")
-            ),
-            f"{keras_docs}/BinaryFocalCrossentropy",
-            known_issues=(
-                KnownIssue(
-                    "with from_logits=True Keras applies the sigmoid and then the probability "
-                    "formula, clipping sigmoid(x) to [epsilon, 1 - epsilon]; large |logits| give "
-                    "clipped losses and lost precision",
-                    _PROBABILITY_PATH_ISSUE,
-                    applies=_sigmoid_outside_clip,
-                ),
-            ),
-            variant="from_logits=True",
-        ),
-        _Spec(
-            "keras.losses.CategoricalFocalCrossentropy",
-            "keras.losses.CategoricalFocalCrossentropy",
-            "softmax_focal_loss",
-            "loss_class",
-            functools.partial(
-                _prep_keras_categorical_focal, api="keras.losses.CategoricalFocalCrossentropy"
-            ),
-            Capabilities(
-                reductions=_KERAS_REDUCTIONS, target="probs", kdim=True, extra=("alpha", "gamma")
-            ),
-            f"{keras_docs}/CategoricalFocalCrossentropy",
-            known_issues=(
-                KnownIssue(
-                    "Keras applies softmax and clips the probabilities to [epsilon, 1 - epsilon] "
-                    "before the log, even with from_logits=True",
-                    _CLIP_ISSUE,
-                    applies=_softmax_outside_clip,
-                ),
-            ),
-            variant="from_logits=True",
-        ),
-        _Spec(
-            "keras.losses.KLDivergence",
-            "keras.losses.KLDivergence",
-            "kl_div",
-            "loss_class",
-            functools.partial(_prep_keras_kl, api="keras.losses.KLDivergence"),
-            Capabilities(reductions=("sum", "batchmean"), target="probs", kdim=True),
-            f"{keras_docs}/KLDivergence",
-            deviations=(
-                Deviation(
-                    "Keras documents that y_true and y_pred are clipped to [1e-7, 1] before "
-                    "loss = y_true * log(y_true / y_pred), so zero targets contribute "
-                    "1e-7 * log(1e-7 / y_pred) instead of 0",
-                    f"{_TF_DOCS}/tf/keras/losses/KLD",
-                    applies=_kl_outside_clip,
-                ),
-            ),
-            variant="y_pred = tf.math.exp(input)",
-        ),
-    )
+def _softmax_family(name: str, op: str, arg_name: str) -> adapter.ApiSpec:
+    prepare = functools.partial(_prep_softmax_family, op=op, arg_name=arg_name)
+    return adapter.ApiSpec(name, op, prepare, _SOFTMAX_CAPS)
 
 
-def _resolve(api: str) -> Callable[..., Any]:
-    import keras
-
-    obj: Any = {"tf": tf, "keras": keras}[api.split(".", 1)[0]]
-    for part in api.split(".")[1:]:
-        obj = getattr(obj, part)
-    return obj
-
-
-def _build(spec: _Spec, fn: Callable[..., Any], *, public: bool) -> Implementation:
-    adapter = _Adapter(
-        fn=fn, prepare=spec.prepare, style=spec.style, public=spec.api if public else None
-    )
-    return Implementation(
-        name=spec.name,
-        framework=FRAMEWORK,
-        op=spec.op,
-        forward=adapter.forward,
-        capabilities=spec.capabilities,
-        dtypes=_DTYPES,
-        devices=_DEVICES,
-        vjp=adapter.vjp,
-        bind=adapter.bind,
-        reproducer=adapter.reproducer,
-        deviations=spec.deviations,
-        known_issues=spec.known_issues,
-        docs=spec.docs,
-        variant=spec.variant,
-    )
+def _row(
+    name: str,
+    op: str,
+    prepare: Callable[..., _Call],
+    capabilities: Capabilities,
+    *,
+    deviations: tuple[Deviation, ...] = (),
+    known_issues: tuple[KnownIssue, ...] = (),
+    variant: str = "",
+    **options: Any,
+) -> adapter.ApiSpec:
+    """A table row whose preparer takes the public name as ``api`` and ``options``."""
+    bound = functools.partial(prepare, api=name.split("[", 1)[0], **options)
+    return adapter.ApiSpec(name, op, bound, capabilities, deviations, known_issues, variant)
 
 
-def _factory(spec: _Spec) -> Callable[[Callable[..., Any]], Implementation]:
-    def factory(fn: Callable[..., Any]) -> Implementation:
-        return _build(spec, fn, public=False)
-
-    factory.__doc__ = f"Build the {spec.name} entry around ``fn`` (same call as {spec.api})."
-    return factory
+def _keras_caps(target: str, **flags: Any) -> Capabilities:
+    return Capabilities(reductions=_KERAS_REDUCTIONS, target=target, kdim=True, **flags)
 
 
-_SPECS = _spec_table()
+_SPECS: tuple[adapter.ApiSpec, ...] = (
+    _softmax_family("tf.nn.softmax", "softmax", "logits"),
+    _softmax_family("tf.nn.log_softmax", "log_softmax", "logits"),
+    _softmax_family("tf.math.reduce_logsumexp", "logsumexp", "input_tensor"),
+    _row(
+        "tf.nn.softmax_cross_entropy_with_logits",
+        "cross_entropy",
+        _prep_nn_probs_ce,
+        Capabilities(reductions=("none",), target="probs", kdim=True),
+    ),
+    _row(
+        "tf.nn.sparse_softmax_cross_entropy_with_logits",
+        "cross_entropy",
+        _prep_nn_sparse_ce,
+        Capabilities(reductions=("none",), target="index", kdim=True),
+    ),
+    _row(
+        "tf.nn.sigmoid_cross_entropy_with_logits",
+        "binary_cross_entropy_with_logits",
+        _prep_nn_sigmoid,
+        Capabilities(reductions=("none",), target="binary", kdim=True),
+        pos_weight=False,
+    ),
+    _row(
+        "tf.nn.weighted_cross_entropy_with_logits",
+        "binary_cross_entropy_with_logits",
+        _prep_nn_sigmoid,
+        Capabilities(reductions=("none",), target="binary", kdim=True, pos_weight=True),
+        pos_weight=True,
+    ),
+    _row(
+        "keras.losses.CategoricalCrossentropy",
+        "cross_entropy",
+        _prep_keras_categorical,
+        _keras_caps("probs", label_smoothing=True),
+        variant="from_logits=True",
+        from_logits=True,
+    ),
+    _row(
+        "keras.losses.CategoricalCrossentropy[from_logits=False]",
+        "cross_entropy",
+        _prep_keras_categorical,
+        _keras_caps("probs", label_smoothing=True),
+        known_issues=(
+            KnownIssue(
+                "from probabilities, Keras clips them to [epsilon, 1 - epsilon] "
+                "(epsilon = 1e-7) before the log, so large logit gaps give a loss that "
+                "differs from the from_logits=True one",
+                _CLIP_ISSUE,
+                applies=_softmax_outside_clip,
+            ),
+        ),
+        variant="from_logits=False, probabilities from tf.nn.softmax",
+        from_logits=False,
+    ),
+    _row(
+        "keras.losses.SparseCategoricalCrossentropy",
+        "cross_entropy",
+        _prep_keras_sparse,
+        _keras_caps("index", ignore_index=True),
+        variant="from_logits=True",
+    ),
+    _row(
+        "keras.losses.BinaryCrossentropy",
+        "binary_cross_entropy_with_logits",
+        _prep_keras_binary,
+        _keras_caps("binary", sample_weight=True),
+        variant="from_logits=True",
+        from_logits=True,
+    ),
+    _row(
+        "keras.losses.BinaryCrossentropy[from_logits=False]",
+        "binary_cross_entropy",
+        _prep_keras_binary,
+        _keras_caps("binary", sample_weight=True),
+        known_issues=(
+            KnownIssue(
+                "Keras clips probabilities to [epsilon, 1 - epsilon] (epsilon = 1e-7) "
+                "before taking logs, so predictions of 0 or 1 give finite, clipped losses",
+                _BCE_CLIP_ISSUE,
+                applies=_probability_outside_clip,
+            ),
+        ),
+        variant="from_logits=False",
+        from_logits=False,
+    ),
+    _row(
+        "keras.losses.BinaryFocalCrossentropy",
+        "sigmoid_focal_loss",
+        _prep_keras_binary_focal,
+        _keras_caps("binary", extra=("alpha", "gamma")),
+        known_issues=(
+            KnownIssue(
+                "with from_logits=True Keras applies the sigmoid and then the probability "
+                "formula, clipping sigmoid(x) to [epsilon, 1 - epsilon]; large |logits| give "
+                "clipped losses and lost precision",
+                _PROBABILITY_PATH_ISSUE,
+                applies=_sigmoid_outside_clip,
+            ),
+        ),
+        variant="from_logits=True",
+    ),
+    _row(
+        "keras.losses.CategoricalFocalCrossentropy",
+        "softmax_focal_loss",
+        _prep_keras_categorical_focal,
+        _keras_caps("probs", extra=("alpha", "gamma")),
+        known_issues=(
+            KnownIssue(
+                "Keras applies softmax and clips the probabilities to [epsilon, 1 - epsilon] "
+                "before the log, even with from_logits=True",
+                _CLIP_ISSUE,
+                applies=_softmax_outside_clip,
+            ),
+        ),
+        variant="from_logits=True",
+    ),
+    _row(
+        "keras.losses.KLDivergence",
+        "kl_div",
+        _prep_keras_kl,
+        Capabilities(reductions=("sum", "batchmean"), target="probs", kdim=True),
+        deviations=(
+            Deviation(
+                "Keras documents that y_true and y_pred are clipped to [1e-7, 1] before "
+                "loss = y_true * log(y_true / y_pred), so zero targets contribute "
+                "1e-7 * log(1e-7 / y_pred) instead of 0",
+                f"{_TF_DOCS}/tf/keras/losses/KLD",
+                applies=_kl_outside_clip,
+            ),
+        ),
+        variant="y_pred = tf.math.exp(input)",
+    ),
+)
+
+REGISTRY = adapter.Registry(_TensorFlow(), _SPECS)
 
 #: public name -> factory wrapping a user's callable (a function, or for Keras entries a loss
 #: class constructed with the same arguments) exactly as the registered entry is wrapped
-FACTORIES: dict[str, Callable[[Callable[..., Any]], Implementation]] = {
-    spec.name: _factory(spec) for spec in _SPECS
-}
+FACTORIES: dict[str, adapter.Factory] = REGISTRY.factories()
 
 
-def implementations() -> list[Implementation]:
+def implementations() -> list[base.Implementation]:
     """Every TensorFlow and Keras entry."""
-    return [_build(spec, _resolve(spec.api), public=True) for spec in _SPECS]
+    return REGISTRY.implementations()

@@ -25,14 +25,12 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from verify.registry import conventions
+from verify.registry import adapter, conventions
 from verify.registry.base import (
     Capabilities,
     Deviation,
     Implementation,
-    KnownIssue,
     Kwargs,
     Unsupported,
 )
@@ -220,29 +218,17 @@ def _loss_call(
 # --- the entry builder ----------------------------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True)
-class _Spec:
-    name: str
-    op: str
-    #: source expression of the real API (used in reproducers when wrapping it)
-    api: str
-    real: Callable[..., Any]
-    translate: Callable[[dict[str, Any]], _Call]
-    capabilities: Capabilities
-    docs: str
-    deviations: tuple[Deviation, ...] = ()
-    known_issues: tuple[KnownIssue, ...] = ()
-    variant: str = ""
-    #: index-target entries refuse out-of-range targets on CUDA (see CUDA_ASSERT_ISSUE)
-    index_target: bool = False
-
-
-def _build(spec: _Spec, fn: Callable[..., Any]) -> Implementation:
+def _entry_functions(
+    spec: adapter.ApiSpec, fn: Callable[..., Any], public: str | None
+) -> adapter.EntryFunctions:
+    """Forward, vjp, bind and reproducers of ``spec`` calling ``fn`` (see the module doc)."""
     op = spec.op
+    #: index-target entries refuse out-of-range targets on CUDA (see CUDA_ASSERT_ISSUE)
+    index_target = spec.capabilities.target == "index"
 
     def prepare(kwargs: Kwargs, device: str) -> _Call:
         args = conventions.with_defaults(op, kwargs)
-        if spec.index_target and device != "cpu":
+        if index_target and device != "cpu":
             x = np.asarray(args["input"])
             classes = x.shape[1] if op != "linear_cross_entropy" else args["linear_weight"].shape[0]
             if _out_of_range(args, classes):
@@ -251,7 +237,7 @@ def _build(spec: _Spec, fn: Callable[..., Any]) -> Implementation:
                     "with a device-side assert that leaves the CUDA context unusable "
                     f"({CUDA_ASSERT_ISSUE})"
                 )
-        return spec.translate(args)
+        return spec.prepare(args)
 
     def tensors_for(call: _Call, device: str, grad: bool) -> dict[str, torch.Tensor]:
         tensors = {name: to_tensor(a, device) for name, a in call.arrays.items()}
@@ -322,10 +308,7 @@ def _build(spec: _Spec, fn: Callable[..., Any]) -> Implementation:
 
     def _script(kwargs: Kwargs, device: str, grad_output: np.ndarray | None) -> str:
         call = prepare(kwargs, device)
-        if fn is spec.real:
-            fn_imports, expression = [f"import {spec.api.rsplit('.', 1)[0]}"], spec.api
-        else:
-            fn_imports, expression = conventions.callable_reference(fn)
+        fn_imports, expression = adapter.script_name(fn, public, _public_imports)
         lines = []
         for name, array in call.arrays.items():
             if array.dtype == conventions.BFLOAT16:
@@ -368,34 +351,45 @@ def _build(spec: _Spec, fn: Callable[..., Any]) -> Implementation:
             values=values,
         )
 
-    return Implementation(
-        name=spec.name,
-        framework=FRAMEWORK,
-        op=op,
+    return adapter.EntryFunctions(
         forward=forward,
-        capabilities=spec.capabilities,
-        dtypes=conventions.FLOAT_DTYPES,
-        devices=("cpu", "cuda"),
         vjp=vjp,
         bind=bind,
         reproducer=reproducer,
         gradient_reproducer=gradient_reproducer,
-        deviations=spec.deviations,
-        known_issues=spec.known_issues,
-        docs=spec.docs,
-        variant=spec.variant,
     )
+
+
+def _public_imports(public: str) -> list[str]:
+    """The import a reproducer needs to call ``public``: its module."""
+    return [f"import {public.rsplit('.', 1)[0]}"]
+
+
+class _Torch:
+    """The PyTorch half of the registry skeleton (:class:`~verify.registry.adapter.Framework`)."""
+
+    key: str = FRAMEWORK
+    dtypes: tuple[str, ...] = conventions.FLOAT_DTYPES
+    devices: tuple[str, ...] = ("cpu", "cuda")
+
+    def resolve(self, api: str) -> Callable[..., Any]:
+        return adapter.attribute_path(torch, api.removeprefix("torch."))
+
+    def docs(self, api: str) -> str:
+        return f"{DOCS}{api}.html"
+
+    def functions(
+        self, spec: adapter.ApiSpec, fn: Callable[..., Any], public: str | None, mode: adapter.Mode
+    ) -> adapter.EntryFunctions:
+        return _entry_functions(spec, fn, public)
 
 
 # --- translations, one per API --------------------------------------------------------------
 
 
-def _softmax_family(api: str) -> Callable[[dict[str, Any]], _Call]:
-    def translate(args: dict[str, Any]) -> _Call:
-        x = np.asarray(args["x"])
-        return _Call({"x": x}, ("x",), {"dim": int(args["axis"])}, ("x",), dtype=x.dtype)
-
-    return translate
+def _softmax_family(args: dict[str, Any]) -> _Call:
+    x = np.asarray(args["x"])
+    return _Call({"x": x}, ("x",), {"dim": int(args["axis"])}, ("x",), dtype=x.dtype)
 
 
 def _cross_entropy_index(args: dict[str, Any]) -> _Call:
@@ -509,193 +503,120 @@ BCE_LOG_CLAMP = Deviation(
 _LOSS_REDUCTIONS = ("none", "sum", "mean")
 
 
-def _specs() -> list[_Spec]:
-    index_ce = Capabilities(
-        reductions=_LOSS_REDUCTIONS,
-        target="index",
-        class_weight=True,
-        ignore_index=True,
-        label_smoothing=True,
-        kdim=True,
-    )
-    softmax_caps = Capabilities(reductions=(), axis=True)
-    return [
-        _Spec(
-            name="torch.nn.functional.cross_entropy",
-            op="cross_entropy",
-            api="torch.nn.functional.cross_entropy",
-            real=F.cross_entropy,
-            translate=_cross_entropy_index,
-            capabilities=index_ce,
-            docs=DOCS + "torch.nn.functional.cross_entropy.html",
-            variant="class-index targets",
-            index_target=True,
-        ),
-        _Spec(
-            name="torch.nn.functional.cross_entropy[probs]",
-            op="cross_entropy",
-            api="torch.nn.functional.cross_entropy",
-            real=F.cross_entropy,
-            translate=_cross_entropy_probs,
-            capabilities=Capabilities(
-                reductions=_LOSS_REDUCTIONS,
-                target="probs",
-                class_weight=True,
-                label_smoothing=True,
-                kdim=True,
-            ),
-            docs=DOCS + "torch.nn.functional.cross_entropy.html",
-            variant="probability targets",
-        ),
-        _Spec(
-            name="torch.nn.CrossEntropyLoss",
-            op="cross_entropy",
-            api="torch.nn.CrossEntropyLoss",
-            real=torch.nn.CrossEntropyLoss,
-            translate=_cross_entropy_module,
-            capabilities=index_ce,
-            docs=DOCS + "torch.nn.CrossEntropyLoss.html",
-            variant="module form, class-index targets",
-            index_target=True,
-        ),
-        _Spec(
-            name="torch.nn.functional.nll_loss",
-            op="nll_loss",
-            api="torch.nn.functional.nll_loss",
-            real=F.nll_loss,
-            translate=_nll_loss,
-            capabilities=Capabilities(
-                reductions=_LOSS_REDUCTIONS,
-                target="index",
-                class_weight=True,
-                ignore_index=True,
-                kdim=True,
-            ),
-            docs=DOCS + "torch.nn.functional.nll_loss.html",
-            index_target=True,
-        ),
-        _Spec(
-            name="torch.nn.functional.log_softmax",
-            op="log_softmax",
-            api="torch.nn.functional.log_softmax",
-            real=F.log_softmax,
-            translate=_softmax_family("log_softmax"),
-            capabilities=softmax_caps,
-            docs=DOCS + "torch.nn.functional.log_softmax.html",
-        ),
-        _Spec(
-            name="torch.nn.functional.softmax",
-            op="softmax",
-            api="torch.nn.functional.softmax",
-            real=F.softmax,
-            translate=_softmax_family("softmax"),
-            capabilities=softmax_caps,
-            docs=DOCS + "torch.nn.functional.softmax.html",
-        ),
-        _Spec(
-            name="torch.logsumexp",
-            op="logsumexp",
-            api="torch.logsumexp",
-            real=torch.logsumexp,
-            translate=_softmax_family("logsumexp"),
-            capabilities=softmax_caps,
-            docs=DOCS + "torch.logsumexp.html",
-        ),
-        _Spec(
-            name="torch.nn.functional.binary_cross_entropy",
-            op="binary_cross_entropy",
-            api="torch.nn.functional.binary_cross_entropy",
-            real=F.binary_cross_entropy,
-            translate=_binary_cross_entropy,
-            capabilities=Capabilities(
-                reductions=_LOSS_REDUCTIONS, target="binary", sample_weight=True, kdim=True
-            ),
-            docs=DOCS + "torch.nn.functional.binary_cross_entropy.html",
-            deviations=(BCE_LOG_CLAMP,),
-        ),
-        _Spec(
-            name="torch.nn.functional.binary_cross_entropy_with_logits",
-            op="binary_cross_entropy_with_logits",
-            api="torch.nn.functional.binary_cross_entropy_with_logits",
-            real=F.binary_cross_entropy_with_logits,
-            translate=_binary_cross_entropy_with_logits,
-            capabilities=Capabilities(
-                reductions=_LOSS_REDUCTIONS,
-                target="binary",
-                sample_weight=True,
-                pos_weight=True,
-                kdim=True,
-            ),
-            docs=DOCS + "torch.nn.functional.binary_cross_entropy_with_logits.html",
-        ),
-        _Spec(
-            name="torch.nn.functional.kl_div",
-            op="kl_div",
-            api="torch.nn.functional.kl_div",
-            real=F.kl_div,
-            translate=_kl_div,
-            capabilities=Capabilities(
-                reductions=("none", "sum", "mean", "batchmean"),
-                target="probs",
-                log_target=True,
-                kdim=True,
-            ),
-            docs=DOCS + "torch.nn.functional.kl_div.html",
-        ),
-        _Spec(
-            name="torch.nn.functional.linear_cross_entropy",
-            op="linear_cross_entropy",
-            api="torch.nn.functional.linear_cross_entropy",
-            real=F.linear_cross_entropy,
-            translate=_linear_cross_entropy(chunked=False),
-            capabilities=Capabilities(
-                reductions=_LOSS_REDUCTIONS,
-                target="index",
-                class_weight=True,
-                ignore_index=True,
-                label_smoothing=True,
-                extra=("linear_bias",),
-            ),
-            docs=DOCS + "torch.nn.functional.linear_cross_entropy.html",
-            variant="reference path (options=None)",
-            index_target=True,
-        ),
-        _Spec(
-            name="torch.nn.functional.linear_cross_entropy[chunked]",
-            op="linear_cross_entropy",
-            api="torch.nn.functional.linear_cross_entropy",
-            real=F.linear_cross_entropy,
-            translate=_linear_cross_entropy(chunked=True),
-            capabilities=Capabilities(
-                reductions=_LOSS_REDUCTIONS,
-                target="index",
-                class_weight=True,
-                ignore_index=True,
-                extra=("linear_bias",),
-            ),
-            docs=DOCS + "torch.nn.functional.linear_cross_entropy.html",
-            variant="chunked path (options=torch.nn.LinearCrossEntropyOptions())",
-            index_target=True,
-        ),
-    ]
+_INDEX_CE = Capabilities(
+    reductions=_LOSS_REDUCTIONS,
+    target="index",
+    class_weight=True,
+    ignore_index=True,
+    label_smoothing=True,
+    kdim=True,
+)
+_SOFTMAX_CAPS = Capabilities(reductions=(), axis=True)
+_LINEAR_CE = Capabilities(
+    reductions=_LOSS_REDUCTIONS,
+    target="index",
+    class_weight=True,
+    ignore_index=True,
+    extra=("linear_bias",),
+)
 
+_SPECS: tuple[adapter.ApiSpec, ...] = (
+    adapter.ApiSpec(
+        "torch.nn.functional.cross_entropy",
+        "cross_entropy",
+        _cross_entropy_index,
+        _INDEX_CE,
+        variant="class-index targets",
+    ),
+    adapter.ApiSpec(
+        "torch.nn.functional.cross_entropy[probs]",
+        "cross_entropy",
+        _cross_entropy_probs,
+        Capabilities(
+            reductions=_LOSS_REDUCTIONS,
+            target="probs",
+            class_weight=True,
+            label_smoothing=True,
+            kdim=True,
+        ),
+        variant="probability targets",
+    ),
+    adapter.ApiSpec(
+        "torch.nn.CrossEntropyLoss",
+        "cross_entropy",
+        _cross_entropy_module,
+        _INDEX_CE,
+        variant="module form, class-index targets",
+    ),
+    adapter.ApiSpec(
+        "torch.nn.functional.nll_loss",
+        "nll_loss",
+        _nll_loss,
+        Capabilities(
+            reductions=_LOSS_REDUCTIONS,
+            target="index",
+            class_weight=True,
+            ignore_index=True,
+            kdim=True,
+        ),
+    ),
+    adapter.ApiSpec(
+        "torch.nn.functional.log_softmax", "log_softmax", _softmax_family, _SOFTMAX_CAPS
+    ),
+    adapter.ApiSpec("torch.nn.functional.softmax", "softmax", _softmax_family, _SOFTMAX_CAPS),
+    adapter.ApiSpec("torch.logsumexp", "logsumexp", _softmax_family, _SOFTMAX_CAPS),
+    adapter.ApiSpec(
+        "torch.nn.functional.binary_cross_entropy",
+        "binary_cross_entropy",
+        _binary_cross_entropy,
+        Capabilities(reductions=_LOSS_REDUCTIONS, target="binary", sample_weight=True, kdim=True),
+        deviations=(BCE_LOG_CLAMP,),
+    ),
+    adapter.ApiSpec(
+        "torch.nn.functional.binary_cross_entropy_with_logits",
+        "binary_cross_entropy_with_logits",
+        _binary_cross_entropy_with_logits,
+        Capabilities(
+            reductions=_LOSS_REDUCTIONS,
+            target="binary",
+            sample_weight=True,
+            pos_weight=True,
+            kdim=True,
+        ),
+    ),
+    adapter.ApiSpec(
+        "torch.nn.functional.kl_div",
+        "kl_div",
+        _kl_div,
+        Capabilities(
+            reductions=("none", "sum", "mean", "batchmean"),
+            target="probs",
+            log_target=True,
+            kdim=True,
+        ),
+    ),
+    adapter.ApiSpec(
+        "torch.nn.functional.linear_cross_entropy",
+        "linear_cross_entropy",
+        _linear_cross_entropy(chunked=False),
+        dataclasses.replace(_LINEAR_CE, label_smoothing=True),
+        variant="reference path (options=None)",
+    ),
+    adapter.ApiSpec(
+        "torch.nn.functional.linear_cross_entropy[chunked]",
+        "linear_cross_entropy",
+        _linear_cross_entropy(chunked=True),
+        _LINEAR_CE,
+        variant="chunked path (options=torch.nn.LinearCrossEntropyOptions())",
+    ),
+)
 
-_SPECS: dict[str, _Spec] = {spec.name: spec for spec in _specs()}
+REGISTRY = adapter.Registry(_Torch(), _SPECS)
 
-
-def _factory(spec: _Spec) -> Callable[[Callable[..., Any]], Implementation]:
-    def build(fn: Callable[..., Any]) -> Implementation:
-        return _build(spec, fn)
-
-    build.__doc__ = f"The {spec.name} entry built around a given callable."
-    return build
-
-
-FACTORIES: dict[str, Callable[[Callable[..., Any]], Implementation]] = {
-    name: _factory(spec) for name, spec in _SPECS.items()
-}
+#: public name -> factory wrapping a user's callable exactly as the registered entry is wrapped
+FACTORIES: dict[str, adapter.Factory] = REGISTRY.factories()
 
 
 def implementations() -> list[Implementation]:
     """Every PyTorch entry, built around the real API."""
-    return [_build(spec, spec.real) for spec in _SPECS.values()]
+    return REGISTRY.implementations()
