@@ -509,9 +509,48 @@ def _bce_log_clamped(kwargs: Kwargs) -> bool:
     return bool(np.any(low | high))
 
 
-def _is_float64(kwargs: Kwargs) -> bool:
+def _first_array(kwargs: Kwargs) -> np.ndarray | None:
     first = kwargs.get("x", kwargs.get("input"))
-    return first is not None and dtype_name(np.asarray(first)) == "float64"
+    return None if first is None else np.asarray(first)
+
+
+def _finite_float64(kwargs: Kwargs) -> bool:
+    """float64 input with every float argument finite (the cases where only exp's accuracy
+    is at stake; special values are judged on their own)."""
+    first = _first_array(kwargs)
+    if first is None or dtype_name(first) != "float64":
+        return False
+    floats = [np.asarray(v) for v in kwargs.values() if isinstance(v, np.ndarray)]
+    return all(
+        bool(np.all(np.isfinite(a.astype(np.float64)))) for a in floats if a.dtype.kind == "f"
+    )
+
+
+def _half_precision(kwargs: Kwargs) -> bool:
+    first = _first_array(kwargs)
+    return first is not None and dtype_name(first) in ("float16", "bfloat16")
+
+
+#: the checks that judge rounding error (not special values, not bad input)
+_ACCURACY_CHECKS = ("accuracy", "gradient", "extreme_range", "identity", "invariance")
+
+_SOFTMAX_HALF_ACCUMULATION = Deviation(
+    "mx.softmax documents that without precise=True 'the accumulation type matches the "
+    "input, which can lose precision over long reduction axes': float16 and bfloat16 rows "
+    "are summed in float16 and bfloat16",
+    f"{_DOCS}/_autosummary/mlx.core.softmax.html",
+    applies=_half_precision,
+    checks=_ACCURACY_CHECKS,
+)
+
+_CROSS_ENTROPY_HALF_REDUCTION = Deviation(
+    "mlx.nn.losses.cross_entropy documents that 'the CPU reduces in the dtype of the logits, "
+    "so upcast them to get the same accuracy': float16 and bfloat16 losses are computed and "
+    "reduced in float16 and bfloat16 on the CPU",
+    f"{_DOCS}/nn/_autosummary_functions/mlx.nn.losses.cross_entropy.html",
+    applies=_half_precision,
+    checks=_ACCURACY_CHECKS,
+)
 
 
 _BCE_CLIP = Deviation(
@@ -529,7 +568,8 @@ _FLOAT64_EXP = KnownIssue(
     "about 4.5e-7 (float32 class) and float32 overflow/underflow thresholds (exp(100) = inf), "
     "so every float64 result that goes through exp has float32 accuracy",
     "https://github.com/ml-explore/mlx/issues/3047",
-    applies=_is_float64,
+    applies=_finite_float64,
+    checks=(*_ACCURACY_CHECKS, "cross_framework"),
     dtypes=("float64",),
 )
 
@@ -570,6 +610,7 @@ _SPECS: tuple[_Spec, ...] = (
         functools.partial(_prepare_softmax_family, op="softmax", crashes_on_single_class=False),
         _SOFTMAX_CAPS,
         f"{_CORE_DOCS}/mlx.core.softmax.html",
+        deviations=(_SOFTMAX_HALF_ACCUMULATION,),
     ),
     _spec(
         "mlx.core.softmax[precise=True]",
@@ -605,6 +646,7 @@ _SPECS: tuple[_Spec, ...] = (
             kdim=True,
         ),
         f"{_NN_DOCS}/mlx.nn.losses.cross_entropy.html",
+        deviations=(_CROSS_ENTROPY_HALF_REDUCTION,),
     ),
     _spec(
         "mlx.nn.losses.cross_entropy[probs]",
@@ -612,6 +654,7 @@ _SPECS: tuple[_Spec, ...] = (
         functools.partial(_prepare_probs_ce, api="mlx.nn.losses.cross_entropy"),
         Capabilities(reductions=_LOSS_REDUCTIONS, target="probs", label_smoothing=True, kdim=True),
         f"{_NN_DOCS}/mlx.nn.losses.cross_entropy.html",
+        deviations=(_CROSS_ENTROPY_HALF_REDUCTION,),
     ),
     _spec(
         "mlx.nn.losses.nll_loss",
