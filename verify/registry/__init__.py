@@ -32,6 +32,7 @@ FRAMEWORK_MODULES: dict[str, str] = {
     "jax": "verify.registry.jax_impls",
     "tensorflow": "verify.registry.tensorflow_impls",
     "numpy": "verify.registry.numpy_impls",
+    "mlx": "verify.registry.mlx_impls",
 }
 
 #: framework key -> top-level packages that must be importable for its entries to load
@@ -40,6 +41,7 @@ FRAMEWORK_PACKAGES: dict[str, tuple[str, ...]] = {
     "jax": ("jax",),
     "tensorflow": ("tensorflow",),
     "numpy": ("numpy",),
+    "mlx": ("mlx",),
 }
 
 #: leading name components -> the framework whose module defines them (a lookup shortcut that
@@ -53,6 +55,7 @@ _NAME_PREFIXES: dict[str, str] = {
     "tensorflow": "tensorflow",
     "keras": "tensorflow",
     "numpy": "numpy",
+    "mlx": "mlx",
 }
 
 Factory = Callable[[Callable[..., object]], Implementation]

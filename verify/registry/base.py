@@ -84,7 +84,7 @@ class Implementation:
 
     #: the public, fully qualified name users call, e.g. "torch.nn.functional.cross_entropy"
     name: str
-    #: "torch", "jax", "tensorflow", "numpy" or "user"
+    #: "torch", "jax", "tensorflow", "numpy", "mlx" or "user"
     framework: str
     #: the reference function it claims to compute: "cross_entropy", "softmax", ...
     op: str

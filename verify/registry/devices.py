@@ -4,7 +4,9 @@
 ``torch.cuda.is_available()`` (https://pytorch.org/docs/stable/generated/torch.cuda.is_available.html),
 ``jax.devices("gpu")`` (https://docs.jax.dev/en/latest/_autosummary/jax.devices.html; it raises
 when no GPU backend exists) or ``tf.config.list_physical_devices("GPU")``
-(https://www.tensorflow.org/api_docs/python/tf/config/list_physical_devices).  The answer is
+(https://www.tensorflow.org/api_docs/python/tf/config/list_physical_devices) or
+``mx.is_available(mx.gpu)`` (https://ml-explore.github.io/mlx/build/html/python/_autosummary/mlx.core.is_available.html;
+the Linux CUDA build's GPU).  The answer is
 cached per process: probing a device initialises the framework's runtime, which is slow.
 """
 
@@ -37,10 +39,17 @@ def _tensorflow_has_gpu() -> bool:
     return len(tf.config.list_physical_devices("GPU")) > 0
 
 
+def _mlx_has_gpu() -> bool:
+    import mlx.core as mx
+
+    return bool(mx.is_available(mx.gpu))
+
+
 _GPU_PROBES = {
     "torch": ("torch", _torch_has_cuda),
     "jax": ("jax", _jax_has_gpu),
     "tensorflow": ("tensorflow", _tensorflow_has_gpu),
+    "mlx": ("mlx", _mlx_has_gpu),
 }
 
 
