@@ -95,8 +95,8 @@ class OpSpec:
     output_rule: OutputRule
     #: the case builder of :data:`STRATEGY_MODULE` that draws this op's inputs
     strategy: str
-    #: the array argument whose leading extent is the class count, and that axis
-    #: (``linear_weight`` rows for the fused linear cross entropy)
+    #: the array argument holding the classes, and its class axis (``linear_weight`` rows for
+    #: the fused linear cross entropy; the softmax family's ``axis`` argument overrides it)
     classes_from: tuple[str, int] = ("input", 1)
     error_model: ErrorModel = ErrorModel()
 
@@ -151,6 +151,8 @@ def _spec(
         "class_loss": "_index_loss",
         "elementwise_loss": "_elementwise_loss",
     }[family]
+    if family == "softmax_family":
+        rest.setdefault("classes_from", ("x", -1))
     axis = -1 if family == "softmax_family" else 1
     return OpSpec(name, family, target_kinds, axis, output_rule, strategy, **rest)
 
@@ -193,7 +195,9 @@ CLASS_LOSSES: tuple[str, ...] = ops_of("class_loss")
 #: losses applied element by element to an input and a target of the same shape
 ELEMENTWISE_LOSSES: tuple[str, ...] = ops_of("elementwise_loss")
 #: the ops whose logits are a product taken inside the op (``input @ linear_weight.T``)
-FUSED_LINEAR: tuple[str, ...] = tuple(n for n, s in OPS.items() if s.classes_from[0] != "input")
+FUSED_LINEAR: tuple[str, ...] = tuple(
+    n for n, s in OPS.items() if s.classes_from[0] not in ("x", "input")
+)
 
 
 def spec(op: str) -> OpSpec:
@@ -206,7 +210,10 @@ def spec(op: str) -> OpSpec:
 
 def class_count(op: str, kwargs: Mapping[str, Any]) -> int:
     """The number of classes of a case (``linear_weight`` rows for the fused linear op)."""
-    name, axis = spec(op).classes_from
+    s = spec(op)
+    name, axis = s.classes_from
+    if s.family == "softmax_family":
+        axis = int(kwargs.get("axis", axis))
     return int(np.shape(kwargs[name])[axis])
 
 

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from verify.ops import DEVICES
 from verify.registry import conventions
 from verify.registry.base import (
     Capabilities,
@@ -375,7 +376,7 @@ def _build(spec: _Spec, fn: Callable[..., Any]) -> Implementation:
         forward=forward,
         capabilities=spec.capabilities,
         dtypes=conventions.FLOAT_DTYPES,
-        devices=("cpu", "cuda"),
+        devices=DEVICES,
         vjp=vjp,
         bind=bind,
         reproducer=reproducer,
