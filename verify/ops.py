@@ -73,10 +73,10 @@ class ErrorModel:
     gradient: str = "gradient_bound"
 
     def forward_function(self) -> Callable[..., Any]:
-        return getattr(importlib.import_module(TOLERANCE_MODULE), self.forward)  # type: ignore[no-any-return]
+        return getattr(importlib.import_module(TOLERANCE_MODULE), self.forward)
 
     def gradient_function(self) -> Callable[..., Any]:
-        return getattr(importlib.import_module(TOLERANCE_MODULE), self.gradient)  # type: ignore[no-any-return]
+        return getattr(importlib.import_module(TOLERANCE_MODULE), self.gradient)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -248,7 +248,7 @@ def _reference_function(name: str) -> Callable[..., Any]:
     fn = getattr(module, name, None)
     if not callable(fn):
         raise LookupError(f"the op catalogue names reference.{name}, which does not exist")
-    return fn  # type: ignore[no-any-return]
+    return fn
 
 
 @functools.cache
