@@ -9,7 +9,9 @@ from __future__ import annotations
 import inspect
 import re
 import typing
+from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
@@ -254,7 +256,7 @@ def test_no_other_module_defines_the_vocabulary() -> None:
 
 
 @pytest.fixture
-def without_reference_softmax(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+def without_reference_softmax(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.delattr(reference, "softmax")
     ops._reference_function.cache_clear()
     refv.clear_memo()
@@ -284,13 +286,13 @@ def test_a_missing_reference_function_is_an_error_of_the_check(
 
 
 @pytest.fixture
-def memo():  # type: ignore[no-untyped-def]
+def memo() -> Iterator[ModuleType]:
     refv.clear_memo()
     yield refv
     refv.clear_memo()
 
 
-def test_the_memo_returns_what_a_fresh_call_returns(memo) -> None:  # type: ignore[no-untyped-def]
+def test_the_memo_returns_what_a_fresh_call_returns(memo: ModuleType) -> None:
     x = np.linspace(-3, 3, 12).reshape(3, 4)
     first = memo.forward("log_softmax", {"x": x, "axis": -1}, "float32")
     first[...] = 0  # the caller owns what it gets
@@ -311,7 +313,7 @@ def test_the_memo_returns_what_a_fresh_call_returns(memo) -> None:  # type: igno
     assert memo.memo_stats().hits == 2
 
 
-def test_the_memo_keeps_same_bytes_of_other_dtypes_apart(memo) -> None:  # type: ignore[no-untyped-def]
+def test_the_memo_keeps_same_bytes_of_other_dtypes_apart(memo: ModuleType) -> None:
     import ml_dtypes
 
     bits = np.array([[0x3C00, 0x4000]], dtype=np.uint16)
@@ -321,7 +323,7 @@ def test_the_memo_keeps_same_bytes_of_other_dtypes_apart(memo) -> None:  # type:
     assert not np.array_equal(as_half, as_bf16)
 
 
-def test_the_memo_is_bounded(memo, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_the_memo_is_bounded(memo: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(memo, "MEMO_ENTRIES", 3)
     for k in range(5):
         memo.forward("logsumexp", {"x": np.full((1, 3), float(k))}, "float64")

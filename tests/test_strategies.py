@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import ml_dtypes
 import numpy as np
 import pytest
@@ -201,9 +204,11 @@ INVALID_ARGUMENTS = [
 
 
 @pytest.mark.parametrize(("make", "message"), INVALID_ARGUMENTS)
-def test_invalid_arguments_raise_precise_errors(make: object, message: str) -> None:
+def test_invalid_arguments_raise_precise_errors(
+    make: Callable[[], st.SearchStrategy[Any]], message: str
+) -> None:
     with pytest.raises(InvalidArgument, match=message):
-        strategy = make()  # type: ignore[operator]
+        strategy = make()
         strategy.validate()
         # some errors are found when a value is drawn (sizes depend on the profile)
         find(strategy, lambda _: True, settings=settings(database=None, max_examples=1))
