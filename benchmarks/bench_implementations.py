@@ -22,7 +22,8 @@ from benchmarks import device_copy, host_memory, min_bytes, parameters
 from benchmarks.inputs import first_argument, make_kwargs, numpy_dtype
 from benchmarks.prepared_call import PASSES, PreparedCallBenchmark, resolve
 from benchmarks.timing import best_time
-from benchmarks.ulp_error import max_ulp_error
+from verify.judge.ulp import max_ulp_error
+from verify.ops import FUSED_LINEAR, output_shape, spec
 
 NAMES = tuple(parameters.implementation_names(parameters.ROW_OPS))
 ALL_NAMES = tuple(parameters.implementation_names((*parameters.ROW_OPS, "linear_cross_entropy")))
@@ -80,10 +81,9 @@ class ImplementationBandwidth(PreparedCallBenchmark):
 
     def setup(self, name: str, pass_: str, dtype: str, shape: str, device: str) -> None:
         super().setup(name, pass_, dtype, shape, device)
-        rows, classes = parameters.parse_shape(shape)
         kwargs = self.call.kwargs
         op = self.call.impl.op
-        out = min_bytes.output_shape(op, kwargs.get("reduction"), rows, classes)
+        out = output_shape(op, kwargs)
         itemsize = numpy_dtype(dtype).itemsize
         arrays = [v for v in kwargs.values() if isinstance(v, np.ndarray)]
         if self.call.backward:
@@ -125,15 +125,9 @@ class ImplementationAccuracy:
     def setup(self, name: str, pass_: str, dtype: str, device: str) -> None:
         backward = pass_ == "forward_backward"
         impl = resolve(name, dtype, device, backward)
-        try:
-            import reference
-        except ImportError:
-            raise NotImplementedError("the reference package is not importable") from None
-        function_name = f"{impl.op}_grad" if backward else impl.op
-        expected_fn = getattr(reference, function_name, None)
-        if expected_fn is None:
-            raise NotImplementedError(f"reference.{function_name} does not exist yet")
-        linear = impl.op == "linear_cross_entropy"
+        op = spec(impl.op)  # a missing reference function raises: the suite is wrong
+        expected_fn = op.vjp if backward else op.reference
+        linear = impl.op in FUSED_LINEAR
         shape = ACCURACY_LINEAR_SHAPE if linear else ACCURACY_SHAPE
         kwargs = make_kwargs(impl.op, impl.capabilities, shape, dtype)
         np_dtype = numpy_dtype(dtype)
@@ -144,8 +138,7 @@ class ImplementationAccuracy:
                 result = impl.forward(kwargs, device)
                 expected = expected_fn(**kwargs, out_dtype=np_dtype)
             else:
-                rows, classes = (shape[0], shape[2]) if linear else shape
-                out = min_bytes.output_shape(impl.op, kwargs.get("reduction"), rows, classes)
+                out = output_shape(impl.op, kwargs)
                 # a random upstream gradient: with ones, the softmax gradient is exactly 0,
                 # a degenerate case (and one the reference takes far longer to round)
                 rng = np.random.default_rng(ACCURACY_SEED)
@@ -155,7 +148,7 @@ class ImplementationAccuracy:
         except Unsupported as exc:
             raise NotImplementedError(f"{name}: {exc}") from None
         pairs = zip(_as_tuple(result), _as_tuple(expected), strict=False)
-        self.error = max(max_ulp_error(r, e) for r, e in pairs)
+        self.error = max(max_ulp_error(r, e, e.dtype) for r, e in pairs)
 
     def track_max_ulp(self, name: str, pass_: str, dtype: str, device: str) -> float:
         return self.error

@@ -25,6 +25,7 @@ import numpy as np
 
 from benchmarks import host_memory, parameters
 from benchmarks.timing import best_time
+from verify.ops import spec
 
 RATIO_SHAPE = (64, 32768)
 FUNCTIONS = ("forward", "gradient")
@@ -32,16 +33,10 @@ SEED = 7
 
 
 def _reference_function(function: str) -> Callable[..., Any]:
-    """``reference.cross_entropy`` or ``reference.cross_entropy_grad``; skip if missing."""
-    try:
-        import reference
-    except ImportError:
-        raise NotImplementedError("the reference package is not importable") from None
-    name = "cross_entropy" if function == "forward" else "cross_entropy_grad"
-    fn = getattr(reference, name, None)
-    if fn is None:
-        raise NotImplementedError(f"reference.{name} does not exist yet")
-    return fn
+    """``reference.cross_entropy`` or ``reference.cross_entropy_grad`` (from the op catalogue:
+    a missing one raises, it is never skipped)."""
+    op = spec("cross_entropy")
+    return op.reference if function == "forward" else op.vjp
 
 
 def numpy_cross_entropy(logits: np.ndarray, target: np.ndarray) -> np.float64:

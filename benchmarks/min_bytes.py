@@ -15,7 +15,8 @@ than ``min_bytes / bandwidth``; https://doi.org/10.1145/1498765.1498785).
   ``2 * N * C * itemsize + N * 8`` bytes (plus a few scalars).
 
 Sizes are counted in the reference-convention dtypes (int64 class indices); a framework
-that narrows indices to int32 reads slightly less.
+that narrows indices to int32 reads slightly less.  The result's shape is
+:func:`verify.ops.output_shape` of the call's arguments.
 """
 
 from __future__ import annotations
@@ -42,20 +43,3 @@ def forward_backward_bytes(
     """Forward traffic + read the upstream gradient + write the input's gradient."""
     upstream = math.prod(output_shape) * itemsize
     return forward_bytes(arguments, output_shape, itemsize) + upstream + int(input_array.nbytes)
-
-
-#: ops whose unreduced result has one value per row (the others keep the (N, C) shape)
-_ROW_RESULT_OPS = ("logsumexp", "cross_entropy", "nll_loss", "softmax_focal_loss")
-
-
-def output_shape(op: str, reduction: str | None, rows: int, classes: int) -> tuple[int, ...]:
-    """Shape of ``op``'s result on an (N, C) input (``docs/contract.md`` section 2)."""
-    if op in ("softmax", "log_softmax"):
-        return (rows, classes)
-    if op == "logsumexp":
-        return (rows,)
-    if reduction in ("mean", "sum", "batchmean"):
-        return ()
-    if op in _ROW_RESULT_OPS:
-        return (rows,)
-    return (rows, classes)

@@ -19,6 +19,9 @@ from __future__ import annotations
 import functools
 import os
 
+from verify.ops import DEVICES as DEVICES
+from verify.ops import DTYPES as DTYPES
+
 #: Shapes (N rows, C classes) as asv parameter strings: small, medium and LLM vocabulary.
 SMALL = "256x10"
 MEDIUM = "4096x32000"
@@ -34,8 +37,6 @@ LINEAR_SHAPES: tuple[str, ...] = (LINEAR_CPU, LINEAR_GPU)
 FULL_ONLY_SHAPES: frozenset[str] = frozenset({LLM, LINEAR_GPU})
 GPU_ONLY_SHAPES: frozenset[str] = frozenset({LINEAR_GPU})
 
-DTYPES: tuple[str, ...] = ("float16", "bfloat16", "float32", "float64")
-DEVICES: tuple[str, ...] = ("cpu", "cuda")
 
 #: Ops whose first argument is an (N, C) array of scores, probabilities or log-probabilities;
 #: ``linear_cross_entropy`` takes (N, hidden) activations and has its own benchmark module.

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import decimal
 from fractions import Fraction
+from typing import cast
 
 import numpy as np
 
@@ -112,7 +113,7 @@ def log1p_f64(t: np.ndarray, rad: np.ndarray | float = 0.0) -> tuple[np.ndarray,
 
 # ------------------------------------------------------------------------ double-double tier
 def exp_dd(
-    xh: np.ndarray, xl: np.ndarray, rad: np.ndarray | float = 0.0
+    xh: np.ndarray, xl: np.ndarray | float, rad: np.ndarray | float = 0.0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """exp of the double-double enclosure ``xh + xl +- rad``: ``(hi, lo, bound)``.
 
@@ -130,7 +131,7 @@ def exp_dd(
     n = np.rint(x_h * _INV_L)
     t1 = x_h - n * _L1  # exact (Sterbenz; n * L1 exact)
     rh, rl = dd.two_sum(t1, x_l)
-    ph, pl = dd.two_prod(n, -_L2)
+    ph, pl = dd.two_prod(n, cast(np.ndarray, -_L2))  # a float64 scalar broadcasts
     rh, rl = dd.add(rh, rl, ph, pl)
     rh, rl = dd.add_d(rh, rl, -n * _L3)
     # e^r = 1 + r + r^2/2 + r^3 p(r), p(r) = 1/6 + r/24 + ... + r^6/9! in float64 (relative

@@ -111,6 +111,7 @@ class Enc:
         return Enc(h, l, r * K, self.dd)
 
     def exp(self) -> Enc:
+        l: np.ndarray | float
         with np.errstate(invalid="ignore"):
             if self.dd:
                 h, l, r = el.exp_dd(self.h, self.l, self.r)
@@ -121,6 +122,7 @@ class Enc:
         return Enc(h, l, r, self.dd)
 
     def log(self) -> Enc:
+        l: np.ndarray | float
         if self.dd:
             h, l, r = el.log_dd(self.h, self.l, self.r)
         else:
@@ -129,6 +131,7 @@ class Enc:
         return Enc(h, l, r, self.dd)
 
     def log1p(self) -> Enc:
+        l: np.ndarray | float
         if self.dd:
             h, l, r = el.log1p_dd(self.h, self.l, self.r)
         else:

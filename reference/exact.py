@@ -24,6 +24,7 @@ import decimal
 from collections.abc import Callable
 from decimal import Decimal
 from fractions import Fraction
+from typing import cast
 
 from reference.formats import Format
 from reference.rounding import round_rational
@@ -112,7 +113,7 @@ class XVal:
             return qlo, qhi
         return (
             _ctx(decimal.ROUND_FLOOR).add(qlo, self.lo),
-            _ctx(decimal.ROUND_CEILING).add(qhi, self.hi),
+            _ctx(decimal.ROUND_CEILING).add(qhi, cast(Decimal, self.hi)),
         )
 
     @staticmethod
@@ -128,8 +129,8 @@ class XVal:
             return XVal(q=-self.q)
         return XVal(
             q=-self.q,
-            lo=-self.hi,
-            hi=-self.lo,  # type: ignore[operator]
+            lo=-cast(Decimal, self.hi),
+            hi=-self.lo,
             lo_open=self.hi_open,
             hi_open=self.lo_open,
         )
@@ -350,7 +351,7 @@ def round_xval(v: XVal, fmt: Format) -> float | None:
     if v.lo is None:
         return round_rational(v.q, fmt)
     lo = v.q + _end_fraction(v.q, v.lo, fmt)
-    hi = v.q + _end_fraction(v.q, v.hi, fmt)
+    hi = v.q + _end_fraction(v.q, cast(Decimal, v.hi), fmt)
     # an open end steps inward by less than any spacing and less than the interval's width
     step = min(_INWARD, (hi - lo) / 4)
     if v.lo_open:

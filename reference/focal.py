@@ -63,7 +63,7 @@ from __future__ import annotations
 import dataclasses
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -410,7 +410,11 @@ def _softmax_problem(
     if alpha is None:
         al = np.ones(C)
     else:
-        al = as_float_array(alpha, "alpha")[0] if not np.isscalar(alpha) else np.array(float(alpha))
+        al = (
+            as_float_array(alpha, "alpha")[0]
+            if not np.isscalar(alpha)
+            else np.array(float(cast(float, alpha)))
+        )
         if al.ndim == 0:
             al = np.full(C, float(al))
         if al.shape != (C,):
@@ -505,7 +509,8 @@ def _row_loss_exact(p: _Softmax, er: ExactRow, r: int) -> XVal:
     for i, ci in enumerate(p.coef(r)):
         if ci == 0 or er.d[i] is None:
             continue
-        total = total + XVal.of(ci) * xpow(_exact_om(er, i), p.gamma) * (logS - XVal.of(er.d[i]))
+        d = cast(Fraction, er.d[i])
+        total = total + XVal.of(ci) * xpow(_exact_om(er, i), p.gamma) * (logS - XVal.of(d))
     return total
 
 
@@ -536,7 +541,7 @@ def _h_exact(p: _Softmax, er: ExactRow, i: int, ci: Fraction) -> XVal:
     if er.c == 1 and er.d[i] == 0:
         plp = -xlog1p_ratio(T)
     else:
-        plp = er.softmax(i) * (XVal.of(er.d[i]) - logS) / om
+        plp = er.softmax(i) * (XVal.of(cast(Fraction, er.d[i])) - logS) / om
     return XVal.of(-ci) * xpow(om, p.gamma) * (XVal.of(1) - XVal.of(p.gamma) * plp)
 
 

@@ -80,7 +80,7 @@ import dataclasses
 import decimal
 import math
 from fractions import Fraction
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -393,7 +393,7 @@ def _weight_bound(p: cel._Problem) -> np.ndarray:
     alpha, beta = float(1 - p.eps), float(p.eps / p.C)
     aw = np.abs(p.w)
     if p.index:
-        t = np.where(p.ignored, 0, p.t)  # type: ignore[call-overload]
+        t = np.where(p.ignored, 0, cast(np.ndarray, p.t))  # index targets: t is set
         b = 2 * (beta * np.sum(aw) + alpha * aw[t])
     else:
         y = widen(p.y)  # type: ignore[arg-type]

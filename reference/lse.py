@@ -25,6 +25,7 @@ import dataclasses
 import decimal
 import math
 from fractions import Fraction
+from typing import cast
 
 import numpy as np
 
@@ -160,7 +161,7 @@ def _row_stats(x: np.ndarray, dd: bool, accurate: bool) -> RowStats:
         masked=masked,
         c=c,
         e_=e,
-        ev=e.h if dd else v,
+        ev=cast(Enc, e).h if dd else v,  # dd: e is built above
         T=T,
         S=S,
         logS=logS,
@@ -174,7 +175,7 @@ class ExactRow:
     precision are enclosed in bulk: ``k`` terms below :math:`e^{-L}` add at most
     :math:`k e^{-L}`."""
 
-    def __init__(self, row: np.ndarray | list[Fraction]) -> None:
+    def __init__(self, row: np.ndarray | list[Fraction] | list[Fraction | float]) -> None:
         """``row``: floats (an array) or exact rationals (a list of Fractions, with
         ``-math.inf`` for masked entries), e.g. logits computed exactly from a matmul."""
         vals = [v if isinstance(v, Fraction) else float(v) for v in row]
@@ -238,7 +239,7 @@ class ExactRow:
             return XVal.of(0)
         ei = es[i]
         if ei is None:
-            ei = XVal.of(self.d[i]).exp()
+            ei = XVal.of(cast(Fraction, self.d[i])).exp()
         return ei
 
     def softmax(self, i: int) -> XVal:
@@ -257,7 +258,7 @@ class ExactRow:
         if self.d[i] is None:
             return -math.inf  # exactly -inf at a -inf logit
         _es, _T, _S, logS = self.stats()
-        return XVal.of(self.d[i]) - logS
+        return XVal.of(cast(Fraction, self.d[i])) - logS
 
     def lse(self) -> XVal:
         return XVal.of(self.fm) + self.stats()[3]

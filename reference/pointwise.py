@@ -28,6 +28,7 @@ reductions), rounded once.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable
 from decimal import Decimal
@@ -165,7 +166,7 @@ def evaluate(n: int, fmt: Format, vec: VecFn, elem: ElemFn) -> np.ndarray:
             if pending.size == 0:
                 break
         for i in pending:
-            out[i] = ziv(lambda i=int(i): elem(i), fmt)
+            out[i] = ziv(functools.partial(elem, int(i)), fmt)
             tiers.STATS["exact"] += 1
     return out
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
+from typing import Any, cast
 
 import numpy as np
 
@@ -206,6 +207,8 @@ def _round_cast_margin(h: np.ndarray, fmt: Format) -> tuple[np.ndarray, np.ndarr
     The margin is conservative: the smaller of the two half-spacings around the result (a
     quarter of the spacing above a power of two) less the distance to the result.  The
     spacing is read off the exponent bits."""
+    ut: Any  # np.uint32 or np.uint16, and a mask of that type
+    emask: Any
     if fmt.name == "float32":
         ut, emask, mbits = np.uint32, np.uint32(0x7F800000), 23
     else:
@@ -278,7 +281,7 @@ def certify(
     if fmt.name in ("float32", "float16") and np.isscalar(lo) and lo == 0:
         # float64 enclosures: the cast test (its 2^-52 |v| widening costs nothing at this
         # accuracy); double-double ones keep their precision through the exact margins below
-        return _certify_by_cast(hi, lo, rad, fmt)
+        return _certify_by_cast(hi, cast("np.ndarray | float", lo), rad, fmt)
     rad = np.broadcast_to(np.asarray(rad, dtype=np.float64), hi.shape)
     mid, margin = round_dd_margin(hi, lo, fmt)
     # NaN or infinite radii and NaN margins compare false: never certified

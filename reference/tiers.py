@@ -9,6 +9,7 @@ so memory stays a small multiple of one chunk whatever the input's size.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from fractions import Fraction
 
@@ -24,7 +25,7 @@ from reference.rounding import certify
 CHUNK = 1 << 20
 
 VecFn = Callable[[RowStats, np.ndarray, bool], Enc]
-ElemFn = Callable[[ExactRow, int, int], XVal]
+ElemFn = Callable[[ExactRow, int, int], XVal | float]
 RowFn = Callable[[ExactRow, int], XVal]
 
 #: counters of how many outputs each tier decided (for the docs and the closing figures)
@@ -91,15 +92,16 @@ def _chunk(x2, rows, fmt, vec, elem, per_row, buf, exact_rows=None) -> None:  # 
             return
         bad_rows = ~done if per_row else ~np.all(done, axis=-1)
         pending = rows[bad_rows]
+    assert done is not None  # every format has at least one tier
     # the exact tier, element by element
     for r in rows[~done if per_row else ~np.all(done, axis=-1)]:
         er = ExactRow(exact_rows(int(r)) if exact_rows else xw[r - base])
         if per_row:
-            buf[r - base] = ziv(lambda er=er, r=r: elem(er, int(r), -1), fmt)
+            buf[r - base] = ziv(functools.partial(elem, er, int(r), -1), fmt)
             STATS["exact"] += 1
             continue
         for i in np.flatnonzero(~done[r - base]):
-            buf[r - base, i] = ziv(lambda er=er, r=r, i=i: elem(er, int(r), int(i)), fmt)
+            buf[r - base, i] = ziv(functools.partial(elem, er, int(r), int(i)), fmt)
             STATS["exact"] += 1
 
 

@@ -24,13 +24,18 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks import inputs, min_bytes, parameters, prepared_call  # noqa: E402
-from benchmarks.ulp_error import max_ulp_error  # noqa: E402
+from verify.judge import ulp  # noqa: E402
+from verify.ops import output_shape  # noqa: E402
 from verify.registry.base import Capabilities  # noqa: E402
 
 ASV = shutil.which("asv")
 
 
-# -- ULP error ------------------------------------------------------------------------------
+# -- ULP error (the benchmarks use verify.judge.ulp, judged in the reference's format) --------
+
+
+def max_ulp_error(result: np.ndarray, reference: np.ndarray) -> float:
+    return ulp.max_ulp_error(result, reference, reference.dtype)
 
 
 @given(
@@ -75,7 +80,7 @@ def test_minimum_bytes_of_cross_entropy() -> None:
         "cross_entropy", Capabilities(target="index"), (n, c), "float32", seed=1
     )
     arrays = inputs.array_arguments(kwargs)
-    out = min_bytes.output_shape("cross_entropy", kwargs["reduction"], n, c)
+    out = output_shape("cross_entropy", kwargs)
     assert out == ()
     assert min_bytes.forward_bytes(arrays, out, 4) == n * c * 4 + n * 8 + 4
     both = min_bytes.forward_backward_bytes(arrays, kwargs["input"], out, 4)
@@ -90,10 +95,18 @@ def test_minimum_bytes_of_cross_entropy() -> None:
         ("cross_entropy", "none", (8,)),
         ("binary_cross_entropy_with_logits", "none", (8, 5)),
         ("kl_div", "batchmean", ()),
+        ("linear_cross_entropy", "none", (8,)),
     ],
 )
-def test_output_shape(op: str, reduction: str | None, expected: tuple[int, ...]) -> None:
-    assert min_bytes.output_shape(op, reduction, 8, 5) == expected
+def test_output_shape_of_benchmark_inputs(
+    op: str, reduction: str | None, expected: tuple[int, ...]
+) -> None:
+    """The result shapes the bandwidth figures count, on the benchmarks' own inputs."""
+    target = "binary" if op.startswith("binary") else ("probs" if op == "kl_div" else "index")
+    caps = Capabilities(target=None if reduction is None else target, reductions=(reduction,))
+    shape = (8, 3, 5) if op == "linear_cross_entropy" else (8, 5)
+    kwargs = inputs.make_kwargs(op, caps, shape, "float32")
+    assert output_shape(op, kwargs) == expected
 
 
 # -- inputs ---------------------------------------------------------------------------------

@@ -5,6 +5,8 @@ Quick profile, fixed seeds, a private example database: deterministic and fast.
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from tests.wrong_implementations import ENTRIES
@@ -52,6 +54,18 @@ def check_free(result: Result) -> bool:
         ("cross_entropy_mean_over_n", "accuracy", "float64", ("weight",)),
         ("cross_entropy_counts_ignored", "accuracy", "float64", ("ignore",)),
         ("cross_entropy_grad_missing_1_over_n", "gradient", "float64", ("gradient",)),
+        (
+            "cross_entropy_mean_over_n_with_sum",
+            "identity",
+            "float64",
+            ("mean reduction vs sum / total weight",),
+        ),
+        (
+            "cross_entropy_clips_indices",
+            "bad_input",
+            "float32",
+            ("accepts invalid input without an error", "class index 4 with 4 classes"),
+        ),
     ],
 )
 def test_wrong_implementation_is_caught(
@@ -76,10 +90,30 @@ def test_minimal_reproducer_is_small() -> None:
         ("softmax_careful", "special_values", "float64"),
         ("cross_entropy_careful", "accuracy", "float64"),
         ("cross_entropy_grad_careful", "gradient", "float64"),
+        ("cross_entropy_careful", "identity", "float64"),
+        ("cross_entropy_validated", "bad_input", "float32"),
     ],
 )
 def test_careful_numpy_passes(name: str, check: str, dtype: str) -> None:
     result = run(name, check, dtype)
+    assert result.status == "pass", result.message
+    assert result.examples > 0
+
+
+def test_cross_framework_blames_the_entry_that_is_off() -> None:
+    """Two entries disagree; the reference decides: the 64-ULP one fails, the careful one
+    passes against it."""
+    wrong, careful = ENTRIES["log_softmax_biased_64ulp"], ENTRIES["log_softmax_careful"]
+    other = dataclasses.replace(careful, name="other.log_softmax", framework="other")
+    result = CHECKS["cross_framework"](
+        wrong, "float32", "cpu", profile="quick", seed=SEED, others=[other]
+    )
+    assert_caught(result, "disagrees with other.log_softmax, and is the one off", "ULP off")
+    assert result.extra["compared_with"] == ["other.log_softmax"]
+    against_wrong = dataclasses.replace(wrong, name="other.biased", framework="other")
+    result = CHECKS["cross_framework"](
+        careful, "float32", "cpu", profile="quick", seed=SEED, others=[against_wrong]
+    )
     assert result.status == "pass", result.message
     assert result.examples > 0
 

@@ -2,22 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import ml_dtypes
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, find, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
+from verify import ops
 from verify.judge.ulp import FORMATS
 from verify.registry.base import Capabilities, Implementation
 from verify.strategies import (
     LOGIT_STYLES,
+    binary_targets,
     cases,
     class_weights,
     exact_floats,
+    grid_floats,
+    ignore_indices,
     index_targets,
     logits,
+    probabilities,
     probability_targets,
 )
 
@@ -28,7 +36,7 @@ FAST = settings(
     deadline=None,
     suppress_health_check=list(HealthCheck),
 )
-DTYPES = ["float16", "bfloat16", "float32", "float64"]
+DTYPES = list(ops.DTYPES)
 
 
 def entry(op: str, **caps: object) -> Implementation:
@@ -117,21 +125,7 @@ def test_cases_respect_capabilities(dtype: str, kind: str, data: st.DataObject) 
     assert eps == float(np.asarray(eps).astype(FORMATS["bfloat16"].dtype))
 
 
-@pytest.mark.parametrize(
-    "op",
-    [
-        "softmax",
-        "log_softmax",
-        "logsumexp",
-        "nll_loss",
-        "binary_cross_entropy",
-        "binary_cross_entropy_with_logits",
-        "sigmoid_focal_loss",
-        "softmax_focal_loss",
-        "kl_div",
-        "linear_cross_entropy",
-    ],
-)
+@pytest.mark.parametrize("op", list(ops.OPS))
 @FAST
 @given(data=st.data())
 def test_cases_for_every_op(op: str, data: st.DataObject) -> None:
@@ -150,20 +144,71 @@ def test_cases_for_every_op(op: str, data: st.DataObject) -> None:
         assert np.all((main >= 0) & (main <= 1))
 
 
-def test_argument_errors_are_precise() -> None:
-    with pytest.raises(InvalidArgument, match=r"dtype='float8' must be one of"):
-        logits("float8", (2, 3)).validate()
-    with pytest.raises(InvalidArgument, match=r"style='loud' must be one of"):
-        logits("float32", (2, 3), style="loud").validate()
-    with pytest.raises(InvalidArgument, match=r"shape=\(2, 0\) must be"):
-        logits("float32", (2, 0)).validate()
-    with pytest.raises(InvalidArgument, match=r"num_classes=0 must be at least 1"):
-        index_targets(0, (3,)).validate()
-    with pytest.raises(InvalidArgument, match=r"kind='fuzzy' must be one of"):
-        cases(entry("softmax"), "float32", "fuzzy").validate()
-    with pytest.raises(InvalidArgument, match=r"unknown profile 'huge'"):
-        cases(entry("softmax"), "float32", "accuracy", "huge").validate()
-    with pytest.raises(InvalidArgument, match=r"impl.op='hinge'"):
-        cases(entry("hinge"), "float32").validate()
-    with pytest.raises(InvalidArgument, match="num_classes"):
-        class_weights("float32", -1).validate()
+#: invalid arguments of the public strategies, and the precise error each raises (the message
+#: names the argument and its value, and says what is expected)
+INVALID_ARGUMENTS = [
+    (lambda: logits("float8", (2, 3)), r"^dtype='float8' must be one of \('float16', "),
+    (lambda: logits(np.int32, (2, 3)), r"^dtype=<class 'numpy.int32'> must be one of"),
+    (lambda: logits("float32", (2, 3), style="loud"), r"^style='loud' must be one of \("),
+    (lambda: logits("float32", (2, 0)), r"^shape=\(2, 0\) must be a non-empty tuple of positive"),
+    (lambda: logits("float32", ()), r"^shape=\(\) must be a non-empty tuple of positive ints$"),
+    (lambda: logits("float32", (2, 3.0)), r"^shape=\(2, 3.0\) must be a non-empty tuple of"),
+    (lambda: logits("float32", (2, True)), r"^shape=\(2, True\) must be a non-empty tuple"),
+    (lambda: logits("float32", 7), r"^shape=7 must be a non-empty tuple of positive ints$"),
+    (
+        lambda: logits("float32", (2, 3), class_axis=2),
+        r"^class_axis=2 is out of range for shape \(2, 3\)$",
+    ),
+    (lambda: index_targets(0, (3,)), r"^num_classes=0 must be at least 1$"),
+    (lambda: index_targets(2.5, (3,)), r"^num_classes=2.5 must be an integer$"),
+    (lambda: index_targets(4, (3, -1)), r"^shape=\(3, -1\) must be a tuple of positive ints$"),
+    (lambda: index_targets(4, (3,), min_valid=4), r"^min_valid=4 must be between 0 and 3$"),
+    (
+        lambda: probability_targets("float32", ()),
+        r"^shape=\(\) must be a non-empty tuple of positive ints$",
+    ),
+    (
+        lambda: probability_targets("float32", (2, 3), class_axis=-3),
+        r"^class_axis=-3 is out of range for shape \(2, 3\)$",
+    ),
+    (lambda: binary_targets("float32", (0, 3)), r"^shape=\(0, 3\) must be a tuple of positive"),
+    (lambda: probabilities("float64", (2, -3)), r"^shape=\(2, -3\) must be a tuple of positive"),
+    (lambda: class_weights("float32", -1), r"^num_classes=-1 must be at least 1$"),
+    (lambda: class_weights("int8", 3), r"^dtype='int8' must be one of"),
+    (lambda: ignore_indices(0), r"^num_classes=0 must be at least 1$"),
+    (
+        lambda: exact_floats("float16", min_exponent=3, max_exponent=2),
+        r"^min_exponent=3 must not exceed max_exponent=2$",
+    ),
+    (lambda: grid_floats("float32", 0.0, 1.0, 0.3), r"^step=0.3 must be a positive power of two$"),
+    (lambda: grid_floats("float32", 0.0, 1.0, -0.5), r"^step=-0.5 must be a positive power of two"),
+    (lambda: grid_floats("float32", 2.0, 1.0, 0.5), r"^low=2.0 must not exceed high=1.0$"),
+    (
+        lambda: grid_floats("float16", 0.0, 4096.0, 0.5),
+        r"^values up to 4096.0 on a grid of 0.5 do not fit the 11-bit significand of float16$",
+    ),
+    (lambda: cases(entry("softmax"), "float32", "fuzzy"), r"^kind='fuzzy' must be one of \("),
+    (
+        lambda: cases(entry("softmax"), "float32", "accuracy", "huge"),
+        r"^unknown profile 'huge'; expected one of quick, default, thorough$",
+    ),
+    (
+        lambda: cases(entry("hinge"), "float32"),
+        r"^impl.op='hinge' is not an op the strategies know$",
+    ),
+    (
+        lambda: cases(entry("softmax"), "float32", "large_vocabulary", "quick"),
+        r"^profile 'quick' draws no large vocabularies\b",
+    ),
+]
+
+
+@pytest.mark.parametrize(("make", "message"), INVALID_ARGUMENTS)
+def test_invalid_arguments_raise_precise_errors(
+    make: Callable[[], st.SearchStrategy[Any]], message: str
+) -> None:
+    with pytest.raises(InvalidArgument, match=message):
+        strategy = make()
+        strategy.validate()
+        # some errors are found when a value is drawn (sizes depend on the profile)
+        find(strategy, lambda _: True, settings=settings(database=None, max_examples=1))

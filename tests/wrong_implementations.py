@@ -157,6 +157,37 @@ def cross_entropy_counts_ignored(kw: Kw, device: str) -> np.ndarray:
     return _out(_reduce(rows, kw.get("reduction", "mean"), float(t.size)), kw["input"])
 
 
+def cross_entropy_clips_indices(kw: Kw, device: str) -> np.ndarray:
+    """Clips class indices into [0, C) instead of rejecting them: an out-of-range or negative
+    index silently scores some other class (the careful forward above, minus validation)."""
+    return cross_entropy_careful(kw, device)
+
+
+def cross_entropy_validated(kw: Kw, device: str) -> np.ndarray:
+    """The careful forward behind the checks PyTorch makes: class indices in [0, C) or
+    ``ignore_index``, one target per row."""
+    x, t = np.asarray(kw["input"]), np.asarray(kw["target"])
+    if t.shape != (x.shape[0], *x.shape[2:]):
+        raise ValueError(f"target shape {t.shape} does not match input shape {x.shape}")
+    valid = t != kw.get("ignore_index", -100)
+    if np.any((t[valid] < 0) | (t[valid] >= x.shape[1])):
+        raise IndexError(f"class index out of range [0, {x.shape[1]})")
+    return cross_entropy_careful(kw, device)
+
+
+def cross_entropy_mean_over_n_with_sum(kw: Kw, device: str) -> np.ndarray:
+    """Weighted mean divided by the number of rows, next to a correct ``sum``: the entry's own
+    mean and sum disagree, which the identity check sees without the reference."""
+    return cross_entropy_mean_over_n(kw, device)
+
+
+def log_softmax_careful(kw: Kw, device: str) -> np.ndarray:
+    """Shifted log_softmax in float64, rounded once into the input's dtype."""
+    x, axis = _f64(kw["x"]), kw.get("axis", -1)
+    with np.errstate(invalid="ignore"):
+        return _out(_log_softmax(x, axis), kw["x"])
+
+
 # ---- gradient mistakes -----------------------------------------------------------------------
 
 
@@ -263,6 +294,17 @@ ENTRIES: dict[str, Implementation] = {
             Capabilities(reductions=("mean",), target="index"),
             vjp=cross_entropy_grad_missing_1_over_n,
         ),
+        _entry(
+            "cross_entropy_mean_over_n_with_sum",
+            "cross_entropy",
+            cross_entropy_mean_over_n_with_sum,
+            Capabilities(reductions=("mean", "sum"), target="index", class_weight=True),
+        ),
+        _entry(
+            "cross_entropy_clips_indices", "cross_entropy", cross_entropy_clips_indices, CE_CAPS
+        ),
+        _entry("cross_entropy_validated", "cross_entropy", cross_entropy_validated, CE_CAPS),
+        _entry("log_softmax_careful", "log_softmax", log_softmax_careful, SOFTMAX_CAPS),
         _entry(
             "cross_entropy_grad_careful",
             "cross_entropy",

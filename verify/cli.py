@@ -26,14 +26,14 @@ from pathlib import Path
 from typing import NoReturn, TextIO
 
 from verify.errors import UsageError
+from verify.ops import DEVICES
+from verify.ops import PROFILE_NAMES as PROFILES
 from verify.progress import ProgressDisplay
 from verify.report import json_report, merge, summary, write_all
 from verify.report.baseline import apply_baseline
 from verify.report.model import Report, base_environment, utc_now
 from verify.runner import DEFAULT_CHECK_TIMEOUT_S, Job, Runner, RunOutcome
 
-PROFILES: tuple[str, ...] = ("quick", "default", "thorough")
-DEVICES: tuple[str, ...] = ("cpu", "cuda")
 DEFAULT_OUTPUT = "reports"
 DEFAULT_SEED = 0
 EXIT_OK, EXIT_NONCONFORMING, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130

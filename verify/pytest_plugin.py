@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from verify.ops import PROFILE_NAMES
 from verify.results import Result
 
 
@@ -34,7 +35,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             "--profile",
             dict(
                 default="default",
-                choices=("quick", "default", "thorough"),
+                choices=PROFILE_NAMES,
                 help="run profile (default: default)",
             ),
         ),

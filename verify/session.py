@@ -18,11 +18,10 @@ import traceback
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from verify.checks import CHECKS
+from verify.ops import DTYPES as DTYPE_ORDER
 from verify.profiles import get_profile
 from verify.registry.base import Implementation
 from verify.results import Result
-
-DTYPE_ORDER = ("float16", "bfloat16", "float32", "float64")
 
 
 @dataclasses.dataclass(frozen=True)

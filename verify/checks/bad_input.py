@@ -26,6 +26,7 @@ import numpy as np
 from verify.engine.outcome import format_value
 from verify.engine.search import matching_deviation, reproducer_for
 from verify.judge.ulp import float_format
+from verify.ops import CLASS_LOSSES, FUSED_LINEAR, SOFTMAX_FAMILY, class_count
 from verify.profiles import Profile
 from verify.registry.base import Implementation, Unsupported
 from verify.results import Result
@@ -39,12 +40,12 @@ def _valid_case(impl: Implementation, dtype: str, seed: int) -> dict[str, Any]:
     n, c = 3, 4
     x = (rng.standard_normal((n, c)) * 2).astype(dt)
     op, caps = impl.op, impl.capabilities
-    if op in ("softmax", "log_softmax", "logsumexp"):
+    if op in SOFTMAX_FAMILY:
         return {"x": x, "axis": -1}
     kw: dict[str, Any] = {"input": x}
-    if op == "linear_cross_entropy":
+    if op in FUSED_LINEAR:
         kw["linear_weight"] = (rng.standard_normal((c, c))).astype(dt)
-    if op in ("cross_entropy", "nll_loss", "softmax_focal_loss", "linear_cross_entropy"):
+    if op in CLASS_LOSSES:
         if caps.target == "probs":
             kw["target"] = np.full((n, c), 1.0 / c).astype(dt)
         else:
@@ -69,14 +70,14 @@ def bad_cases(impl: Implementation, dtype: str, seed: int) -> list[tuple[str, di
     op, caps = impl.op, impl.capabilities
     dt = float_format(dtype).dtype
     out: list[tuple[str, dict[str, Any]]] = []
-    if op in ("softmax", "log_softmax", "logsumexp"):
+    if op in SOFTMAX_FAMILY:
         if caps.axis:
             out.append(("axis out of range (axis=2 for a 2-d input)", {**kw, "axis": 2}))
         return out
     x = np.asarray(kw["input"])
     t = np.asarray(kw["target"])
     n = x.shape[0]
-    c = np.asarray(kw["linear_weight"]).shape[0] if op == "linear_cross_entropy" else x.shape[1]
+    c = class_count(op, kw)
     if np.issubdtype(t.dtype, np.integer):
         bad = t.copy()
         bad[0] = c
@@ -114,7 +115,7 @@ def bad_cases(impl: Implementation, dtype: str, seed: int) -> list[tuple[str, di
         out.append(
             (f"target of {n + 1} rows for {n} inputs", {**kw, "target": np.concatenate([t, t[:1]])})
         )
-    if op == "linear_cross_entropy":
+    if op in FUSED_LINEAR:
         w = np.asarray(kw["linear_weight"])
         out.append(
             (

@@ -2,10 +2,9 @@
 (same op, same target kind, same dtype) must agree with this one on the same inputs.
 
 Two results agree when ``|a - b| <= allowed_a + allowed_b`` (:mod:`agreement`).  On a
-disagreement the reference decides who is wrong when it is available: this entry fails only
-when its own result is outside its bound (the other entry's own result then shows its
-failure); without the reference the disagreement itself fails, naming both.  Other frameworks
-are compared on CPU.
+disagreement the reference decides who is wrong: this entry fails only when its own result is
+outside its bound (the other entry's own result then shows its failure).  Other frameworks are
+compared on CPU.
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from verify.engine.agreement import agreement
-from verify.engine.outcome import ImplementationRaised, ReferenceMissing, Verdict, call_impl
+from verify.engine.outcome import ImplementationRaised, Verdict, call_impl
 from verify.engine.search import Search, skip_result
 from verify.judge import reference_values as refv
 from verify.judge import tolerance
@@ -64,11 +63,6 @@ def run(
         return skip_result(
             impl, CHECK, dtype, device, "no other installed framework registers the same semantics"
         )
-    try:
-        refv.require_reference(impl.op)
-        have_ref = True
-    except ReferenceMissing:
-        have_ref = False
 
     def evaluate(pair: tuple[dict[str, Any], Implementation]) -> Verdict | None:
         kw, other = pair
@@ -83,7 +77,7 @@ def run(
             return None
         bound = tolerance.forward_bound(impl.op, kw, dtype)
         v = agreement(a, b, bound, bound, dtype, what=f"{impl.name} vs {other.name}", case=case)
-        if not v.failed or not have_ref:
+        if not v.failed:
             return v
         ref = refv.forward(impl.op, kw, dtype)
         own = judge(a, ref, bound, dtype, what="forward", case=case)
@@ -97,8 +91,6 @@ def run(
     strategy = st.tuples(cases(impl, dtype, "accuracy", search.profile), st.sampled_from(others))
     result = search.run(strategy, evaluate, kwargs_of=lambda pair: pair[0])
     result.extra["compared_with"] = sorted({o.name for o in others})
-    if not have_ref and result.status == "pass":
-        result.message += " (without the reference, agreement only)"
     return result
 
 

@@ -29,13 +29,13 @@ from verify.engine.agreement import agreement, worst
 from verify.engine.outcome import ImplementationRaised, Verdict, call_impl
 from verify.engine.search import Search
 from verify.judge import tolerance
+from verify.ops import CLASS_LOSSES, SOFTMAX_FAMILY, class_count
 from verify.profiles import Profile
 from verify.registry.base import Implementation, Unsupported
 from verify.results import Result
 from verify.strategies import cases, describe_case
 
 CHECK = "identity"
-CLASS_LOSSES = ("cross_entropy", "nll_loss", "softmax_focal_loss", "linear_cross_entropy")
 
 
 def _peers(impl: Implementation) -> list[Implementation]:
@@ -59,11 +59,7 @@ def _mean_vs_sum(
     impl: Implementation, kw: dict[str, Any], dtype: str, device: str
 ) -> Verdict | None:
     reds = impl.capabilities.reductions
-    if (
-        impl.op in ("softmax", "log_softmax", "logsumexp")
-        or "mean" not in reds
-        or "sum" not in reds
-    ):
+    if impl.op in SOFTMAX_FAMILY or "mean" not in reds or "sum" not in reds:
         return None
     mean_kw = {**kw, "reduction": "mean"}
     sum_kw = {**kw, "reduction": "sum"}
@@ -73,7 +69,7 @@ def _mean_vs_sum(
         t = np.asarray(kw["target"])
         valid = t != kw.get("ignore_index", -100)
         w = kw.get("weight")
-        c = np.asarray(kw["linear_weight"]).shape[0] if op == "linear_cross_entropy" else x.shape[1]
+        c = class_count(op, kw)
         wv = np.ones(c) if w is None or op == "softmax_focal_loss" else np.asarray(w, np.float64)
         total = float(np.where(valid, wv[np.clip(t, 0, c - 1)], 0.0).sum())
     elif op in CLASS_LOSSES:

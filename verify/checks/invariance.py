@@ -25,6 +25,7 @@ from verify.engine.agreement import agreement, worst
 from verify.engine.outcome import ImplementationRaised, Verdict, call_impl
 from verify.engine.search import Search
 from verify.judge import tolerance
+from verify.ops import FUSED_LINEAR, SOFTMAX_FAMILY
 from verify.profiles import Profile
 from verify.registry.base import Implementation, Unsupported
 from verify.results import Result
@@ -32,7 +33,6 @@ from verify.strategies import cases, describe_case
 from verify.strategies._values import check_dtype
 
 CHECK = "invariance"
-SOFTMAX_FAMILY = ("softmax", "log_softmax", "logsumexp")
 SHIFTABLE = (*SOFTMAX_FAMILY, "cross_entropy", "softmax_focal_loss")
 PERMUTABLE = (*SOFTMAX_FAMILY, "cross_entropy", "softmax_focal_loss", "nll_loss")
 
@@ -149,7 +149,7 @@ def _rows(
     if op in SOFTMAX_FAMILY:
         if int(kw.get("axis", -1)) % np.ndim(kw["x"]) == 0:
             return None
-    elif kw.get("reduction", "mean") != "none" or op == "linear_cross_entropy":
+    elif kw.get("reduction", "mean") != "none" or op in FUSED_LINEAR:
         return None
     key = _logit_key(op)
     x = np.asarray(kw[key])

@@ -2,8 +2,10 @@
 
 A check evaluates one drawn case at a time and returns a :class:`Verdict` (or None when there
 was nothing to judge).  Calls into the reference and into the implementation go through
-:func:`call_reference` and :func:`call_impl`, which turn "the reference function does not exist
-yet" and "the implementation raised on a valid input" into distinct, typed outcomes.
+:func:`call_reference` and :func:`call_impl`, which turn "the reference could not decide this
+case" and "the implementation raised on a valid input" into distinct, typed outcomes.  A
+reference function the op catalogue names but the reference lacks is an error of the suite
+(``LookupError`` from :mod:`verify.ops`), never a skip.
 """
 
 from __future__ import annotations
@@ -17,11 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from verify import ops
 from verify.registry.base import Unsupported
-
-
-class ReferenceMissing(Exception):
-    """The reference function a check needs is not available (skip the check)."""
 
 
 class ReferenceFailed(Exception):
@@ -54,16 +53,14 @@ class Verdict:
 
 
 def call_reference(op: str, *, grad: bool = False, **kwargs: Any) -> Any:
-    """``reference.<op>(**kwargs)`` (or ``<op>_grad``); :class:`ReferenceMissing` when the
-    package or the function does not exist yet."""
-    name = f"{op}_grad" if grad else op
-    try:
-        import reference
-    except ImportError as exc:
-        raise ReferenceMissing(f"the reference package cannot be imported ({exc})") from None
-    fn = getattr(reference, name, None)
-    if fn is None:
-        raise ReferenceMissing(f"reference.{name} does not exist yet")
+    """``reference.<op>(**kwargs)`` (or ``<op>_grad``), the functions the op catalogue names.
+
+    An unknown op (``KeyError``) or a missing reference function (``LookupError``) propagates:
+    the suite itself is wrong.  What the reference raises on the case, or a case it does not
+    decide in time, becomes :class:`ReferenceFailed`."""
+    spec = ops.spec(op)
+    name = spec.grad_name if grad else spec.name
+    fn = spec.vjp if grad else spec.reference
     try:
         with _time_limit(REFERENCE_TIME_LIMIT_S):
             return fn(**kwargs)
@@ -134,7 +131,6 @@ def format_value(a: Any, limit: int = 12) -> str:
 __all__ = [
     "ImplementationRaised",
     "ReferenceFailed",
-    "ReferenceMissing",
     "Verdict",
     "call_impl",
     "call_reference",

@@ -22,7 +22,7 @@ from hypothesis import given, seed
 from hypothesis import strategies as st
 from hypothesis.errors import HypothesisException
 
-from verify.engine.outcome import ReferenceFailed, ReferenceMissing, Verdict, format_value
+from verify.engine.outcome import ReferenceFailed, Verdict, format_value
 from verify.profiles import Profile, get_profile, hypothesis_settings, search_seed
 from verify.registry.base import Implementation, Unsupported
 from verify.results import Result
@@ -254,8 +254,6 @@ class Search:
             test()
         except (_Failed, _ShrinkBudgetSpent):
             pass
-        except ReferenceMissing as exc:
-            return self._result("skip", f"{exc}; the {self.check} check needs it", started)
         except HypothesisException as exc:
             return self._result("error", f"search failed: {type(exc).__name__}: {exc}", started)
         except Exception as exc:

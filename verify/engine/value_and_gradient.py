@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from verify.checks.accuracy import evaluate_forward
 from verify.checks.gradient import evaluate_gradient, with_grad_output
-from verify.engine.outcome import ReferenceMissing, Verdict
-from verify.engine.search import Search, skip_result
-from verify.judge import reference_values as refv
+from verify.engine.outcome import Verdict
+from verify.engine.search import Search
 from verify.profiles import Profile
 from verify.registry.base import Implementation
 from verify.results import Result
@@ -26,17 +25,8 @@ def run_both(
     shrink_budget: int | None = None,
 ) -> Result:
     """Search ``cases(kind=kind)``: the forward must match the reference, and so must the
-    gradient where the entry has one and the reference provides it."""
-    try:
-        refv.require_reference(impl.op)
-    except ReferenceMissing as exc:
-        return skip_result(impl, check, dtype, device, f"{exc}; the {check} check needs it")
+    gradient where the entry has one."""
     with_grad = impl.vjp is not None
-    if with_grad:
-        try:
-            refv.require_reference(impl.op, grad=True)
-        except ReferenceMissing:
-            with_grad = False
 
     def evaluate(pair: tuple) -> Verdict:
         kwargs, g = pair

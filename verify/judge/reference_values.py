@@ -1,55 +1,140 @@
 """Correctly rounded reference values of a case: forward and vector-Jacobian product, and the
-output shape a case has (for drawing ``grad_output``)."""
+output shape a case has (for drawing ``grad_output``).
+
+The checks of one run evaluate the same case more than once (Hypothesis replays the shrunk
+example, ``special_values`` and ``extreme_range`` judge forward and gradient of one draw, and
+``cross_framework`` asks the reference again on a disagreement), so the values are kept in a
+bounded in-process memo keyed by the reference function, every argument's bytes, dtype and
+shape, and the options.  The reference is deterministic, so a hit returns what a fresh call
+would.  A reference call that raises is not remembered.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import collections
+import dataclasses
+from collections.abc import Hashable, Mapping
 from typing import Any
 
 import numpy as np
 
-from verify.engine.outcome import ReferenceMissing, call_reference
+from verify.engine.outcome import call_reference
+from verify.ops import output_shape
+
+#: the most entries the memo keeps (least recently used evicted first)
+MEMO_ENTRIES = 512
+#: the most array bytes (keys and values together) the memo keeps
+MEMO_BYTES = 64 * 2**20
 
 
-def require_reference(op: str, *, grad: bool = False) -> None:
-    """Raise :class:`ReferenceMissing` unless ``reference.<op>`` (``_grad``) exists."""
-    name = f"{op}_grad" if grad else op
-    try:
-        import reference
-    except ImportError as exc:
-        raise ReferenceMissing(f"the reference package cannot be imported ({exc})") from None
-    if not hasattr(reference, name):
-        raise ReferenceMissing(f"reference.{name} does not exist yet")
+@dataclasses.dataclass
+class MemoStats:
+    """Counts of the memo since the process started (or :func:`clear_memo`)."""
+
+    hits: int = 0
+    misses: int = 0
+
+    @property
+    def hit_rate(self) -> float:
+        total = self.hits + self.misses
+        return self.hits / total if total else 0.0
+
+
+_memo: collections.OrderedDict[Hashable, tuple[Any, int]] = collections.OrderedDict()
+_memo_bytes = 0
+_stats = MemoStats()
+
+
+def memo_stats() -> MemoStats:
+    """The memo's hit and miss counts (a copy)."""
+    return dataclasses.replace(_stats)
+
+
+def clear_memo() -> None:
+    """Forget every remembered value and reset the counts."""
+    global _memo_bytes
+    _memo.clear()
+    _memo_bytes = 0
+    _stats.hits = _stats.misses = 0
 
 
 def forward(op: str, kwargs: Mapping[str, Any], dtype: str) -> np.ndarray:
-    return np.asarray(call_reference(op, out_dtype=dtype, **kwargs))
+    """``reference.<op>(**kwargs, out_dtype=dtype)`` as an array."""
+    out = _remembered(op, False, dtype, kwargs, None)
+    return np.asarray(out)
 
 
 def gradient(op: str, kwargs: Mapping[str, Any], grad_output: np.ndarray, dtype: str) -> Any:
-    out = call_reference(op, grad=True, grad_output=grad_output, out_dtype=dtype, **kwargs)
-    return tuple(np.asarray(o) for o in out) if isinstance(out, tuple | list) else np.asarray(out)
+    """``reference.<op>_grad(**kwargs, grad_output=grad_output, out_dtype=dtype)``: an array,
+    or a tuple of arrays (``linear_cross_entropy``: input, linear_weight, linear_bias)."""
+    return _remembered(op, True, dtype, kwargs, grad_output)
 
 
-def output_shape(op: str, kwargs: Mapping[str, Any]) -> tuple[int, ...]:
-    """Shape of ``op``'s output for ``kwargs`` (0-d for sum/mean/batchmean reductions)."""
-    if op in ("softmax", "log_softmax"):
-        return tuple(np.shape(kwargs["x"]))
-    if op == "logsumexp":
-        shape = list(np.shape(kwargs["x"]))
-        del shape[int(kwargs.get("axis", -1))]
-        return tuple(shape)
-    reduction = kwargs.get("reduction", "none" if op == "sigmoid_focal_loss" else "mean")
-    if reduction != "none":
-        return ()
-    if op in ("cross_entropy", "nll_loss", "softmax_focal_loss", "linear_cross_entropy"):
-        target = np.asarray(kwargs["target"])
-        if np.issubdtype(target.dtype, np.integer):
-            return tuple(target.shape)
-        shape = list(target.shape)
-        del shape[1]
-        return tuple(shape)
-    return tuple(np.shape(kwargs["input"]))
+def _remembered(
+    op: str, grad: bool, dtype: str, kwargs: Mapping[str, Any], grad_output: Any
+) -> Any:
+    global _memo_bytes
+    key, key_bytes = _key(op, grad, dtype, kwargs, grad_output)
+    found = _memo.get(key)
+    if found is not None:
+        _memo.move_to_end(key)
+        _stats.hits += 1
+        return _copy(found[0])
+    _stats.misses += 1
+    if grad:
+        out = call_reference(op, grad=True, grad_output=grad_output, out_dtype=dtype, **kwargs)
+        value: Any = (
+            tuple(np.asarray(o) for o in out) if isinstance(out, tuple | list) else np.asarray(out)
+        )
+    else:
+        value = np.asarray(call_reference(op, out_dtype=dtype, **kwargs))
+    size = key_bytes + _nbytes(value)
+    if size <= MEMO_BYTES:
+        _memo[key] = (_copy(value), size)
+        _memo_bytes += size
+        while len(_memo) > MEMO_ENTRIES or _memo_bytes > MEMO_BYTES:
+            _, (_, dropped) = _memo.popitem(last=False)
+            _memo_bytes -= dropped
+    return value
 
 
-__all__ = ["forward", "gradient", "output_shape", "require_reference"]
+def _key(
+    op: str, grad: bool, dtype: str, kwargs: Mapping[str, Any], grad_output: Any
+) -> tuple[Hashable, int]:
+    parts: list[Hashable] = [op, grad, str(dtype)]
+    size = 0
+    items = sorted(kwargs.items())
+    if grad_output is not None:
+        items.append(("grad_output", grad_output))
+    for name, value in items:
+        if isinstance(value, np.ndarray | np.generic):
+            a = np.ascontiguousarray(value)
+            parts.append((name, a.dtype.str, a.dtype.name, a.shape, a.tobytes()))
+            size += a.nbytes
+        else:
+            parts.append((name, type(value).__name__, repr(value)))
+    return tuple(parts), size
+
+
+def _nbytes(value: Any) -> int:
+    if isinstance(value, tuple):
+        return sum(int(v.nbytes) for v in value)
+    return int(value.nbytes)
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return tuple(v.copy() for v in value)
+    return value.copy()
+
+
+__all__ = [
+    "MEMO_BYTES",
+    "MEMO_ENTRIES",
+    "MemoStats",
+    "clear_memo",
+    "forward",
+    "gradient",
+    "memo_stats",
+    "output_shape",
+]

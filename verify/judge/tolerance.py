@@ -43,6 +43,7 @@ import numpy as np
 from verify.judge import error_tracking as et
 from verify.judge.error_tracking import Arithmetic, Tracked
 from verify.judge.ulp import FORMATS, float_format, ulp
+from verify.ops import SOFTMAX_FAMILY
 
 #: the modelled error E is multiplied by this before adding the final-rounding ULP: it covers
 #: the reorderings of one algorithm (e.g. ``(1-t)x + sp`` against ``max(x,0) - xt + sp``) and the
@@ -649,7 +650,6 @@ _GRADIENT = {
     "linear_cross_entropy": _linear_ce_grad,
 }
 
-SOFTMAX_FAMILY = ("softmax", "log_softmax", "logsumexp")
 OPS: tuple[str, ...] = SOFTMAX_FAMILY + tuple(_FORWARD)
 
 

@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from verify.ops import DTYPES
+
 #: Reference-convention keyword arguments of one call (NumPy arrays and Python scalars).
 Kwargs = Mapping[str, Any]
 
@@ -92,7 +94,7 @@ class Implementation:
     forward: Callable[[Kwargs, str], np.ndarray]
     capabilities: Capabilities = Capabilities()
     #: dtypes the API supports, as NumPy names ("float16", "bfloat16", "float32", "float64")
-    dtypes: tuple[str, ...] = ("float16", "bfloat16", "float32", "float64")
+    dtypes: tuple[str, ...] = DTYPES
     #: devices it can run on when present ("cpu", "cuda")
     devices: tuple[str, ...] = ("cpu",)
     #: vjp(kwargs, grad_output, device) -> gradient w.r.t. ``input`` (through the framework's

@@ -15,57 +15,23 @@ from typing import Any
 import ml_dtypes
 import numpy as np
 
+from verify.ops import DTYPES, OPS
 from verify.registry.base import Unsupported
 
-#: the reference functions' keyword defaults (``docs/contract.md`` section 2), first positional
-#: arguments included as required (no default)
-REFERENCE_DEFAULTS: dict[str, dict[str, Any]] = {
-    "logsumexp": {"axis": -1},
-    "softmax": {"axis": -1},
-    "log_softmax": {"axis": -1},
-    "nll_loss": {"weight": None, "ignore_index": -100, "reduction": "mean"},
-    "cross_entropy": {
-        "weight": None,
-        "ignore_index": -100,
-        "reduction": "mean",
-        "label_smoothing": 0.0,
-    },
-    "binary_cross_entropy": {"weight": None, "reduction": "mean"},
-    "binary_cross_entropy_with_logits": {"weight": None, "reduction": "mean", "pos_weight": None},
-    "sigmoid_focal_loss": {"alpha": 0.25, "gamma": 2.0, "reduction": "none"},
-    "softmax_focal_loss": {"alpha": None, "gamma": 2.0, "reduction": "mean"},
-    "kl_div": {"reduction": "mean", "log_target": False},
-    "linear_cross_entropy": {
-        "linear_bias": None,
-        "weight": None,
-        "ignore_index": -100,
-        "reduction": "mean",
-        "label_smoothing": 0.0,
-    },
-}
+#: the reference functions' keyword defaults (``docs/contract.md`` section 2), read from their
+#: signatures by the op catalogue (``out_dtype`` aside)
+REFERENCE_DEFAULTS: dict[str, dict[str, Any]] = {op: dict(s.defaults) for op, s in OPS.items()}
 
-#: the arguments that carry data, per op, in the reference's positional order
-REFERENCE_ARRAYS: dict[str, tuple[str, ...]] = {
-    "logsumexp": ("x",),
-    "softmax": ("x",),
-    "log_softmax": ("x",),
-    "nll_loss": ("input", "target"),
-    "cross_entropy": ("input", "target"),
-    "binary_cross_entropy": ("input", "target"),
-    "binary_cross_entropy_with_logits": ("input", "target"),
-    "sigmoid_focal_loss": ("input", "target"),
-    "softmax_focal_loss": ("input", "target"),
-    "kl_div": ("input", "target"),
-    "linear_cross_entropy": ("input", "linear_weight", "target"),
-}
+#: the arguments that carry data (no default), per op, in the reference's positional order
+REFERENCE_ARRAYS: dict[str, tuple[str, ...]] = {op: s.arrays for op, s in OPS.items()}
 
 BFLOAT16 = np.dtype(ml_dtypes.bfloat16)
-FLOAT_DTYPES: tuple[str, ...] = ("float16", "bfloat16", "float32", "float64")
+FLOAT_DTYPES: tuple[str, ...] = DTYPES
 
 
 def primary_name(op: str) -> str:
     """The argument that is differentiated and fixes the dtype: ``x`` or ``input``."""
-    return REFERENCE_ARRAYS[op][0]
+    return OPS[op].primary
 
 
 def with_defaults(op: str, kwargs: Mapping[str, Any]) -> dict[str, Any]:

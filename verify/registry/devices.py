@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 
-DEVICES: tuple[str, ...] = ("cpu", "cuda")
+from verify.ops import DEVICES as DEVICES
 
 
 def _torch_has_cuda() -> bool:

@@ -44,10 +44,11 @@ import jax.numpy as jnp  # noqa: E402  (x64 must be enabled before first use)
 import jax.scipy.special  # noqa: E402
 import optax  # noqa: E402
 
+from verify.ops import DEVICES as _DEVICES  # noqa: E402
+from verify.ops import DTYPES as _DTYPES  # noqa: E402
+
 FRAMEWORK = "jax"
 
-_DTYPES = ("float16", "bfloat16", "float32", "float64")
-_DEVICES = ("cpu", "cuda")
 _OPTAX_DOCS = "https://optax.readthedocs.io/en/latest/api/losses.html"
 
 

@@ -37,14 +37,14 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from verify.ops import DEVICES as _DEVICES
+from verify.ops import DTYPES as _DTYPES
 from verify.registry import adapter, base, conventions
 from verify.registry.base import Capabilities, Deviation, KnownIssue, Kwargs, Unsupported
 from verify.reproducer_literals import array_literal, imports_for
 
 FRAMEWORK = "tensorflow"
 
-_DTYPES = ("float16", "bfloat16", "float32", "float64")
-_DEVICES = ("cpu", "cuda")
 _TF_DOCS = "https://www.tensorflow.org/api_docs/python"
 #: keras.config.epsilon(), the clipping bound of Keras's probability paths
 _EPSILON = 1e-7

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from verify.ops import DEVICES
 from verify.registry import adapter, conventions
 from verify.registry.base import (
     Capabilities,
@@ -370,7 +371,7 @@ class _Torch:
 
     key: str = FRAMEWORK
     dtypes: tuple[str, ...] = conventions.FLOAT_DTYPES
-    devices: tuple[str, ...] = ("cpu", "cuda")
+    devices: tuple[str, ...] = DEVICES
 
     def resolve(self, api: str) -> Callable[..., Any]:
         return adapter.attribute_path(torch, api.removeprefix("torch."))

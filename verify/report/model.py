@@ -10,6 +10,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from verify.ops import DTYPES as DTYPE_ORDER
 from verify.results import CHECKS, SCHEMA, Result
 
 #: Distributions whose versions are recorded for each framework that ran.
@@ -21,8 +22,6 @@ FRAMEWORK_DISTRIBUTIONS: dict[str, tuple[str, ...]] = {
 }
 #: Always recorded: the array libraries every run depends on.
 BASE_DISTRIBUTIONS: tuple[str, ...] = ("numpy", "ml_dtypes", "hypothesis")
-
-DTYPE_ORDER: tuple[str, ...] = ("float16", "bfloat16", "float32", "float64")
 
 
 def utc_now() -> str:

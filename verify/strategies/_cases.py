@@ -24,6 +24,8 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
+from verify.ops import CLASS_LOSSES as INDEX_LOSSES
+from verify.ops import ELEMENTWISE_LOSSES, SOFTMAX_FAMILY
 from verify.profiles import Profile, get_profile
 from verify.strategies import _targets as tg
 from verify.strategies._logits import logits
@@ -47,15 +49,6 @@ _STYLES = {
     "large_vocabulary": ("moderate", "spread", "ties"),
     "special": ("masked", "special", "masked"),
 }
-
-SOFTMAX_FAMILY = ("softmax", "log_softmax", "logsumexp")
-INDEX_LOSSES = ("cross_entropy", "nll_loss", "softmax_focal_loss", "linear_cross_entropy")
-ELEMENTWISE_LOSSES = (
-    "binary_cross_entropy",
-    "binary_cross_entropy_with_logits",
-    "sigmoid_focal_loss",
-    "kl_div",
-)
 
 
 def _profile(profile: str | Profile) -> Profile:

@@ -35,11 +35,19 @@ LOGIT_STYLES: tuple[str, ...] = (
 )
 
 
-def _check_shape(shape: Sequence[int]) -> tuple[int, ...]:
-    shape = tuple(shape)
-    if not shape or any(not isinstance(n, int | np.integer) or n < 1 for n in shape):
-        raise InvalidArgument(f"shape={shape!r} must be a non-empty tuple of positive ints")
-    return tuple(int(n) for n in shape)
+def check_shape(shape: Sequence[int], *, allow_empty: bool = False) -> tuple[int, ...]:
+    """``shape`` as a tuple of ints; InvalidArgument unless every extent is a positive int
+    (and, unless ``allow_empty``, there is at least one)."""
+    what = "a tuple of positive ints" if allow_empty else "a non-empty tuple of positive ints"
+    try:
+        dims = tuple(shape)
+    except TypeError:
+        raise InvalidArgument(f"shape={shape!r} must be {what}") from None
+    if (not dims and not allow_empty) or any(
+        isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1 for n in dims
+    ):
+        raise InvalidArgument(f"shape={shape!r} must be {what}")
+    return tuple(int(n) for n in dims)
 
 
 def _element(style: str, fmt: FloatFormat) -> st.SearchStrategy[float]:
@@ -146,7 +154,7 @@ def logits(
     never masks a whole row (a fully masked row is a special value, drawn by ``special``).
     """
     fmt = check_dtype(dtype)
-    shape = _check_shape(shape)
+    shape = check_shape(shape)
     if style not in LOGIT_STYLES:
         raise InvalidArgument(f"style={style!r} must be one of {LOGIT_STYLES}")
     if not -len(shape) <= class_axis < len(shape):

@@ -10,6 +10,7 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
+from verify.strategies._logits import check_shape
 from verify.strategies._values import as_array, check_dtype, check_range, exact_floats
 
 #: label_smoothing values are dyadic (k / 256) so that every dtype holds them exactly
@@ -38,7 +39,7 @@ def index_targets(
     """int64 class indices in ``[0, num_classes)`` of ``shape``; when ``ignore_index`` is given,
     some entries hold it (at least ``min_valid`` entries stay real classes)."""
     check_range("num_classes", num_classes, 1)
-    shape = tuple(int(s) for s in shape)
+    shape = check_shape(shape, allow_empty=True)
     n = int(np.prod(shape)) if shape else 1
     check_range("min_valid", min_valid, 0, n)
 
@@ -85,9 +86,9 @@ def probability_targets(
     when ``zeros``.  ``normalised`` rows sum to 1 before rounding into ``dtype`` (the rounded
     row may be off by a few ULPs, which the reference takes as given)."""
     fmt = check_dtype(dtype)
-    shape = tuple(int(s) for s in shape)
-    if not shape:
-        raise InvalidArgument("shape must not be empty")
+    shape = check_shape(shape)
+    if isinstance(class_axis, bool) or not -len(shape) <= class_axis < len(shape):
+        raise InvalidArgument(f"class_axis={class_axis!r} is out of range for shape {shape}")
     n = int(np.prod(shape))
     weights = st.integers(0 if zeros else 1, 16)
 
@@ -121,7 +122,7 @@ def binary_targets(
     """Targets in ``[0, 1]`` shaped like the input: 0/1 labels, and when ``soft`` also
     fractional values (exact in ``dtype``)."""
     fmt = check_dtype(dtype)
-    shape = tuple(int(s) for s in shape)
+    shape = check_shape(shape, allow_empty=True)
     n = int(np.prod(shape))
     elem = st.sampled_from([0.0, 1.0])
     if soft:
@@ -137,7 +138,7 @@ def probabilities(
     """Inputs of binary_cross_entropy: values in ``[0, 1]`` exact in ``dtype`` (0 and 1 and
     values within an ULP of them when ``edges``)."""
     fmt = check_dtype(dtype)
-    shape = tuple(int(s) for s in shape)
+    shape = check_shape(shape, allow_empty=True)
     n = int(np.prod(shape))
     inner = st.integers(1, 255).map(lambda k: k / 256)
     tiny = exact_floats(

@@ -16,8 +16,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
 from verify.judge.ulp import FORMATS, FloatFormat
-
-DTYPES: tuple[str, ...] = ("float16", "bfloat16", "float32", "float64")
+from verify.ops import DTYPES
 
 
 def check_dtype(dtype: Any, argument: str = "dtype") -> FloatFormat:
