@@ -11,6 +11,11 @@
   they hold huge values, ``-inf``, ``+inf`` or NaN (catches a max taken over the whole tensor
   and NaN leaking across rows).  Applies to per-row outputs (softmax family,
   ``reduction="none"``).
+
+When the two calls disagree, the reference decides
+(:func:`~verify.engine.agreement.decided_by_reference`): the call whose result is outside its
+bound against its own correctly rounded value fails, with that call as the reproducer; two
+results that both agree with the reference pass.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from typing import Any
 import numpy as np
 from hypothesis import strategies as st
 
-from verify.engine.agreement import agreement, worst
+from verify.engine.agreement import Side, agreement, decided_by_reference, worst
 from verify.engine.outcome import ImplementationRaised, Verdict, call_impl
 from verify.engine.search import Search
 from verify.judge import tolerance
@@ -81,21 +86,27 @@ def _shift(impl: Implementation, kw: dict[str, Any], dtype: str, device: str) ->
         return None  # not exact in the dtype (should not happen on the grid)
     skw = {**kw, key: xs}
     a = np.asarray(call_impl(impl.forward, kw, device), dtype=np.float64)
-    b = np.asarray(call_impl(impl.forward, skw, device), dtype=np.float64)
-    if op == "logsumexp":
-        b = b - c
+    b_raw = np.asarray(call_impl(impl.forward, skw, device), dtype=np.float64)
+    b = b_raw - c if op == "logsumexp" else b_raw
+    bound_s = tolerance.forward_bound(op, skw, dtype)
+    bound = tolerance.forward_bound(op, kw, dtype)
+    case = describe_case(op, skw)
     verdict = agreement(
         b,
         a,
-        tolerance.forward_bound(op, skw, dtype),
-        tolerance.forward_bound(op, kw, dtype),
+        bound_s,
+        bound,
         dtype,
         what=f"adding {c!r} to every logit",
-        case=describe_case(op, skw),
+        case=case,
         extra=tolerance.allowed_error(np.asarray(c), 0.0, dtype) if op == "logsumexp" else 0.0,
     )
     verdict.kwargs = skw  # the reproducer shows the shifted call that goes wrong
-    return verdict
+    sides = [
+        Side(f"the call on x + {c!r}", b_raw, op, skw, bound_s),
+        Side("the call on x", a, op, kw, bound),
+    ]
+    return decided_by_reference(verdict, sides, dtype, case)
 
 
 def _permute(
@@ -127,19 +138,20 @@ def _permute(
             pkw["target"] = np.where(valid, inv[np.clip(t, 0, len(p) - 1)], t)
         else:
             pkw["target"] = np.take(t, p, axis=1)
-    a = np.asarray(call_impl(impl.forward, kw, device), dtype=np.float64)
+    a_raw = np.asarray(call_impl(impl.forward, kw, device), dtype=np.float64)
     b = np.asarray(call_impl(impl.forward, pkw, device), dtype=np.float64)
-    if op in ("softmax", "log_softmax"):
-        a = np.take(a, p, axis=axis)
-    return agreement(
-        b,
-        a,
-        tolerance.forward_bound(op, pkw, dtype),
-        tolerance.forward_bound(op, kw, dtype),
-        dtype,
-        what=f"permuting the classes by {perm}",
-        case=describe_case(op, pkw),
+    a = np.take(a_raw, p, axis=axis) if op in ("softmax", "log_softmax") else a_raw
+    bound_p = tolerance.forward_bound(op, pkw, dtype)
+    bound = tolerance.forward_bound(op, kw, dtype)
+    case = describe_case(op, pkw)
+    verdict = agreement(
+        b, a, bound_p, bound, dtype, what=f"permuting the classes by {perm}", case=case
     )
+    sides = [
+        Side("the call on the permuted classes", b, op, pkw, bound_p),
+        Side("the call on the original classes", a_raw, op, kw, bound),
+    ]
+    return decided_by_reference(verdict, sides, dtype, case)
 
 
 def _rows(
@@ -172,7 +184,8 @@ def _rows(
     a = np.asarray(call_impl(impl.forward, kw, device), dtype=np.float64)
     b = np.asarray(call_impl(impl.forward, bkw, device), dtype=np.float64)[:n]
     bound = tolerance.forward_bound(op, kw, dtype)
-    return agreement(
+    case = describe_case(op, kw)
+    verdict = agreement(
         b,
         a,
         bound,
@@ -180,8 +193,13 @@ def _rows(
         dtype,
         what="the same rows computed next to other rows "
         f"(holding {sorted({repr(float(v)) for v in other.reshape(-1)})[:4]})",
-        case=describe_case(op, kw),
+        case=case,
     )
+    sides = [
+        Side("the rows computed next to the others", b, op, kw, bound, reproduce=bkw),
+        Side("the rows computed alone", a, op, kw, bound),
+    ]
+    return decided_by_reference(verdict, sides, dtype, case)
 
 
 def _strategy(impl: Implementation, dtype: str, prof: Profile) -> st.SearchStrategy[Any]:
