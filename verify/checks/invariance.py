@@ -2,7 +2,9 @@
 
 - shift: adding a per-row constant ``c`` to the logits (with ``x + c`` exact in the dtype)
   leaves softmax, log_softmax and softmax-based losses unchanged and moves logsumexp by ``c``.
-  ``c`` reaches beyond ``log(max float)``, so an unshifted ``exp`` overflows and is caught.
+  ``c`` reaches beyond ``log(max float)``, so an unshifted ``exp`` overflows and is caught, and
+  up to ``2^(p + 3)``, where the float spacing exceeds 1 and an algorithm that subtracts a logit
+  before shifting has no correct digit.
   Inputs are drawn on a grid fine enough to be interesting and coarse enough for ``x + c`` to
   stay exact;
 - class permutation: permuting the classes (and the class weights, and remapping index targets)
@@ -59,10 +61,15 @@ def _shift_case(draw: st.DrawFn, base: dict[str, Any], op: str, dtype: str) -> d
     key = _logit_key(op)
     x = np.asarray(base[key])
     j_max = math.ceil(math.log2(2 * math.log(fmt.max_finite))) + 1
-    # half the draws shift beyond log(max float), where an unshifted exp overflows
-    j = draw(st.one_of(st.just(j_max), st.integers(0, j_max)), label="log2 c")
+    # shifts beyond log(max float), where an unshifted exp overflows, and shifts whose float
+    # spacing exceeds 1, where forming x + c - lse(x + c) after rounding cancels
+    coarse = [j for j in range(fmt.precision, fmt.precision + 4) if 2.0 ** (j + 2) < fmt.max_finite]
+    j = draw(
+        st.one_of(st.just(j_max), st.integers(0, j_max), st.sampled_from(coarse)), label="log2 c"
+    )
     step = 2.0 ** (j + 2 - fmt.precision)
-    m = 2 ** (fmt.precision - 2)
+    # at coarse shifts the grid is a few spacings wide: ties and moderate gaps, not one-hot rows
+    m = 3 if j >= fmt.precision - 2 else 2 ** (fmt.precision - 2)
     vals = draw(st.lists(st.integers(-m, m), min_size=x.size, max_size=x.size), label="grid")
     grid = np.asarray(vals, dtype=np.float64).reshape(x.shape) * step
     grid = grid * min(1.0, 8.0 / max(np.abs(grid).max(), 1e-300)) if j < 3 else grid
