@@ -155,14 +155,19 @@ def _reduce(loss: np.ndarray, reduction: str, denom: float, wd: np.dtype) -> np.
 
 
 def _target_weights(
-    x: np.ndarray, target: np.ndarray, weight: np.ndarray | None, eps: float, wd: np.dtype
+    x: np.ndarray,
+    target: np.ndarray,
+    weight: np.ndarray | None,
+    eps: float,
+    wd: np.dtype,
+    ignore_index: int = -100,
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """Effective target weights A (rows x C, classes last), valid rows, mean denominator."""
     c = x.shape[1]
     w = np.ones(c, dtype=wd) if weight is None else weight.astype(wd)
     if np.issubdtype(target.dtype, np.integer):
-        valid = target != -100
-        tc = np.where(valid, target, 0)
+        valid = target != ignore_index
+        tc = np.where(valid & (target >= 0) & (target < c), target, 0)
         onehot = np.eye(c, dtype=wd)[tc]
         a = wd.type(1 - eps) * onehot * w + wd.type(eps) * w / wd.type(c)
         a = np.where(valid[..., None], a, wd.type(0))
@@ -178,9 +183,10 @@ def stable_cross_entropy(
     weight: np.ndarray | None = None,
     label_smoothing: float = 0.0,
     reduction: str = "mean",
+    ignore_index: int = -100,
 ) -> np.ndarray:
     wd = working_dtype(x.dtype)
-    a, valid, denom = _target_weights(x, target, weight, label_smoothing, wd)
+    a, valid, denom = _target_weights(x, target, weight, label_smoothing, wd, ignore_index)
     r = stable_rows(_rows_last(x), wd)
     terms = np.where(a == 0, wd.type(0), -a * r["log_softmax"])
     rows = np.where(valid, np.sum(terms, axis=-1, dtype=wd), wd.type(0))
@@ -194,11 +200,12 @@ def stable_cross_entropy_grad(
     weight: np.ndarray | None = None,
     label_smoothing: float = 0.0,
     reduction: str = "mean",
+    ignore_index: int = -100,
 ) -> np.ndarray:
     """``scale (y S - A)``; at the top class with ``y > 1/2``, ``scale (sum_{c != k} A_c - S (1 -
     y_k))`` with the complement ``s' / (1 + s')``."""
     wd = working_dtype(x.dtype)
-    a, valid, denom = _target_weights(x, target, weight, label_smoothing, wd)
+    a, valid, denom = _target_weights(x, target, weight, label_smoothing, wd, ignore_index)
     r = stable_rows(_rows_last(x), wd)
     g = grad_output.astype(wd)
     if reduction == "none":
@@ -260,13 +267,25 @@ def stable_bce_logits(
     return _reduce(loss, reduction, float(x.size), wd).astype(x.dtype)
 
 
-def stable_bce_logits_grad(x: np.ndarray, t: np.ndarray, grad_output: np.ndarray) -> np.ndarray:
-    """``B sigmoid(x) - A sigmoid(-x)`` times the cotangent (``reduction="none"``)."""
+def stable_bce_logits_grad(
+    x: np.ndarray,
+    t: np.ndarray,
+    grad_output: np.ndarray,
+    pos_weight: np.ndarray | None = None,
+    weight: np.ndarray | None = None,
+    reduction: str = "none",
+) -> np.ndarray:
+    """``w (B sigmoid(x) - A sigmoid(-x))`` times the cotangent of each element."""
     wd = working_dtype(x.dtype)
     xw, tw = x.astype(wd), t.astype(wd)
+    a = tw if pos_weight is None else pos_weight.astype(wd) * tw
     sig, sig_neg = stable_sigmoids(xw)
-    d = (wd.type(1) - tw) * sig - tw * sig_neg
-    return (d * grad_output.astype(wd)).astype(x.dtype)
+    d = (wd.type(1) - tw) * sig - a * sig_neg
+    if weight is not None:
+        d = d * weight.astype(wd)
+    g = grad_output.astype(wd)
+    scale = g / wd.type(x.size) if reduction == "mean" else g
+    return (d * scale).astype(x.dtype)
 
 
 def stable_bce(
