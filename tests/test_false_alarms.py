@@ -60,7 +60,7 @@ def _torch(a: Any, dtype: Any) -> Any:
     a = np.asarray(a)
     if a.dtype == ml_dtypes.bfloat16:
         return torch.from_numpy(a.astype(np.float32)).to(torch.bfloat16)
-    return torch.from_numpy(np.ascontiguousarray(a)).to(dtype)
+    return torch.from_numpy(np.array(a, copy=True)).to(dtype)  # keeps 0-d arrays 0-d
 
 
 Forward = Callable[[dict[str, Any]], np.ndarray]

@@ -15,7 +15,7 @@ Standard of care:
   ``w (p - t) / (p (1 - p))`` (``1 - p`` is exact for ``p >= 1/2``, Sterbenz).
 
 References: M. Mächler, "Accurately computing log(1 - exp(-|a|)) assessed by the Rmpfr
-package", 2012 (https://cran.r-project.org/package=Rmpfr/vignettes/log1mexp-note.pdf), sections
+package", 2012 (https://cran.r-project.org/web/packages/Rmpfr/vignettes/log1mexp-note.pdf), sections
 2-3 on ``log1p(exp(x))``; N. J. Higham, *Accuracy and Stability of Numerical Algorithms*, 2nd
 ed., SIAM 2002, section 1.14.
 """

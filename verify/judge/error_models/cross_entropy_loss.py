@@ -12,7 +12,7 @@ Standard of care, on the rows of :mod:`.softmax_family` (classes moved last):
   largest class when its probability exceeds 1/2, where it is formed through the complement,
   ``scale (sum_{c != k} A_c - S (1 - y_k))`` with ``1 - y_k = s' / (1 + s')`` (or
   ``-expm1(log_softmax_k)``; M. Mächler, "Accurately computing log(1 - exp(-|a|))", 2012,
-  https://cran.r-project.org/package=Rmpfr/vignettes/log1mexp-note.pdf).  ``y_k - 1`` formed
+  https://cran.r-project.org/web/packages/Rmpfr/vignettes/log1mexp-note.pdf).  ``y_k - 1`` formed
   after ``y_k`` was rounded loses every digit once ``1 - y_k`` is below the unit roundoff;
 - for float16/bfloat16 the log-probabilities are materialised in the input dtype (PyTorch
   documents ``cross_entropy`` as ``nll_loss(log_softmax(x))``:
