@@ -204,8 +204,10 @@ LIKE = {
 }
 
 #: checks of the value and gradient bounds (special values and bad input belong to the
-#: reference-backed panel only: the careful NumPy formulas do not tabulate them)
-BOUND_CHECKS = ("accuracy", "gradient", "identity", "invariance", "extreme_range")
+#: reference-backed panel only: the careful NumPy formulas do not tabulate them; nor do they
+#: scale sums whose terms approach the largest float, which ``extreme_range`` draws, so that
+#: check runs on the float64-then-round-once panel, whose intermediates cannot overflow)
+BOUND_CHECKS = ("accuracy", "gradient", "identity", "invariance")
 
 
 def _run(function: str, like: str, check: str, dtype: str) -> Any:
@@ -232,7 +234,7 @@ def test_careful_stable_implementation_passes(op: str, check: str, dtype: str) -
 
 
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32"])
-@pytest.mark.parametrize("check", BOUND_CHECKS)
+@pytest.mark.parametrize("check", (*BOUND_CHECKS, "extreme_range"))
 @pytest.mark.parametrize("op", ["log_softmax", "cross_entropy", "bce_with_logits"])
 def test_float64_rounded_once_passes(op: str, check: str, dtype: str) -> None:
     _assert_no_alarm(_run(f"float64_{op}", LIKE[op], check, dtype))

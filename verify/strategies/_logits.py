@@ -93,6 +93,7 @@ def _round_to(values: np.ndarray, fmt: FloatFormat) -> np.ndarray:
 def _seeded(style: str, fmt: FloatFormat, n: int, seed: int, scale: float) -> np.ndarray:
     rng = np.random.default_rng(seed)
     lm = math.log(fmt.max_finite)
+    x: np.ndarray
     if style in ("moderate", "masked", "special", "ties", "near_ties"):
         x = rng.standard_normal(n) * scale
     elif style == "wide":
@@ -158,8 +159,8 @@ def _flat_logits(draw: st.DrawFn, style: str, fmt: FloatFormat, n: int) -> np.nd
         in_range = st.floats(g_lo, g_hi, allow_nan=False)
         if style == "saturated":
             signed = st.tuples(in_range, st.sampled_from([1.0, -1.0])).map(lambda gs: gs[0] * gs[1])
-            vals = draw(st.lists(signed, min_size=n, max_size=n), label="saturated values")
-            return _round_to(np.asarray(vals, dtype=np.float64), fmt)
+            drawn = draw(st.lists(signed, min_size=n, max_size=n), label="saturated values")
+            return _round_to(np.asarray(drawn, dtype=np.float64), fmt)
         top = draw(_element("moderate", fmt), label="top logit")
         gaps = draw(
             st.lists(
@@ -171,9 +172,9 @@ def _flat_logits(draw: st.DrawFn, style: str, fmt: FloatFormat, n: int) -> np.nd
         )
         if n > 1 and all(g < g_lo for g in gaps):
             gaps[0] = g_lo
-        vals = np.asarray([top] + [top - g for g in gaps], dtype=np.float64)
-        perm = draw(st.permutations(range(n)), label="position of top")
-        return _round_to(vals[list(perm)], fmt)
+        row = np.asarray([top] + [top - g for g in gaps], dtype=np.float64)
+        order = draw(st.permutations(range(n)), label="position of top")
+        return _round_to(row[list(order)], fmt)
     if style == "spread":
         lm = math.log(fmt.max_finite)
         top = draw(_element("moderate", fmt), label="top logit")
