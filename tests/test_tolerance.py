@@ -325,3 +325,24 @@ def test_nan_bound_demands_exact_special_values() -> None:
 def test_unknown_op_is_rejected() -> None:
     with pytest.raises(ValueError, match="no error model"):
         tolerance.forward_bound("hinge", {"input": np.zeros(2)}, "float32")
+
+
+def test_textbook_formulas_that_cancel_fail_where_the_stable_ones_pass() -> None:
+    """The textbook float64 formulas of ``tests/_np_formulas.py`` (``log(sum(exp(x - m)))``,
+    ``(1 - t) x + softplus(-x)``) lose every digit on a confident row and a saturated logit;
+    the bound rejects them there and accepts the stable ones."""
+    x = np.array([[0.0, -40.0, -41.0]])
+    kw = {"x": x, "axis": -1}
+    ref = reference.log_softmax(**kw)
+    e = tolerance.forward_bound("log_softmax", kw, "float64")
+    assert float(tolerance.bound_ratio(nf.log_softmax(x), ref, e, "float64").max()) > 1.0
+    stable = nf.stable_softmax_family("log_softmax", x)
+    assert float(tolerance.bound_ratio(stable, ref, e, "float64").max()) <= 1.0
+
+    z, t = np.array([-40.0, 45.0]), np.array([0.0, 1.0])
+    kw = {"input": z, "target": t, "reduction": "none"}
+    ref = reference.binary_cross_entropy_with_logits(**kw)
+    e = tolerance.forward_bound("binary_cross_entropy_with_logits", kw, "float64")
+    assert float(tolerance.bound_ratio(nf.bce_logits(z, t), ref, e, "float64").max()) > 1.0
+    stable = nf.stable_bce_logits(z, t, reduction="none")
+    assert float(tolerance.bound_ratio(stable, ref, e, "float64").max()) <= 1.0
