@@ -1,8 +1,8 @@
 """softmax, log_softmax and logsumexp along one axis: the shifted algorithm with ``log1p``.
 
 The standard of care (Blanchard, Higham & Higham, "Accurately computing the log-sum-exp and
-softmax functions", IMA J. Numer. Anal. 41(4), 2021, https://doi.org/10.1093/imanum/draa038,
-Algorithm 2 and section 5) for a row ``x`` with largest element ``a = x_k``:
+softmax functions", IMA J. Numer. Anal. 41(4), 2021, https://doi.org/10.1093/imanum/draa038:
+the shifted algorithm in its ``log1p`` form) for a row ``x`` with largest element ``a = x_k``:
 
     d_i = x_i - a                         (exact for the top class, d_k = 0)
     s'  = sum_{i != k} exp(d_i)           (the complement sum, 0 <= s' <= n - 1)
