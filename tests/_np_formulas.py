@@ -95,3 +95,258 @@ def central_difference(
         step = step.reshape(x.shape)
         flat[i] = (np.sum(g * f(x + step)) - np.sum(g * f(x - step))) / (2 * h)
     return grad
+
+
+# ---- careful implementations of the stable algorithms (docs/tolerances.md) ------------------
+#
+# Each computes in the working precision of its input dtype (float32 for float16, bfloat16 and
+# float32; float64 for float64) and rounds once into the input dtype.  They are the standard
+# of care the error models bound: max shift, log1p of the complement sum, the complement at
+# the top class, stable softplus/sigmoid, log1p(-p).
+
+
+def working_dtype(dtype: object) -> np.dtype:
+    """float64 for float64 inputs, float32 for everything narrower."""
+    return np.dtype(np.float64) if np.dtype(dtype) == np.float64 else np.dtype(np.float32)
+
+
+def _rows_last(a: np.ndarray) -> np.ndarray:
+    return np.moveaxis(a, 1, -1) if a.ndim > 2 else a
+
+
+def _rows_back(a: np.ndarray, ndim: int) -> np.ndarray:
+    return np.moveaxis(a, -1, 1) if ndim > 2 else a
+
+
+def stable_rows(x: np.ndarray, wd: np.dtype) -> dict[str, np.ndarray]:
+    """The shifted algorithm with log1p along the last axis, in ``wd``."""
+    xw = x.astype(wd)
+    k = np.argmax(xw, axis=-1)[..., None]
+    top = np.zeros(xw.shape, dtype=bool)
+    np.put_along_axis(top, k, True, axis=-1)
+    a = np.take_along_axis(xw, k, axis=-1)
+    d = np.where(top, wd.type(0), xw - a)
+    e = np.where(top, wd.type(1), np.exp(d))
+    rest = np.sum(np.where(top, wd.type(0), e), axis=-1, keepdims=True, dtype=wd)
+    log1p_rest = np.log1p(rest)
+    s = wd.type(1) + rest
+    return {
+        "top": top,
+        "lse": a + log1p_rest,
+        "log_softmax": d - log1p_rest,
+        "softmax": e / s,
+        "complement": rest / s,
+    }
+
+
+def stable_softmax_family(op: str, x: np.ndarray, axis: int = -1) -> np.ndarray:
+    wd = working_dtype(x.dtype)
+    r = stable_rows(np.moveaxis(x, axis, -1), wd)
+    if op == "logsumexp":
+        return r["lse"][..., 0].astype(x.dtype)
+    return np.moveaxis(r[op], -1, axis).astype(x.dtype)
+
+
+def _reduce(loss: np.ndarray, reduction: str, denom: float, wd: np.dtype) -> np.ndarray:
+    if reduction == "none":
+        return loss
+    total = np.sum(loss, dtype=wd)
+    return np.asarray(total if reduction == "sum" else total / wd.type(denom))
+
+
+def _target_weights(
+    x: np.ndarray,
+    target: np.ndarray,
+    weight: np.ndarray | None,
+    eps: float,
+    wd: np.dtype,
+    ignore_index: int = -100,
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Effective target weights A (rows x C, classes last), valid rows, mean denominator."""
+    c = x.shape[1]
+    w = np.ones(c, dtype=wd) if weight is None else weight.astype(wd)
+    if np.issubdtype(target.dtype, np.integer):
+        valid = target != ignore_index
+        tc = np.where(valid & (target >= 0) & (target < c), target, 0)
+        onehot = np.eye(c, dtype=wd)[tc]
+        a = wd.type(1 - eps) * onehot * w + wd.type(eps) * w / wd.type(c)
+        a = np.where(valid[..., None], a, wd.type(0))
+        return a, valid, float(np.sum(np.where(valid, w[tc], 0), dtype=np.float64))
+    q = _rows_last(target).astype(wd)
+    q = wd.type(1 - eps) * q + wd.type(eps) / wd.type(c)
+    return q * w, np.ones(q.shape[:-1], dtype=bool), float(np.prod(q.shape[:-1]))
+
+
+def stable_cross_entropy(
+    x: np.ndarray,
+    target: np.ndarray,
+    weight: np.ndarray | None = None,
+    label_smoothing: float = 0.0,
+    reduction: str = "mean",
+    ignore_index: int = -100,
+) -> np.ndarray:
+    wd = working_dtype(x.dtype)
+    a, valid, denom = _target_weights(x, target, weight, label_smoothing, wd, ignore_index)
+    r = stable_rows(_rows_last(x), wd)
+    terms = np.where(a == 0, wd.type(0), -a * r["log_softmax"])
+    rows = np.where(valid, np.sum(terms, axis=-1, dtype=wd), wd.type(0))
+    return _reduce(rows, reduction, denom, wd).astype(x.dtype)
+
+
+def stable_cross_entropy_grad(
+    x: np.ndarray,
+    target: np.ndarray,
+    grad_output: np.ndarray,
+    weight: np.ndarray | None = None,
+    label_smoothing: float = 0.0,
+    reduction: str = "mean",
+    ignore_index: int = -100,
+) -> np.ndarray:
+    """``scale (y S - A)``; at the top class with ``y > 1/2``, ``scale (sum_{c != k} A_c - S (1 -
+    y_k))`` with the complement ``s' / (1 + s')``."""
+    wd = working_dtype(x.dtype)
+    a, valid, denom = _target_weights(x, target, weight, label_smoothing, wd, ignore_index)
+    r = stable_rows(_rows_last(x), wd)
+    g = grad_output.astype(wd)
+    if reduction == "none":
+        scale = g[..., None]
+    elif reduction == "sum":
+        scale = g
+    else:
+        scale = g / wd.type(denom)
+    big_s = np.sum(a, axis=-1, keepdims=True, dtype=wd)
+    y = r["softmax"]
+    plain = y * big_s - a
+    others = np.sum(np.where(r["top"], wd.type(0), a), axis=-1, keepdims=True, dtype=wd)
+    at_top = others - big_s * r["complement"]
+    d = np.where(r["top"] & (y > 0.5), at_top, plain) * scale
+    d = np.where(valid[..., None], d, wd.type(0))
+    return _rows_back(d, x.ndim).astype(x.dtype)
+
+
+def stable_nll(
+    x: np.ndarray, target: np.ndarray, weight: np.ndarray | None = None, reduction: str = "mean"
+) -> np.ndarray:
+    wd = working_dtype(x.dtype)
+    c = x.shape[1]
+    w = np.ones(c, dtype=wd) if weight is None else weight.astype(wd)
+    xs = _rows_last(x).astype(wd)
+    rows = -w[target] * np.take_along_axis(xs, target[..., None], -1)[..., 0]
+    return _reduce(rows, reduction, float(np.sum(w[target], dtype=np.float64)), wd).astype(x.dtype)
+
+
+def stable_softplus(z: np.ndarray) -> np.ndarray:
+    """``max(z, 0) + log1p(exp(-|z|))`` in the dtype of ``z``."""
+    return np.maximum(z, z.dtype.type(0)) + np.log1p(np.exp(-np.abs(z)))
+
+
+def stable_sigmoids(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(sigmoid(x), sigmoid(-x))`` from ``exp(-|x|)``."""
+    z = np.exp(-np.abs(x))
+    big, small = 1 / (1 + z), z / (1 + z)
+    return np.where(x >= 0, big, small), np.where(x >= 0, small, big)
+
+
+def stable_bce_logits(
+    x: np.ndarray,
+    t: np.ndarray,
+    pos_weight: np.ndarray | None = None,
+    weight: np.ndarray | None = None,
+    reduction: str = "mean",
+) -> np.ndarray:
+    """``w (A sp(-x) + B sp(x))``, ``A = pos_weight t``, ``B = 1 - t``."""
+    wd = working_dtype(x.dtype)
+    xw, tw = x.astype(wd), t.astype(wd)
+    a = tw if pos_weight is None else pos_weight.astype(wd) * tw
+    b = wd.type(1) - tw
+    loss = np.where(a == 0, wd.type(0), a * stable_softplus(-xw)) + np.where(
+        b == 0, wd.type(0), b * stable_softplus(xw)
+    )
+    if weight is not None:
+        loss = loss * weight.astype(wd)
+    return _reduce(loss, reduction, float(x.size), wd).astype(x.dtype)
+
+
+def stable_bce_logits_grad(
+    x: np.ndarray,
+    t: np.ndarray,
+    grad_output: np.ndarray,
+    pos_weight: np.ndarray | None = None,
+    weight: np.ndarray | None = None,
+    reduction: str = "none",
+) -> np.ndarray:
+    """``w (B sigmoid(x) - A sigmoid(-x))`` times the cotangent of each element."""
+    wd = working_dtype(x.dtype)
+    xw, tw = x.astype(wd), t.astype(wd)
+    a = tw if pos_weight is None else pos_weight.astype(wd) * tw
+    sig, sig_neg = stable_sigmoids(xw)
+    d = (wd.type(1) - tw) * sig - a * sig_neg
+    if weight is not None:
+        d = d * weight.astype(wd)
+    g = grad_output.astype(wd)
+    scale = g / wd.type(x.size) if reduction == "mean" else g
+    return (d * scale).astype(x.dtype)
+
+
+def stable_bce(
+    p: np.ndarray, t: np.ndarray, weight: np.ndarray | None = None, reduction: str = "mean"
+) -> np.ndarray:
+    """``-w (t log p + (1 - t) log1p(-p))``."""
+    wd = working_dtype(p.dtype)
+    pw, tw = p.astype(wd), t.astype(wd)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        first = np.where(tw == 0, wd.type(0), tw * np.log(pw))
+        second = np.where(tw == 1, wd.type(0), (wd.type(1) - tw) * np.log1p(-pw))
+    loss = -(first + second)
+    if weight is not None:
+        loss = loss * weight.astype(wd)
+    return _reduce(loss, reduction, float(p.size), wd).astype(p.dtype)
+
+
+def stable_sigmoid_focal(
+    x: np.ndarray, t: np.ndarray, alpha: float = 0.25, gamma: float = 2.0, reduction: str = "none"
+) -> np.ndarray:
+    """torchvision's ``alpha_t ce (1 - p_t)^gamma`` with ``1 - p_t = t sigmoid(-x) + (1 - t)
+    sigmoid(x)`` and the stable ``ce``."""
+    wd = working_dtype(x.dtype)
+    xw, tw = x.astype(wd), t.astype(wd)
+    p, om = stable_sigmoids(xw)
+    one_minus_t = wd.type(1) - tw
+    q = tw * om + one_minus_t * p
+    ce = tw * stable_softplus(-xw) + one_minus_t * stable_softplus(xw)
+    loss = ce * q ** wd.type(gamma)
+    if alpha >= 0:
+        loss = (wd.type(alpha) * tw + wd.type(1 - alpha) * one_minus_t) * loss
+    return _reduce(loss, reduction, float(x.size), wd).astype(x.dtype)
+
+
+def stable_softmax_focal(
+    x: np.ndarray, target: np.ndarray, gamma: float = 2.0, reduction: str = "mean"
+) -> np.ndarray:
+    """``-(1 - p_t)^gamma log p_t`` with ``1 - p_t = -expm1(log p_t)``."""
+    wd = working_dtype(x.dtype)
+    ls = stable_rows(_rows_last(x), wd)["log_softmax"]
+    ls_t = np.take_along_axis(ls, target[..., None], -1)[..., 0]
+    loss = -((-np.expm1(ls_t)) ** wd.type(gamma)) * ls_t
+    return _reduce(loss, reduction, float(loss.size), wd).astype(x.dtype)
+
+
+def stable_kl(x: np.ndarray, t: np.ndarray, reduction: str = "mean") -> np.ndarray:
+    """``t (log t - x)`` with ``0 log 0 = 0``."""
+    wd = working_dtype(x.dtype)
+    xw, tw = x.astype(wd), t.astype(wd)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        loss = np.where(tw == 0, wd.type(0), tw * (np.log(tw) - xw))
+    denom = float(x.shape[0]) if reduction == "batchmean" else float(x.size)
+    return _reduce(loss, "mean" if reduction == "batchmean" else reduction, denom, wd).astype(
+        x.dtype
+    )
+
+
+def stable_linear_cross_entropy(
+    x: np.ndarray, w: np.ndarray, target: np.ndarray, reduction: str = "mean"
+) -> np.ndarray:
+    """Cross-entropy of ``x @ w.T`` (computed in the working precision)."""
+    wd = working_dtype(x.dtype)
+    logits = x.astype(wd) @ w.astype(wd).T
+    return stable_cross_entropy(logits, target, reduction=reduction).astype(x.dtype)

@@ -15,7 +15,11 @@
 - module form = functional form: every other registered entry of the same op, framework and
   target kind gives the same values.
 
-No reference is needed: both sides are the framework's own results (:mod:`agreement`).
+Both sides are the framework's own results (:mod:`agreement`).  When they disagree, the
+reference decides (:func:`~verify.engine.agreement.decided_by_reference`): the check fails only
+when this entry's own result is outside its bound against the correctly rounded value; a peer
+that is off (another entry's ``nll_loss``, ``log_softmax`` or module form) shows in that
+entry's results, not here.  Without the reference the disagreement itself fails.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from verify.engine.agreement import agreement, worst
+from verify.engine.agreement import Side, agreement, decided_by_reference, worst
 from verify.engine.outcome import ImplementationRaised, Verdict, call_impl
 from verify.engine.search import Search
 from verify.judge import tolerance
@@ -80,19 +84,25 @@ def _mean_vs_sum(
         return None
     m = _run(impl.forward, mean_kw, device)
     s = _run(impl.forward, sum_kw, device)
-    e_sum = tolerance.allowed_error(
-        np.asarray(s, np.float64), tolerance.forward_bound(op, sum_kw, dtype), dtype
-    )
-    return agreement(
+    bound_mean = tolerance.forward_bound(op, mean_kw, dtype)
+    bound_sum = tolerance.forward_bound(op, sum_kw, dtype)
+    e_sum = tolerance.allowed_error(np.asarray(s, np.float64), bound_sum, dtype)
+    case = describe_case(op, mean_kw)
+    verdict = agreement(
         m,
         np.asarray(s, np.float64) / total,
-        tolerance.forward_bound(op, mean_kw, dtype),
+        bound_mean,
         0.0,
         dtype,
         what=f"mean reduction vs sum / total weight ({total!r})",
-        case=describe_case(op, mean_kw),
+        case=case,
         extra=e_sum / total,
     )
+    sides = [
+        Side('reduction="mean"', m, op, mean_kw, bound_mean),
+        Side('reduction="sum"', s, op, sum_kw, bound_sum),
+    ]
+    return decided_by_reference(verdict, sides, dtype, case)
 
 
 def _ce_vs_nll(
@@ -111,15 +121,14 @@ def _ce_vs_nll(
     nkw["input"] = ls
     b = _run(nll.forward, nkw, device)
     bound = tolerance.forward_bound("cross_entropy", kw, dtype)
-    return agreement(
-        ce,
-        b,
-        bound,
-        bound,
-        dtype,
-        what=f"{impl.name} vs {nll.name}({lsm.name}(input))",
-        case=describe_case(impl.op, kw),
-    )
+    case = describe_case(impl.op, kw)
+    composite = f"{nll.name}({lsm.name}(input))"
+    verdict = agreement(ce, b, bound, bound, dtype, what=f"{impl.name} vs {composite}", case=case)
+    sides = [
+        Side(impl.name, ce, "cross_entropy", kw, bound),
+        Side(composite, b, "cross_entropy", kw, bound, blamed=False),
+    ]
+    return decided_by_reference(verdict, sides, dtype, case)
 
 
 def _smoothed(kw: Mapping[str, Any], c: int, eps: float, dtype: Any) -> np.ndarray:
@@ -181,16 +190,24 @@ def _probs_vs_index(
         if eps
         else ("index targets vs one-hot probability targets")
     )
-    return agreement(
-        a,
-        b,
-        tolerance.forward_bound("cross_entropy", kw, dtype),
-        tolerance.forward_bound("cross_entropy", pkw, dtype),
-        dtype,
-        what=f"{what} ({other.name})",
-        case=describe_case(impl.op, kw),
-        extra=extra,
+    bound_a = tolerance.forward_bound("cross_entropy", kw, dtype)
+    bound_b = tolerance.forward_bound("cross_entropy", pkw, dtype)
+    case = describe_case(impl.op, kw)
+    verdict = agreement(
+        a, b, bound_a, bound_b, dtype, what=f"{what} ({other.name})", case=case, extra=extra
     )
+    sides = [
+        Side(impl.name, a, "cross_entropy", kw, bound_a),
+        Side(
+            f"{other.name} on the rounded target",
+            b,
+            "cross_entropy",
+            pkw,
+            bound_b,
+            blamed=other is impl,
+        ),
+    ]
+    return decided_by_reference(verdict, sides, dtype, case)
 
 
 def _same_op(
@@ -210,17 +227,13 @@ def _same_op(
             continue
         if a is None:
             a = _run(impl.forward, kw, device)
-        out.append(
-            agreement(
-                a,
-                b,
-                bound,
-                bound,
-                dtype,
-                what=f"{impl.name} vs {p.name}",
-                case=describe_case(impl.op, kw),
-            )
-        )
+        case = describe_case(impl.op, kw)
+        verdict = agreement(a, b, bound, bound, dtype, what=f"{impl.name} vs {p.name}", case=case)
+        sides = [
+            Side(impl.name, a, impl.op, kw, bound),
+            Side(p.name, b, impl.op, kw, bound, blamed=False),
+        ]
+        out.append(decided_by_reference(verdict, sides, dtype, case))
     return out
 
 

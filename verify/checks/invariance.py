@@ -2,7 +2,9 @@
 
 - shift: adding a per-row constant ``c`` to the logits (with ``x + c`` exact in the dtype)
   leaves softmax, log_softmax and softmax-based losses unchanged and moves logsumexp by ``c``.
-  ``c`` reaches beyond ``log(max float)``, so an unshifted ``exp`` overflows and is caught.
+  ``c`` reaches beyond ``log(max float)``, so an unshifted ``exp`` overflows and is caught, and
+  up to ``2^(p + 3)``, where the float spacing exceeds 1 and an algorithm that subtracts a logit
+  before shifting has no correct digit.
   Inputs are drawn on a grid fine enough to be interesting and coarse enough for ``x + c`` to
   stay exact;
 - class permutation: permuting the classes (and the class weights, and remapping index targets)
@@ -11,6 +13,11 @@
   they hold huge values, ``-inf``, ``+inf`` or NaN (catches a max taken over the whole tensor
   and NaN leaking across rows).  Applies to per-row outputs (softmax family,
   ``reduction="none"``).
+
+When the two calls disagree, the reference decides
+(:func:`~verify.engine.agreement.decided_by_reference`): the call whose result is outside its
+bound against its own correctly rounded value fails, with that call as the reproducer; two
+results that both agree with the reference pass.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from typing import Any
 import numpy as np
 from hypothesis import strategies as st
 
-from verify.engine.agreement import agreement, worst
+from verify.engine.agreement import Side, agreement, decided_by_reference, worst
 from verify.engine.outcome import ImplementationRaised, Verdict, call_impl
 from verify.engine.search import Search
 from verify.judge import tolerance
@@ -54,10 +61,15 @@ def _shift_case(draw: st.DrawFn, base: dict[str, Any], op: str, dtype: str) -> d
     key = _logit_key(op)
     x = np.asarray(base[key])
     j_max = math.ceil(math.log2(2 * math.log(fmt.max_finite))) + 1
-    # half the draws shift beyond log(max float), where an unshifted exp overflows
-    j = draw(st.one_of(st.just(j_max), st.integers(0, j_max)), label="log2 c")
+    # shifts beyond log(max float), where an unshifted exp overflows, and shifts whose float
+    # spacing exceeds 1, where forming x + c - lse(x + c) after rounding cancels
+    coarse = [j for j in range(fmt.precision, fmt.precision + 4) if 2.0 ** (j + 2) < fmt.max_finite]
+    j = draw(
+        st.one_of(st.just(j_max), st.integers(0, j_max), st.sampled_from(coarse)), label="log2 c"
+    )
     step = 2.0 ** (j + 2 - fmt.precision)
-    m = 2 ** (fmt.precision - 2)
+    # at coarse shifts the grid is a few spacings wide: ties and moderate gaps, not one-hot rows
+    m = 3 if j >= fmt.precision - 2 else 2 ** (fmt.precision - 2)
     vals = draw(st.lists(st.integers(-m, m), min_size=x.size, max_size=x.size), label="grid")
     grid = np.asarray(vals, dtype=np.float64).reshape(x.shape) * step
     grid = grid * min(1.0, 8.0 / max(np.abs(grid).max(), 1e-300)) if j < 3 else grid
@@ -81,21 +93,27 @@ def _shift(impl: Implementation, kw: dict[str, Any], dtype: str, device: str) ->
         return None  # not exact in the dtype (should not happen on the grid)
     skw = {**kw, key: xs}
     a = np.asarray(call_impl(impl.forward, kw, device), dtype=np.float64)
-    b = np.asarray(call_impl(impl.forward, skw, device), dtype=np.float64)
-    if op == "logsumexp":
-        b = b - c
+    b_raw = np.asarray(call_impl(impl.forward, skw, device), dtype=np.float64)
+    b = b_raw - c if op == "logsumexp" else b_raw
+    bound_s = tolerance.forward_bound(op, skw, dtype)
+    bound = tolerance.forward_bound(op, kw, dtype)
+    case = describe_case(op, skw)
     verdict = agreement(
         b,
         a,
-        tolerance.forward_bound(op, skw, dtype),
-        tolerance.forward_bound(op, kw, dtype),
+        bound_s,
+        bound,
         dtype,
         what=f"adding {c!r} to every logit",
-        case=describe_case(op, skw),
+        case=case,
         extra=tolerance.allowed_error(np.asarray(c), 0.0, dtype) if op == "logsumexp" else 0.0,
     )
     verdict.kwargs = skw  # the reproducer shows the shifted call that goes wrong
-    return verdict
+    sides = [
+        Side(f"the call on x + {c!r}", b_raw, op, skw, bound_s),
+        Side("the call on x", a, op, kw, bound),
+    ]
+    return decided_by_reference(verdict, sides, dtype, case)
 
 
 def _permute(
@@ -127,19 +145,20 @@ def _permute(
             pkw["target"] = np.where(valid, inv[np.clip(t, 0, len(p) - 1)], t)
         else:
             pkw["target"] = np.take(t, p, axis=1)
-    a = np.asarray(call_impl(impl.forward, kw, device), dtype=np.float64)
+    a_raw = np.asarray(call_impl(impl.forward, kw, device), dtype=np.float64)
     b = np.asarray(call_impl(impl.forward, pkw, device), dtype=np.float64)
-    if op in ("softmax", "log_softmax"):
-        a = np.take(a, p, axis=axis)
-    return agreement(
-        b,
-        a,
-        tolerance.forward_bound(op, pkw, dtype),
-        tolerance.forward_bound(op, kw, dtype),
-        dtype,
-        what=f"permuting the classes by {perm}",
-        case=describe_case(op, pkw),
+    a = np.take(a_raw, p, axis=axis) if op in ("softmax", "log_softmax") else a_raw
+    bound_p = tolerance.forward_bound(op, pkw, dtype)
+    bound = tolerance.forward_bound(op, kw, dtype)
+    case = describe_case(op, pkw)
+    verdict = agreement(
+        b, a, bound_p, bound, dtype, what=f"permuting the classes by {perm}", case=case
     )
+    sides = [
+        Side("the call on the permuted classes", b, op, pkw, bound_p),
+        Side("the call on the original classes", a_raw, op, kw, bound),
+    ]
+    return decided_by_reference(verdict, sides, dtype, case)
 
 
 def _rows(
@@ -172,7 +191,8 @@ def _rows(
     a = np.asarray(call_impl(impl.forward, kw, device), dtype=np.float64)
     b = np.asarray(call_impl(impl.forward, bkw, device), dtype=np.float64)[:n]
     bound = tolerance.forward_bound(op, kw, dtype)
-    return agreement(
+    case = describe_case(op, kw)
+    verdict = agreement(
         b,
         a,
         bound,
@@ -180,8 +200,13 @@ def _rows(
         dtype,
         what="the same rows computed next to other rows "
         f"(holding {sorted({repr(float(v)) for v in other.reshape(-1)})[:4]})",
-        case=describe_case(op, kw),
+        case=case,
     )
+    sides = [
+        Side("the rows computed next to the others", b, op, kw, bound, reproduce=bkw),
+        Side("the rows computed alone", a, op, kw, bound),
+    ]
+    return decided_by_reference(verdict, sides, dtype, case)
 
 
 def _strategy(impl: Implementation, dtype: str, prof: Profile) -> st.SearchStrategy[Any]:

@@ -6,10 +6,18 @@ two implementations): neither is the reference, so each side gets its own allowa
 with ``E`` the modelled bound of each side's computation (:mod:`verify.judge.tolerance`)
 and ``v`` the side's own value standing in for the unknown reference.  NaN and infinities
 must match exactly.
+
+A disagreement alone does not say who is wrong.  :func:`decided_by_reference` asks the
+reference: only a side that is itself outside its bound against the correctly rounded value
+fails (and only the sides the check is about are blamed; another entry's error shows in that
+entry's own results).  Two sides that both agree with the reference never fail, however far
+apart they are.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -63,6 +71,49 @@ def agreement(
     return Verdict(failed=failed, max_bound_ratio=float(flat[worst]), message=message)
 
 
+@dataclasses.dataclass(frozen=True)
+class Side:
+    """One side of a comparison: what it is, the value it returned, and the call whose
+    correctly rounded value it must match (``op`` on ``kwargs``, bound ``bound``)."""
+
+    label: str
+    value: Any
+    op: str
+    kwargs: Mapping[str, Any]
+    bound: Any
+    #: whether this side is the implementation under test (only such sides can fail)
+    blamed: bool = True
+    #: the call the reproducer should show for this side (defaults to ``kwargs``)
+    reproduce: Mapping[str, Any] | None = None
+
+
+def decided_by_reference(verdict: Verdict, sides: list[Side], dtype: str, case: str) -> Verdict:
+    """``verdict`` (an :func:`agreement`) settled by the reference when it failed.
+
+    Each blamed side is judged against the correctly rounded value of its own call; the first
+    one outside its bound fails, its message naming the disagreement.  When none is, the
+    comparison passes (the other side, not under test here, is the one off, or both are within
+    their bounds).
+    """
+    if not verdict.failed:
+        return verdict
+    from verify.judge import reference_values as refv
+    from verify.judge.compare import judge
+
+    what = verdict.message.split(": at ")[0]
+    ratios: list[float] = []
+    for side in sides:
+        ref = refv.forward(side.op, side.kwargs, dtype)
+        own = judge(side.value, ref, side.bound, dtype, what=side.label, case=case)
+        if own.failed and side.blamed:
+            own.message = f"{what}; against the reference, {own.message}"
+            own.kwargs = side.reproduce if side.reproduce is not None else side.kwargs
+            return own
+        if side.blamed:
+            ratios.append(own.max_bound_ratio or 0.0)
+    return Verdict(failed=False, max_bound_ratio=max(ratios, default=0.0))
+
+
 def worst(verdicts: list[Verdict]) -> Verdict | None:
     """The first failing verdict, else the one with the largest ratio (None if empty)."""
     if not verdicts:
@@ -78,4 +129,4 @@ def worst(verdicts: list[Verdict]) -> Verdict | None:
     return pick
 
 
-__all__ = ["agreement", "worst"]
+__all__ = ["Side", "agreement", "decided_by_reference", "worst"]

@@ -5,9 +5,13 @@ The per-example function is wrapped with :func:`hypothesis.given` and run progra
 with the profile's settings (:func:`verify.profiles.hypothesis_settings`), a seed derived from
 the session's seed and the search's identity, and the example database under ``.hypothesis/``,
 so a failure found once is replayed first next time.  When an example fails, Hypothesis shrinks
-it and replays the minimal one last; that one becomes the reproducer.  A mismatch that one of
-the implementation's registered :class:`~verify.registry.base.Deviation` covers is recorded
-(status ``deviation`` with its link) and the search goes on looking for unregistered failures.
+it and replays the minimal one last; that one becomes the reproducer.  An implementation whose
+outcome on one input changes between calls (a failure that passes on replay, an exception
+raised one time in three: GPU kernels with atomic reductions do this) is a finding: Hypothesis
+reports it as flaky, and the result is a ``fail`` whose message shows both outcomes.  A
+mismatch that one of the implementation's registered
+:class:`~verify.registry.base.Deviation` covers is recorded (status ``deviation`` with its
+link) and the search goes on looking for unregistered failures.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from typing import Any
 import numpy as np
 from hypothesis import given, seed
 from hypothesis import strategies as st
-from hypothesis.errors import HypothesisException
+from hypothesis.errors import Flaky, FlakyFailure, FlakyStrategyDefinition, HypothesisException
 
 from verify.engine.outcome import ReferenceFailed, Verdict, format_value
 from verify.profiles import Profile, get_profile, hypothesis_settings, search_seed
@@ -152,6 +156,8 @@ class Search:
         self.failing_keys: set[bytes] = set()
         #: per-example accuracy points for the report's plots (search phase only, capped)
         self.points: list[dict[str, float]] = []
+        #: what each case seen failing gave on every evaluation (to show nondeterminism)
+        self.outcomes: dict[bytes, list[str]] = {}
 
     def _record(self, verdict: Verdict) -> None:
         if verdict.max_ulp is not None:
@@ -220,7 +226,9 @@ class Search:
                 return False
             self.supported += 1
             if verdict is None:
+                self._outcome(key, "nothing to judge")
                 return False
+            self._outcome(key, _describe(verdict))
             self._record(verdict)
             if self.failure is None:
                 self._add_point(kwargs_of(case), verdict)
@@ -254,6 +262,12 @@ class Search:
             test()
         except (_Failed, _ShrinkBudgetSpent):
             pass
+        except FlakyStrategyDefinition as exc:
+            return self._result("error", f"search failed: {type(exc).__name__}: {exc}", started)
+        except (Flaky, FlakyFailure) as exc:
+            if self.failure is None:
+                return self._result("error", f"search failed: {type(exc).__name__}: {exc}", started)
+            return self._nondeterministic(exc, started)
         except HypothesisException as exc:
             return self._result("error", f"search failed: {type(exc).__name__}: {exc}", started)
         except Exception as exc:
@@ -264,6 +278,30 @@ class Search:
             result.extra["traceback"] = "".join(traceback.format_exception(exc))[-4000:]
             return result
         return self._fold(started)
+
+    def _outcome(self, key: bytes, text: str) -> None:
+        """Remember what ``key`` gave (only for cases that failed at least once: the others
+        cannot show nondeterminism worth reporting)."""
+        seen = self.outcomes.get(key)
+        if seen is None and not text.startswith("fail"):
+            return
+        seen = self.outcomes.setdefault(key, [])
+        if len(seen) < 4:
+            seen.append(text)
+
+    def _nondeterministic(self, exc: BaseException, started: float) -> Result:
+        """A ``fail``: the same input failed once and gave another outcome on replay."""
+        varied = [o for o in self.outcomes.values() if len(set(o)) > 1]
+        history = varied[0] if varied else self.outcomes.get(self.failing_key, [])
+        shown = "; then ".join(dict.fromkeys(history)) if history else "no second outcome"
+        result = self._fold(started)
+        result.message = (
+            "nondeterministic: the same input gave different outcomes on repeated calls "
+            f"({shown}); first failure: {result.message} "
+            f"(Hypothesis: {type(exc).__name__})"
+        )
+        result.extra["nondeterministic"] = True
+        return result
 
     def _result(self, status: str, message: str, started: float, **extra: Any) -> Result:
         result = self._bare_result(status, message, started, **extra)
@@ -334,6 +372,15 @@ class Search:
             return self._result("skip", f"not applicable: {reason}", started)
         note = f"; {'; '.join(self.notes)}" if self.notes else ""
         return self._result("pass", f"{self.supported} examples within the bound{note}", started)
+
+
+def _describe(verdict: Verdict) -> str:
+    """A short text of one outcome, for showing that an input gave several."""
+    if verdict.failed:
+        head = verdict.message.split(": on ")[0][:160]
+        return f"fail ({head})"
+    ratio = verdict.max_bound_ratio
+    return "pass" + (f" (bound ratio {ratio:.3g})" if ratio is not None else "")
 
 
 def skip_result(impl: Implementation, check: str, dtype: str, device: str, message: str) -> Result:

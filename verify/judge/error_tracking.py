@@ -10,7 +10,9 @@ Elementary functions (``exp``, ``log``, ``log1p``, ``expm1``, ``pow``) are allow
 error ``uf`` instead of ``u``.  Sums over ``n`` terms use the bound
 ``|fl(sum) - sum| <= k(n) u sum |x_i|`` of the summation model in :class:`Arithmetic`.
 
-This is the machinery behind :mod:`verify.judge.tolerance`; it knows nothing about losses.
+Inputs enter through :func:`exact`: the error models charge only the roundings an algorithm
+performs on the given inputs, never a perturbation of the inputs themselves.  This is the
+machinery behind :mod:`verify.judge.error_models`; it knows nothing about losses.
 """
 
 from __future__ import annotations
@@ -71,19 +73,6 @@ def exact(a: object) -> Tracked:
     """A value known exactly (an input taken as given, a constant)."""
     v = _f64(a)
     return Tracked(v, np.zeros_like(v))
-
-
-def perturbed(a: object, ar: Arithmetic) -> Tracked:
-    """An input with a relative perturbation ``u`` on every finite element.
-
-    Charging each input one rounding makes the bound include the problem's condition number
-    (a backward-stable algorithm is exact for inputs perturbed this much) and covers the first
-    rounding each input meets (a shift, a scaling), whichever order an algorithm uses.
-    """
-    v = _f64(a)
-    with np.errstate(invalid="ignore"):
-        e = np.where(np.isfinite(v), ar.u * np.abs(v), 0.0)
-    return Tracked(v, e)
 
 
 def _fin(e: np.ndarray) -> np.ndarray:

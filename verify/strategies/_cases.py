@@ -40,11 +40,22 @@ KINDS: tuple[str, ...] = (
     "special",
 )
 
-_FINITE_STYLES = ("moderate", "moderate", "wide", "ties", "near_ties", "subnormal", "spread")
+_FINITE_STYLES = (
+    "moderate",
+    "moderate",
+    "wide",
+    "ties",
+    "near_ties",
+    "subnormal",
+    "spread",
+    "coarse",
+    "confident",
+    "saturated",
+)
 _STYLES = {
     "accuracy": _FINITE_STYLES,
     "gradient": _FINITE_STYLES,
-    "moderate": ("moderate", "ties"),
+    "moderate": ("moderate", "ties", "confident", "coarse"),
     "extreme": ("huge", "spread", "wide"),
     "large_vocabulary": ("moderate", "spread", "ties"),
     "special": ("masked", "special", "masked"),

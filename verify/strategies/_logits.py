@@ -1,5 +1,9 @@
 """Logit arrays in every dtype, by style: moderate, wide, ties, near-ties, subnormal, spreads
-that underflow ``exp``, ``-inf`` masks, and the special values ``+inf`` and NaN.
+that underflow ``exp``, ``-inf`` masks, the special values ``+inf`` and NaN, and the ranges
+where careless algorithms lose every digit: logits whose float spacing exceeds 1 (``coarse``:
+``lse - x_t`` after rounding ``lse`` cancels), a top logit ahead of the others by a gap where
+``1 - p`` falls below the unit roundoff (``confident``: ``p - 1`` and ``log(1 + s)`` lose the
+complement), and softplus/sigmoid arguments in that range (``saturated``).
 
 Arrays up to :data:`ELEMENTWISE_LIMIT` elements are drawn element by element (Hypothesis
 shrinks them well); larger ones (large vocabularies) are filled from a drawn seed with NumPy's
@@ -32,6 +36,9 @@ LOGIT_STYLES: tuple[str, ...] = (
     "huge",  # magnitudes near the format's largest finite value
     "masked",  # moderate values with some -inf (vocabulary masking), never a whole row
     "special",  # moderate values with +inf and NaN inserted
+    "coarse",  # close to one another, at magnitudes whose float spacing exceeds 1
+    "confident",  # a top logit ahead of the others by gaps where 1 - p underflows u
+    "saturated",  # +-gap elementwise, gaps in the same range (softplus/sigmoid arguments)
 )
 
 
@@ -48,6 +55,28 @@ def check_shape(shape: Sequence[int], *, allow_empty: bool = False) -> tuple[int
     ):
         raise InvalidArgument(f"shape={shape!r} must be {what}")
     return tuple(int(n) for n in dims)
+
+
+def complement_gaps(fmt: FloatFormat) -> tuple[float, float]:
+    """Gaps ``g`` between the top logit and another where ``exp(-g)`` is below the unit
+    roundoff yet still representable: ``1 - p`` is lost by an algorithm that forms ``p``
+    first (about 15 to 105 in float32, 33 to 746 in float64)."""
+    low = 0.9 * fmt.precision * math.log(2)
+    high = (fmt.precision - fmt.emin) * math.log(2) + 1
+    return low, high
+
+
+def _coarse_values(fmt: FloatFormat, exponent: int, offsets: np.ndarray, sign: float) -> np.ndarray:
+    """``sign * (M + j) * 2^(exponent - p + 1)``: values one to a few spacings apart in the
+    binade of ``2^exponent`` (spacing ``2^(exponent - p + 1) >= 2``), exact by construction."""
+    p = fmt.precision
+    mid = 3 * 2 ** (p - 2)  # the middle of the binade's significands
+    return sign * np.ldexp((mid + offsets).astype(np.float64), exponent - p + 1)
+
+
+def _coarse_exponents(fmt: FloatFormat) -> tuple[int, int]:
+    """Binades whose spacing exceeds 1: from ``2^p`` a few binades up (below the largest)."""
+    return fmt.precision, min(fmt.precision + 6, fmt.emax - 1)
 
 
 def _element(style: str, fmt: FloatFormat) -> st.SearchStrategy[float]:
@@ -72,6 +101,7 @@ def _round_to(values: np.ndarray, fmt: FloatFormat) -> np.ndarray:
 def _seeded(style: str, fmt: FloatFormat, n: int, seed: int, scale: float) -> np.ndarray:
     rng = np.random.default_rng(seed)
     lm = math.log(fmt.max_finite)
+    x: np.ndarray
     if style in ("moderate", "masked", "special", "ties", "near_ties"):
         x = rng.standard_normal(n) * scale
     elif style == "wide":
@@ -81,6 +111,17 @@ def _seeded(style: str, fmt: FloatFormat, n: int, seed: int, scale: float) -> np
         x[rng.integers(n)] = 0.0
     elif style == "huge":
         x = rng.uniform(-1, 1, n) * fmt.max_finite
+    elif style == "coarse":
+        lo, hi = _coarse_exponents(fmt)
+        x = _coarse_values(fmt, int(rng.integers(lo, hi + 1)), rng.integers(-4, 5, n), 1.0)
+    elif style in ("confident", "saturated"):
+        g_lo, g_hi = complement_gaps(fmt)
+        gaps = rng.uniform(g_lo, g_hi, n)
+        if style == "confident":
+            x = -gaps
+            x[rng.integers(n)] = 0.0
+        else:
+            x = gaps * rng.choice([-1.0, 1.0], n)
     else:  # subnormal
         x = (
             rng.integers(-(2 ** (fmt.precision - 1)), 2 ** (fmt.precision - 1), n)
@@ -115,6 +156,33 @@ def _flat_logits(draw: st.DrawFn, style: str, fmt: FloatFormat, n: int) -> np.nd
                 v = np.nextafter(v, np.asarray(np.inf if k > 0 else -np.inf, dtype=fmt.dtype))
             out.append(float(v))
         return np.asarray(out, dtype=np.float64)
+    if style == "coarse":
+        lo, hi = _coarse_exponents(fmt)
+        e = draw(st.integers(lo, hi), label="binade exponent")
+        offsets = draw(st.lists(st.integers(-4, 4), min_size=n, max_size=n), label="spacings")
+        sign = draw(st.sampled_from([1.0, -1.0]), label="sign")
+        return _coarse_values(fmt, e, np.asarray(offsets), sign)
+    if style in ("confident", "saturated"):
+        g_lo, g_hi = complement_gaps(fmt)
+        in_range = st.floats(g_lo, g_hi, allow_nan=False)
+        if style == "saturated":
+            signed = st.tuples(in_range, st.sampled_from([1.0, -1.0])).map(lambda gs: gs[0] * gs[1])
+            drawn = draw(st.lists(signed, min_size=n, max_size=n), label="saturated values")
+            return _round_to(np.asarray(drawn, dtype=np.float64), fmt)
+        top = draw(_element("moderate", fmt), label="top logit")
+        gaps = draw(
+            st.lists(
+                st.one_of(in_range, st.floats(0, 4, allow_nan=False)),
+                min_size=n - 1,
+                max_size=n - 1,
+            ),
+            label="gaps below top",
+        )
+        if n > 1 and all(g < g_lo for g in gaps):
+            gaps[0] = g_lo
+        row = np.asarray([top] + [top - g for g in gaps], dtype=np.float64)
+        order = draw(st.permutations(range(n)), label="position of top")
+        return _round_to(row[list(order)], fmt)
     if style == "spread":
         lm = math.log(fmt.max_finite)
         top = draw(_element("moderate", fmt), label="top logit")
@@ -150,7 +218,8 @@ def logits(
 ) -> st.SearchStrategy[np.ndarray]:
     """Arrays of ``shape`` and ``dtype`` in one :data:`LOGIT_STYLES` style.
 
-    Row-structured styles (``spread``, ``masked``) are applied along ``class_axis``; ``masked``
+    Row-structured styles (``spread``, ``confident``, ``masked``) are applied along
+    ``class_axis``; ``masked``
     never masks a whole row (a fully masked row is a special value, drawn by ``special``).
     """
     fmt = check_dtype(dtype)
@@ -169,7 +238,7 @@ def logits(
     return _logits_array(style, fmt, rows, c, moved, class_axis, shape)
 
 
-__all__ = ["ELEMENTWISE_LIMIT", "LOGIT_STYLES", "logits"]
+__all__ = ["ELEMENTWISE_LIMIT", "LOGIT_STYLES", "complement_gaps", "logits"]
 
 
 @st.composite
@@ -185,7 +254,7 @@ def _logits_array(
 ) -> np.ndarray:
     """The body of :func:`logits`, defined once: ``st.composite`` inspects its function's
     source when it decorates, which is far too slow to repeat on every draw."""
-    if rows * c > ELEMENTWISE_LIMIT or style not in ("spread", "masked"):
+    if rows * c > ELEMENTWISE_LIMIT or style not in ("spread", "confident", "masked"):
         flat = draw(_flat_logits(style, fmt, rows * c), label=f"{style} logits")
         if style == "masked" and rows * c > ELEMENTWISE_LIMIT:
             mask_seed = draw(st.integers(0, 2**32 - 1), label="mask seed")
