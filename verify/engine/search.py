@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import HypothesisException
 
 from verify.engine.outcome import ReferenceFailed, ReferenceMissing, Verdict, format_value
+from verify.judge import severity
 from verify.profiles import Profile, get_profile, hypothesis_settings, search_seed
 from verify.registry.base import Implementation, Unsupported
 from verify.results import Result
@@ -140,6 +141,8 @@ class Search:
         self.supported = 0
         self.max_ulp: float | None = None
         self.max_ratio: float | None = None
+        self.finite_max_ulp: float | None = None
+        self.nonfinite_mismatches = 0
         self.unsupported_reason = ""
         self.deviations: dict[str, Any] = {}
         self.failure: tuple[Mapping[str, Any], Verdict] | None = None
@@ -158,6 +161,9 @@ class Search:
             self.max_ulp = max(self.max_ulp or 0.0, verdict.max_ulp)
         if verdict.max_bound_ratio is not None:
             self.max_ratio = max(self.max_ratio or 0.0, verdict.max_bound_ratio)
+        if verdict.finite_max_ulp is not None:
+            self.finite_max_ulp = max(self.finite_max_ulp or 0.0, verdict.finite_max_ulp)
+        self.nonfinite_mismatches += verdict.nonfinite_mismatches > 0
 
     def _add_point(self, kwargs: Mapping[str, Any], verdict: Verdict) -> None:
         """One plot point: the example's largest finite logit magnitude, its class count and
@@ -231,7 +237,11 @@ class Search:
             if dev is not None:
                 self.deviations.setdefault(dev.link, (dev, kwargs, verdict))
                 return False
-            if self.failure is None or len(key) <= len(self.failing_key):
+            # the reproducer: the smallest of the most severe failures seen
+            if self.failure is None or (severity.rank(verdict.severity), -len(key)) >= (
+                severity.rank(self.failure[1].severity),
+                -len(self.failing_key),
+            ):
                 self.failure = (kwargs, verdict)
                 self.failing_key = key
             self.failing_keys.add(key)
@@ -271,6 +281,20 @@ class Search:
         result = self._bare_result(status, message, started, **extra)
         if self.points:
             result.extra["points"] = list(self.points)
+        result.finite_max_ulp = self.finite_max_ulp
+        result.nonfinite_mismatches = self.nonfinite_mismatches
+        if status == "error":
+            result.severity = severity.ERROR
+        return result
+
+    @staticmethod
+    def _classified(result: Result, verdict: Verdict) -> Result:
+        """``result`` with the severity of ``verdict`` (and its note and input pattern)."""
+        result.severity = verdict.severity or severity.INACCURATE
+        if verdict.severity_note:
+            result.extra["severity_note"] = verdict.severity_note
+        if verdict.input_pattern:
+            result.extra["input_pattern"] = verdict.input_pattern
         return result
 
     def _bare_result(self, status: str, message: str, started: float, **extra: Any) -> Result:
@@ -301,7 +325,7 @@ class Search:
                 message += f" (registered upstream issue: {issue.description})"
             if self.deviations:
                 links += list(self.deviations)
-            return self._result(
+            result = self._result(
                 "fail",
                 message,
                 started,
@@ -310,9 +334,10 @@ class Search:
                 links=links,
                 known_issue=issue.link if issue else None,
             )
+            return self._classified(result, verdict)
         if self.deviations:
             dev, kwargs, verdict = next(iter(self.deviations.values()))
-            return self._result(
+            result = self._result(
                 "deviation",
                 f"documented deviation: {dev.description}; e.g. {verdict.message}",
                 started,
@@ -320,6 +345,7 @@ class Search:
                 reference_value=verdict.reference_value,
                 links=list(self.deviations),
             )
+            return self._classified(result, verdict)
         if self.reference_failures:
             self.notes.append(
                 f"{self.reference_failures} examples set aside because the reference failed "
