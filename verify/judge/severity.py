@@ -131,11 +131,15 @@ def classify(
     if y == r or (math.isnan(y) and math.isnan(r)):  # the bound itself failed: no mismatch
         return Classification(INACCURATE, f"{subject} {_show(y)}, outside the bound")
     nonfinite = not (math.isfinite(y) and math.isfinite(r))
-    if math.isnan(r) or (nonfinite_inputs and nonfinite):
-        where = "at +inf/NaN inputs" if nonfinite_inputs else "where the answer is NaN by rule"
+    if nonfinite_inputs and nonfinite:
+        return Classification(
+            CONVENTION, f"{subject} {_show(y)} at +inf/NaN inputs; the contract says {_show(r)}"
+        )
+    if math.isnan(r):
         return Classification(
             CONVENTION,
-            f"{subject} {_show(y)} {where}; the contract's convention is {_show(r)}",
+            f"{subject} {_show(y)} where the contract's convention is NaN (0/0, an "
+            "all -inf row, or the gradient of an infinite term)",
         )
     if nonfinite:
         return Classification(

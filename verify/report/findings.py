@@ -72,6 +72,9 @@ class Finding:
     reference_value: str
     #: a ready-to-file issue when no upstream link is known, else None
     issue: str | None = None
+    #: for a convention: the other families that follow the same convention on the same op,
+    #: check and input pattern
+    same_convention: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def id(self) -> str:
@@ -103,7 +106,7 @@ def _title(rep: Result, fam: str, severity: str, pattern: str) -> str:
     what = " ".join(what.split())
     if len(what) > 160:
         what = what[:159] + "…"
-    where = f" on {pattern}" if pattern else ""
+    where = f" on {pattern}" if pattern and not pattern.startswith("bad input") else ""
     return f"{fam} {rep.check.replace('_', ' ')}: {what}{where}"
 
 
@@ -139,6 +142,8 @@ def issue_text(finding: Finding, environment: Mapping[str, Any]) -> str:
         "",
         f"**Returned versus correctly rounded**: {finding.note or finding.message}",
     ]
+    if finding.same_convention:
+        lines.append(f"**Same convention in**: {', '.join(finding.same_convention)}")
     if finding.reference_value:
         lines.append(f"**Correctly rounded value**: `{finding.reference_value}`")
     lines += [
@@ -209,9 +214,26 @@ def group(results: Iterable[Result], environment: Mapping[str, Any] | None = Non
         if not links and kind != "deviation" and finding.status != "error":
             finding.issue = issue_text(finding, env)
         findings.append(finding)
+    _link_conventions(findings)
     failures = sorted((f for f in findings if f.status != "deviation"), key=_sort_key)
     deviations = sorted((f for f in findings if f.status == "deviation"), key=_sort_key)
     return failures + deviations
+
+
+def _convention_key(f: Finding) -> tuple[str, ...]:
+    return (f.op, f.check, f.input_pattern, f.note.replace(f"{f.framework} returns", "returns"))
+
+
+def _link_conventions(findings: list[Finding]) -> None:
+    """Fill ``same_convention``: which families return the same value where the contract fixes
+    a convention, so that a report says which convention each framework follows."""
+    by_key: dict[tuple[str, ...], list[Finding]] = {}
+    for f in findings:
+        if f.severity == sev.CONVENTION and f.note:
+            by_key.setdefault(_convention_key(f), []).append(f)
+    for group_ in by_key.values():
+        for f in group_:
+            f.same_convention = sorted({g.family for g in group_ if g.family != f.family})
 
 
 def counts(findings: Iterable[Finding]) -> dict[str, int]:
@@ -225,13 +247,13 @@ def counts(findings: Iterable[Finding]) -> dict[str, int]:
 
 
 def headline(findings: Sequence[Finding]) -> str:
-    """``"7 findings: 2 wrong value, 1 inaccurate, ..."`` (failures only; empty without)."""
+    """``"7 findings (2 wrong value, 1 inaccurate, ...)"`` (failures only; empty without)."""
     by = counts(findings)
     total = sum(by.values())
     if not total:
         return ""
     parts = ", ".join(f"{n} {sev.LABEL.get(s, s)}" for s, n in by.items())
-    return f"{total} finding{'s' * (total != 1)}: {parts}"
+    return f"{total} finding{'s' * (total != 1)} ({parts})"
 
 
 __all__ = ["Finding", "counts", "family", "group", "headline", "input_pattern", "issue_text"]

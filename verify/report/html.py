@@ -194,13 +194,18 @@ def _finding_row(i: int, f: findings_.Finding) -> str:
         f'<a href="#details" class="show" data-show-impl="{e(f.implementations[0])}" '
         f'data-show-check="{e(f.check)}">{f.results} result{"s" * (f.results != 1)}</a>'
     )
+    same = (
+        f'<br><span class="muted">same convention in: {e(", ".join(f.same_convention))}</span>'
+        if f.same_convention
+        else ""
+    )
     return (
         f'<tr class="finding" data-severity="{e(f.severity)}" id="finding-{i}">'
         f'<td class="num">{i}</td>'
         f'<td><span class="sev {e(f.severity)}">{e(label)}</span></td>'
         f'<td><div class="title">{e(f.title)}</div>{detail}</td>'
         f'<td class="where"><code>{where}</code><br>{dtypes} · {e(", ".join(f.devices))}'
-        f"<br>{show}</td>"
+        f"<br>{show}{same}</td>"
         f"<td>{upstream}</td></tr>"
     )
 

@@ -170,6 +170,10 @@ def _detail(r: Result) -> list[str]:
     return lines
 
 
+def _count(n: int) -> str:
+    return f"{n} result{'s' * (n != 1)}"
+
+
 def _finding(i: int, f: findings_.Finding) -> list[str]:
     label = severity.LABEL.get(f.severity, f.severity)
     mark = SEVERITY_SYMBOL.get(f.severity, "")
@@ -183,9 +187,11 @@ def _finding(i: int, f: findings_.Finding) -> list[str]:
         upstream = "not reported upstream: a ready-to-file issue follows"
     lines = [
         f"{i}. {mark} **{escape(label)}**: {escape(f.title)}",
-        f"   <br>{where} · {dtypes} · {escape(', '.join(f.devices))} · {f.results} results"
+        f"   <br>{where} · {dtypes} · {escape(', '.join(f.devices))} · {_count(f.results)}"
         f" · {upstream}",
     ]
+    if f.same_convention:
+        lines.append(f"   <br>same convention in: {escape(', '.join(f.same_convention))}")
     if f.issue:
         lines += [
             "",

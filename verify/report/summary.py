@@ -26,7 +26,7 @@ def findings_lines(report: Report, limit: int = SHOWN_FINDINGS) -> list[str]:
     ]
     if not found:
         return []
-    lines = [f"Findings, worst first ({findings_.headline(found)}):"]
+    lines = [f"Findings, worst first: {findings_.headline(found)}"]
     for i, f in enumerate(found[:limit], 1):
         label = severity.LABEL.get(f.severity, f.severity)
         upstream = (
@@ -37,7 +37,10 @@ def findings_lines(report: Report, limit: int = SHOWN_FINDINGS) -> list[str]:
         dtypes = " ".join(dtype_short(d) for d in f.dtypes)
         impls = ", ".join(f.implementations)
         lines.append(f"{i:>3}. [{label}] {f.title}")
-        lines.append(f"     {impls} · {dtypes} · {f.results} results · {upstream}")
+        count = f"{f.results} result{'s' * (f.results != 1)}"
+        lines.append(f"     {impls} · {dtypes} · {count} · {upstream}")
+        if f.same_convention:
+            lines.append(f"     same convention in: {', '.join(f.same_convention)}")
     if len(found) > limit:
         lines.append(f"     ... {len(found) - limit} more in the reports")
     return [*lines, ""]
