@@ -50,6 +50,7 @@ def test_round_trip_keeps_every_field_including_non_finite(tmp_path):
         else:
             assert b.max_ulp == a.max_ulp
     text = (tmp_path / "r.json").read_text("utf-8")
+
     def no_constants(name: str) -> None:  # strict JSON: no NaN/Infinity literals
         raise AssertionError(f"non-standard JSON constant {name}")
 

@@ -174,7 +174,7 @@ def _noscript_table(report: Report) -> str:
 def _finding_row(i: int, f: findings_.Finding) -> str:
     e = html.escape
     label = severity.LABEL.get(f.severity, f.severity)
-    where = ", ".join(e(x) for x in f.implementations)
+    where = ", ".join(e(x).replace(".", ".<wbr>") for x in f.implementations)
     dtypes = " ".join(e(dtype_short(d)) for d in f.dtypes)
     if f.links:
         prefix = "registered" if f.registered else "upstream"
@@ -277,7 +277,8 @@ def render(report: Report) -> str:
     finite = [
         r.finite_max_ulp if r.finite_max_ulp is not None else r.max_ulp
         for r in report.results
-        if r.finite_max_ulp is not None or r.max_ulp is not None
+        if r.finite_max_ulp is not None
+        or (r.max_ulp is not None and math.isfinite(r.max_ulp))  # reports without the field
     ]
     worst = format_number(max(finite)) if finite else "—"
     nonfinite = sum(r.nonfinite_mismatches for r in report.results)
