@@ -69,7 +69,7 @@ def judge(
     nonfinite_mismatches = int((~both_finite & ~np.isfinite(ulps)).sum())
     failed = max_ratio > 1.0
     message = ""
-    why = None
+    why: severity.Classification | None = None
     if failed:
         allowed = tolerance.allowed_error(ref, model_bound, dtype).reshape(-1)[worst]
         yv = float(y.astype(np.float64).reshape(-1)[worst])

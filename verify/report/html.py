@@ -274,12 +274,12 @@ def render(report: Report) -> str:
         if report.environment.get("interrupted")
         else ""
     )
-    finite = [
-        r.finite_max_ulp if r.finite_max_ulp is not None else r.max_ulp
-        for r in report.results
-        if r.finite_max_ulp is not None
-        or (r.max_ulp is not None and math.isfinite(r.max_ulp))  # reports without the field
-    ]
+    finite: list[float] = []
+    for r in report.results:
+        if r.finite_max_ulp is not None:
+            finite.append(r.finite_max_ulp)
+        elif r.max_ulp is not None and math.isfinite(r.max_ulp):  # reports without the field
+            finite.append(r.max_ulp)
     worst = format_number(max(finite)) if finite else "—"
     nonfinite = sum(r.nonfinite_mismatches for r in report.results)
     if nonfinite:
