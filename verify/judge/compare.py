@@ -44,14 +44,14 @@ def judge(
     y = np.asarray(result)
     pattern = inputs.pattern if inputs is not None else ""
     if y.shape != ref.shape:
-        why = severity.wrong_shape(what)
+        shape = severity.wrong_shape(what)
         return Verdict(
             failed=True,
             message=f"{what}: returned shape {list(y.shape)}, the reference has "
             f"{list(ref.shape)}, on {case}",
             reference_value=format_value(ref),
-            severity=why.severity,
-            severity_note=why.note,
+            severity=shape.severity,
+            severity_note=shape.note,
             input_pattern=pattern,
         )
     if ref.size == 0:
