@@ -338,6 +338,16 @@ def test_findings_lead_and_open_their_results(page):
     )
     issue = page.js("document.querySelector('#findings pre').textContent")
     assert issue.startswith("Title: ") and "torch 2.13.0" in issue and "import torch" in issue
+    page.js("""(() => { const box = document.getElementById('filter-text');
+        box.value = 'softmax'; box.dispatchEvent(new Event('input')); })()""")
+    names = page.js(
+        "[...document.querySelectorAll('#findings tr.finding:not([hidden])')]"
+        ".map(r => r.dataset.names)"
+    )
+    assert names == ["torch.softmax"]  # only the error finding of torch.softmax
+    page.js("""(() => { const box = document.getElementById('filter-text');
+        box.value = ''; box.dispatchEvent(new Event('input')); })()""")
+    assert page.js("document.querySelectorAll('#findings tr.finding:not([hidden])').length") >= 2
     ulp = page.js(
         "document.querySelector('tr[data-impl=\"torch.nn.functional.cross_entropy\"] td.ulp')"
         ".textContent"

@@ -200,7 +200,8 @@ def _finding_row(i: int, f: findings_.Finding) -> str:
         else ""
     )
     return (
-        f'<tr class="finding" data-severity="{e(f.severity)}" id="finding-{i}">'
+        f'<tr class="finding" data-severity="{e(f.severity)}" id="finding-{i}" '
+        f'data-framework="{e(f.framework)}" data-names="{e(" ".join(f.implementations))}">'
         f'<td class="num">{i}</td>'
         f'<td><span class="sev {e(f.severity)}">{e(label)}</span></td>'
         f'<td><div class="title">{e(f.title)}</div>{detail}</td>'

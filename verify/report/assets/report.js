@@ -392,7 +392,16 @@
     (plotted.length ? plotted : implementations).forEach(function (i) { plotSelect.appendChild(el("option", { value: i, text: i })); });
     plotSelect.addEventListener("change", renderPlots);
   }
+  /* the framework and name filters apply to the findings rows too */
+  function filterFindings() {
+    Array.prototype.forEach.call(document.querySelectorAll("#findings tr.finding"), function (row) {
+      var names = (row.getAttribute("data-names") || "").toLowerCase();
+      row.hidden = (state.framework && row.getAttribute("data-framework") !== state.framework) ||
+                   (state.text && names.indexOf(state.text) < 0);
+    });
+  }
   function update() {
+    filterFindings();
     renderMatrix();
     if (state.selected) { showDetails(state.selected.impl, state.selected.check); }
     renderPlots();
