@@ -41,7 +41,9 @@ from verify.results import Result
 
 MAX_CHARS = 60_000
 #: the findings list gets at most this share of :data:`MAX_CHARS`
-FINDINGS_CHARS = 30_000
+FINDINGS_CHARS = 24_000
+#: beyond it, findings are listed without their issue text, in this much more
+FINDINGS_LIST_CHARS = 16_000
 #: characters that start inline Markdown constructs anywhere in a line (emphasis, code, links,
 #: images, raw HTML after escaping, tables, strikethrough); line-start constructs cannot occur
 #: because escaped text never begins a line
@@ -174,7 +176,8 @@ def _count(n: int) -> str:
     return f"{n} result{'s' * (n != 1)}"
 
 
-def _finding(i: int, f: findings_.Finding) -> list[str]:
+def _finding(i: int, f: findings_.Finding, with_text: bool = True) -> list[str]:
+    """A finding as a list item; ``with_text`` adds its issue (or reproducer) block."""
     label = severity.LABEL.get(f.severity, f.severity)
     mark = SEVERITY_SYMBOL.get(f.severity, "")
     where = ", ".join(escape(x) for x in f.implementations)
@@ -184,7 +187,11 @@ def _finding(i: int, f: findings_.Finding) -> list[str]:
             link(u) for u in f.links
         )
     else:
-        upstream = "not reported upstream: a ready-to-file issue follows"
+        upstream = "not reported upstream" + (
+            ": a ready-to-file issue follows"
+            if with_text
+            else " (ready-to-file issue in conformance.html and .json)"
+        )
     lines = [
         f"{i}. {mark} **{escape(label)}**: {escape(f.title)}",
         f"   <br>{where} · {dtypes} · {escape(', '.join(f.devices))} · {_count(f.results)}"
@@ -192,7 +199,9 @@ def _finding(i: int, f: findings_.Finding) -> list[str]:
     ]
     if f.same_convention:
         lines.append(f"   <br>same convention in: {escape(', '.join(f.same_convention))}")
-    if f.issue:
+    if not with_text:
+        pass
+    elif f.issue:
         lines += [
             "",
             "   <details><summary>ready-to-file issue</summary>",
@@ -222,9 +231,13 @@ def _findings(report: Report) -> list[str]:
     lines = [f"### Findings, worst first ({escape(findings_.headline(found))})", ""]
     used = 0
     for i, f in enumerate(found, 1):
+        # every finding gets its lines; the issue texts go in while they fit the budget
         block = _finding(i, f)
         size = sum(len(line) + 1 for line in block)
         if used + size > FINDINGS_CHARS:
+            block = _finding(i, f, with_text=False)
+            size = sum(len(line) + 1 for line in block)
+        if used + size > FINDINGS_CHARS + FINDINGS_LIST_CHARS:
             lines += [f"_{len(found) - i + 1} more findings not shown (size limit)._", ""]
             break
         lines += block
