@@ -35,6 +35,8 @@ TABLE = [
     (-0.12451171875, -0.126953125, "bfloat16", False, sev.INACCURATE),
     (1.0000001192092896, 1.0, "float32", False, sev.INACCURATE),
     (12.0703125, 20.203125, "bfloat16", False, sev.INACCURATE),  # relative error 0.4
+    (1.3234889746638334e-11, 1.0, "float64", False, sev.NO_CORRECT_DIGITS),  # not one bit
+    (14.958853788872602, 56.88756590877391, "float64", False, sev.NO_CORRECT_DIGITS),
     # conventions: +inf/NaN inputs, NaN by rule
     (0.0, NAN, "float32", True, sev.CONVENTION),  # logsumexp gradient at +inf
     (NAN, 0.0, "float32", True, sev.CONVENTION),  # NaN in an ignored row

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import HypothesisException
 
 from verify.engine.outcome import ReferenceFailed, ReferenceMissing, Verdict, format_value
-from verify.judge import severity
+from verify.judge import input_pattern, severity
 from verify.profiles import Profile, get_profile, hypothesis_settings, search_seed
 from verify.registry.base import Implementation, Unsupported
 from verify.results import Result
@@ -287,14 +287,15 @@ class Search:
             result.severity = severity.ERROR
         return result
 
-    @staticmethod
-    def _classified(result: Result, verdict: Verdict) -> Result:
-        """``result`` with the severity of ``verdict`` (and its note and input pattern)."""
+    def _classified(self, result: Result, verdict: Verdict, kwargs: Mapping[str, Any]) -> Result:
+        """``result`` with the severity of ``verdict``, its note and the input pattern of the
+        failing case ``kwargs``."""
         result.severity = verdict.severity or severity.INACCURATE
         if verdict.severity_note:
             result.extra["severity_note"] = verdict.severity_note
-        if verdict.input_pattern:
-            result.extra["input_pattern"] = verdict.input_pattern
+        result.extra["input_pattern"] = (
+            verdict.input_pattern or input_pattern.profile(self.impl.op, kwargs, self.dtype).pattern
+        )
         return result
 
     def _bare_result(self, status: str, message: str, started: float, **extra: Any) -> Result:
@@ -334,7 +335,7 @@ class Search:
                 links=links,
                 known_issue=issue.link if issue else None,
             )
-            return self._classified(result, verdict)
+            return self._classified(result, verdict, kwargs)
         if self.deviations:
             dev, kwargs, verdict = next(iter(self.deviations.values()))
             result = self._result(
@@ -345,7 +346,7 @@ class Search:
                 reference_value=verdict.reference_value,
                 links=list(self.deviations),
             )
-            return self._classified(result, verdict)
+            return self._classified(result, verdict, kwargs)
         if self.reference_failures:
             self.notes.append(
                 f"{self.reference_failures} examples set aside because the reference failed "

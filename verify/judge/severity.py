@@ -16,9 +16,10 @@ error/bound ratio.  The classes, worst first:
 ``error``
     The check could not finish (the implementation crashed, hung, or the check raised).
 ``no_correct_digits``
-    A finite result without one correct digit: relative error at least 1, the wrong sign, a
-    nonzero where the answer is exactly 0, or a zero where the answer is a number at most the
-    machine epsilon in magnitude (an underflowed or cancelled small value).
+    A finite result without one correct digit: relative error at least 1/2 (not one correct
+    significant bit), the wrong sign, a nonzero where the answer is exactly 0, or a zero where
+    the answer is a number at most the machine epsilon in magnitude (an underflowed or
+    cancelled small value).
 ``inaccurate``
     A finite result with the right sign and some correct digits, outside the condition-aware
     bound of ``docs/tolerances.md``; the note says how many times the bound and how many ULPs.
@@ -28,9 +29,10 @@ error/bound ratio.  The classes, worst first:
     contract fixes one convention (``docs/contract.md`` section 2, ``docs/semantics.md``) where
     frameworks legitimately differ; the note says which convention the implementation follows.
 
-The relative error is ``|y - r| / |r|`` (Higham, *Accuracy and Stability of Numerical
-Algorithms*, 2nd ed., section 1.2: a relative error of 1 or more means no correct significant
-digit).  The machine epsilon is ``2^(1 - p)`` of the output format with ``p`` significand bits.
+The relative error is ``|y - r| / |r|``; a relative error below ``2^-k`` means about ``k``
+correct significant bits (Higham, *Accuracy and Stability of Numerical Algorithms*, 2nd ed.,
+section 1.2), so one of at least 1/2 leaves none.  The machine epsilon is ``2^(1 - p)`` of
+the output format with ``p`` significand bits.
 """
 
 from __future__ import annotations
@@ -47,6 +49,9 @@ ERROR = "error"
 NO_CORRECT_DIGITS = "no_correct_digits"
 INACCURATE = "inaccurate"
 CONVENTION = "convention"
+
+#: a relative error from which a result has no correct significant bit
+NO_DIGITS_RELATIVE_ERROR = 0.5
 
 #: the severity classes, worst first (the order of the findings list)
 SEVERITIES: tuple[str, ...] = (
@@ -74,8 +79,8 @@ MEANING: dict[str, str] = {
     "inputs or -inf masks, a wrong shape, or an exception on a valid input",
     ACCEPTED_BAD_INPUT: "input outside the contract silently accepted with a finite result",
     ERROR: "the check could not finish: the implementation crashed or hung, or the check raised",
-    NO_CORRECT_DIGITS: "a finite result without one correct digit: relative error >= 1, the wrong "
-    "sign, or a zero for a tiny value",
+    NO_CORRECT_DIGITS: "a finite result without one correct digit: relative error >= 1/2, the "
+    "wrong sign, or a zero for a tiny value",
     INACCURATE: "right sign and some correct digits, but outside the error bound",
     CONVENTION: "a value at +inf/NaN inputs or a NaN-by-convention case where the contract fixes "
     "one convention and frameworks differ",
@@ -161,7 +166,7 @@ def classify(
         return Classification(
             NO_CORRECT_DIGITS, f"{subject} {y!r} of the wrong sign; correctly rounded {r!r}"
         )
-    if rel >= 1.0:
+    if rel >= NO_DIGITS_RELATIVE_ERROR:
         return Classification(
             NO_CORRECT_DIGITS, f"{subject} {y!r}, relative error {rel:.3g}; correctly rounded {r!r}"
         )
