@@ -224,3 +224,10 @@ def test_terminal_summary_leads_with_findings():
     assert text.index("[wrong value]") < text.index("[inaccurate]") < text.index("implementation")
     assert "not reported upstream" in text
     assert text.rstrip().endswith("in 3 unregistered non-conforming results")
+
+
+def test_junit_failure_type_is_the_severity():
+    from verify.report import junit
+
+    xml = junit.render(_report())
+    assert 'type="wrong_value"' in xml and 'type="convention"' in xml
