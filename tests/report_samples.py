@@ -56,6 +56,9 @@ def sample_report() -> Report:
             max_ulp=math.inf,
             max_bound_ratio=math.nan,
             message="loss is nan, reference inf",
+            severity="wrong_value",
+            finite_max_ulp=1.5,
+            nonfinite_mismatches=2,
             reproducer="import torch\nprint(1)",
             reference_value="inf",
             links=["https://pytorch.org/docs/stable/"],
@@ -75,7 +78,11 @@ def sample_report() -> Report:
             message="unsupported",
         ),
         result(
-            check="special_values", status="fail", known_issue="https://github.com/x/y/issues/1"
+            check="special_values",
+            status="fail",
+            severity="convention",
+            known_issue="https://github.com/x/y/issues/1",
+            extra={"input_pattern": "+inf in input"},
         ),
         result(
             "torch.softmax",

@@ -313,6 +313,48 @@ def test_cell_details_and_plots(page):
     assert "no data" in page.js("document.getElementById('plots-body').textContent")
 
 
+def test_findings_lead_and_open_their_results(page):
+    def top(selector):
+        return page.js(
+            f"document.querySelector({json.dumps(selector)}).getBoundingClientRect().top"
+        )
+
+    assert top("#findings") < top("#matrix")
+    severities = page.js(
+        "[...document.querySelectorAll('#findings tr.finding')].map(r => r.dataset.severity)"
+    )
+    assert severities[0] == "wrong_value" and "convention" in severities
+    assert "findings" in page.js("document.getElementById('verdict').textContent")
+    page.js("document.querySelector('#findings a[data-show-impl]').click()")
+    assert not page.js("document.getElementById('details').hidden")
+    heading = page.js("document.querySelector('#details h2').textContent")
+    assert heading.startswith("torch.nn.functional.cross_entropy")
+    assert "wrong value" in page.js("document.getElementById('details').textContent")
+    page.js("document.querySelector('#findings tr.finding details').open = true")
+    page.js("document.querySelector('#findings button.copy').click()")
+    assert page.js("document.querySelector('#findings button.copy').textContent") in (
+        "copied",
+        "copy failed",
+    )
+    issue = page.js("document.querySelector('#findings pre').textContent")
+    assert issue.startswith("Title: ") and "torch 2.13.0" in issue and "import torch" in issue
+    page.js("""(() => { const box = document.getElementById('filter-text');
+        box.value = 'softmax'; box.dispatchEvent(new Event('input')); })()""")
+    names = page.js(
+        "[...document.querySelectorAll('#findings tr.finding:not([hidden])')]"
+        ".map(r => r.dataset.names)"
+    )
+    assert names == ["torch.softmax"]  # only the error finding of torch.softmax
+    page.js("""(() => { const box = document.getElementById('filter-text');
+        box.value = ''; box.dispatchEvent(new Event('input')); })()""")
+    assert page.js("document.querySelectorAll('#findings tr.finding:not([hidden])').length") >= 2
+    ulp = page.js(
+        "document.querySelector('tr[data-impl=\"torch.nn.functional.cross_entropy\"] td.ulp')"
+        ".textContent"
+    )
+    assert ulp == "1.5 +2 non-finite"
+
+
 def test_hostile_strings_stay_text(page):
     from tests.runner_fakes import HOSTILE
 

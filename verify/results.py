@@ -70,6 +70,14 @@ class Result:
     baseline: str | None = None
     duration_s: float | None = None
     extra: dict[str, Any] = dataclasses.field(default_factory=dict)
+    #: how bad a non-pass result is: a class of ``verify.judge.severity`` (wrong_value,
+    #: accepted_bad_input, error, no_correct_digits, inaccurate, convention); None on pass/skip
+    severity: str | None = None
+    #: the largest ULP error over the comparisons where both values are finite (``max_ulp`` is
+    #: ``inf`` as soon as one NaN or infinity mismatches), and how many examples had such a
+    #: non-finite mismatch
+    finite_max_ulp: float | None = None
+    nonfinite_mismatches: int = 0
 
     def __post_init__(self) -> None:
         if self.check not in CHECKS:
@@ -97,9 +105,11 @@ class Result:
                 out[name] = repr(float(value))  # "inf" / "nan": JSON has no literal for them
         if not out["extra"]:
             del out["extra"]
-        for name in ("duration_s", "known_issue", "baseline"):
+        for name in ("duration_s", "known_issue", "baseline", "severity", "finite_max_ulp"):
             if out[name] is None:
                 del out[name]
+        if not out["nonfinite_mismatches"]:
+            del out["nonfinite_mismatches"]
         return out
 
     @classmethod
@@ -108,7 +118,7 @@ class Result:
         fields = {f.name for f in dataclasses.fields(cls)}
         known = {k: v for k, v in obj.items() if k in fields}
         unknown = {k: v for k, v in obj.items() if k not in fields}
-        for name in ("max_ulp", "max_bound_ratio", "duration_s"):
+        for name in ("max_ulp", "max_bound_ratio", "duration_s", "finite_max_ulp"):
             if isinstance(known.get(name), str):
                 known[name] = float(known[name])
         result = cls(**known)

@@ -13,8 +13,9 @@ from typing import Any
 from verify.engine.outcome import ImplementationRaised, Verdict, call_impl
 from verify.engine.search import Search
 from verify.judge import reference_values as refv
-from verify.judge import tolerance
+from verify.judge import severity, tolerance
 from verify.judge.compare import judge
+from verify.judge.input_pattern import profile
 from verify.profiles import Profile
 from verify.registry.base import Implementation
 from verify.results import Result
@@ -29,16 +30,21 @@ def evaluate_forward(
     """Judge one forward call of ``impl`` on ``kwargs`` against the reference."""
     ref = refv.forward(impl.op, kwargs, dtype)
     case = describe_case(impl.op, dict(kwargs))
+    inputs = profile(impl.op, kwargs, dtype)
     try:
         y = call_impl(impl.forward, dict(kwargs), device)
     except ImplementationRaised as exc:
+        why = severity.raised_on_valid_input("forward")
         return Verdict(
             failed=True,
             message=f"forward raised {exc} on a valid input: {case}",
             reference_value=str(ref.tolist()),
+            severity=why.severity,
+            severity_note=f"{why.note}: {exc}",
+            input_pattern=inputs.pattern,
         )
     bound = tolerance.forward_bound(impl.op, kwargs, dtype)
-    return judge(y, ref, bound, dtype, what="forward", case=case)
+    return judge(y, ref, bound, dtype, what="forward", case=case, inputs=inputs, who=impl.framework)
 
 
 def run(

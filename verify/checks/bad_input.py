@@ -7,8 +7,9 @@ linear weight of the wrong width) it records one of:
 
 - ``raises``: a clear error (exception type and message recorded);
 - ``NaN/inf``: a non-finite result that signals the problem;
-- ``silent``: a finite number, silently wrong; this fails unless a registered
-  :class:`~verify.registry.base.Deviation` covering ``bad_input`` documents it.
+- ``silent``: a finite number, silently wrong; this fails (severity ``accepted_bad_input``)
+  unless a registered :class:`~verify.registry.base.Deviation` covering ``bad_input``
+  documents it.  The input pattern of the result names the invalid input.
 
 The cases are fixed (not searched): they are built from a small seeded valid case.  On CUDA an
 out-of-range index can trigger a device-side assert that poisons the process's context, so the
@@ -25,6 +26,7 @@ import numpy as np
 
 from verify.engine.outcome import format_value
 from verify.engine.search import matching_deviation, reproducer_for
+from verify.judge import severity
 from verify.judge.ulp import float_format
 from verify.ops import CLASS_LOSSES, FUSED_LINEAR, SOFTMAX_FAMILY, class_count
 from verify.profiles import Profile
@@ -150,6 +152,7 @@ def run(
     findings: list[str] = []
     silent: list[tuple[str, dict[str, Any], str]] = []
     deviations: list[Any] = []
+    deviating: list[str] = []
     examples = 0
     unsupported = ""
     for desc, kw in bad_cases(impl, dtype, seed or 0):
@@ -164,6 +167,7 @@ def run(
             dev = matching_deviation(impl, CHECK, kw)
             if dev is not None:
                 deviations.append(dev)
+                deviating.append(desc)
             else:
                 silent.append((desc, kw, detail))
     common = dict(
@@ -187,6 +191,8 @@ def run(
             message=f"accepts invalid input without an error: {desc}: {detail}. All: {summary}",
             reproducer=reproducer_for(impl, kw, device, ""),
             links=[d.link for d in deviations],
+            severity=severity.ACCEPTED_BAD_INPUT,
+            extra={"input_pattern": f"bad input: {desc}", "severity_note": f"{desc}: {detail}"},
             **common,
         )
     if deviations:
@@ -194,6 +200,8 @@ def run(
             status="deviation",
             message=f"documented behaviour: {summary}",
             links=sorted({d.link for d in deviations}),
+            severity=severity.ACCEPTED_BAD_INPUT,
+            extra={"input_pattern": f"bad input: {deviating[0]}"},
             **common,
         )
     return Result(status="pass", message=summary, **common)

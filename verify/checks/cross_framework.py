@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from verify.engine.agreement import agreement
 from verify.engine.outcome import ImplementationRaised, Verdict, call_impl
 from verify.engine.search import Search, skip_result
+from verify.judge import input_pattern, severity, tolerance
 from verify.judge import reference_values as refv
-from verify.judge import tolerance
 from verify.judge.compare import judge
 from verify.profiles import Profile
 from verify.registry.base import Implementation, Unsupported
@@ -67,20 +67,31 @@ def run(
     def evaluate(pair: tuple[dict[str, Any], Implementation]) -> Verdict | None:
         kw, other = pair
         case = describe_case(impl.op, kw)
+        inputs = input_pattern.profile(impl.op, kw, dtype)
         try:
             a = call_impl(impl.forward, dict(kw), device)
         except ImplementationRaised as exc:
-            return Verdict(failed=True, message=f"raised {exc} on a valid input: {case}")
+            why = severity.raised_on_valid_input("forward")
+            return Verdict(
+                failed=True,
+                message=f"raised {exc} on a valid input: {case}",
+                severity=why.severity,
+                severity_note=f"{why.note}: {exc}",
+                input_pattern=inputs.pattern,
+            )
         try:
             b = call_impl(other.forward, dict(kw), "cpu")
         except (Unsupported, ImplementationRaised):
             return None
         bound = tolerance.forward_bound(impl.op, kw, dtype)
         v = agreement(a, b, bound, bound, dtype, what=f"{impl.name} vs {other.name}", case=case)
+        v.input_pattern = inputs.pattern
         if not v.failed:
             return v
         ref = refv.forward(impl.op, kw, dtype)
-        own = judge(a, ref, bound, dtype, what="forward", case=case)
+        own = judge(
+            a, ref, bound, dtype, what="forward", case=case, inputs=inputs, who=impl.framework
+        )
         if own.failed:
             own.message = f"disagrees with {other.name}, and is the one off: {own.message}"
             return own

@@ -55,6 +55,9 @@ def merge(a: Result, b: Result) -> Result:
     ratios = [x for x in (a.max_bound_ratio, b.max_bound_ratio) if x is not None]
     worse.max_ulp = max(ulps) if ulps else None
     worse.max_bound_ratio = max(ratios) if ratios else None
+    finite = [x for x in (a.finite_max_ulp, b.finite_max_ulp) if x is not None]
+    worse.finite_max_ulp = max(finite) if finite else None
+    worse.nonfinite_mismatches = a.nonfinite_mismatches + b.nonfinite_mismatches
     worse.duration_s = (a.duration_s or 0.0) + (b.duration_s or 0.0)
     if worse.status == "pass" and other.status == "pass":
         worse.message = f"{a.message}; {b.message}"

@@ -19,8 +19,9 @@ from verify import ops
 from verify.engine.outcome import ImplementationRaised, Verdict, call_impl
 from verify.engine.search import Search, skip_result
 from verify.judge import reference_values as refv
-from verify.judge import tolerance
+from verify.judge import severity, tolerance
 from verify.judge.compare import judge_many
+from verify.judge.input_pattern import profile
 from verify.profiles import Profile
 from verify.registry.base import Implementation
 from verify.results import Result
@@ -48,10 +49,18 @@ def evaluate_gradient(
     case = (
         describe_case(impl.op, dict(kwargs)) + f" with grad_output {g.astype(np.float64).tolist()}"
     )
+    inputs = profile(impl.op, kwargs, dtype)
     try:
         got = call_impl(impl.vjp, dict(kwargs), g, device)
     except ImplementationRaised as exc:
-        return Verdict(failed=True, message=f"gradient raised {exc} on a valid input: {case}")
+        why = severity.raised_on_valid_input("gradient")
+        return Verdict(
+            failed=True,
+            message=f"gradient raised {exc} on a valid input: {case}",
+            severity=why.severity,
+            severity_note=f"{why.note}: {exc}",
+            input_pattern=inputs.pattern,
+        )
     bounds = tolerance.gradient_bound(impl.op, kwargs, g, dtype)
     refs = ref if isinstance(ref, tuple) else (ref,)
     gots = tuple(got) if isinstance(got, tuple | list) else (got,)
@@ -68,7 +77,7 @@ def evaluate_gradient(
         for i in range(min(len(gots), len(refs), len(bnds)))
         if gots[i] is not None and refs[i] is not None
     ]
-    return judge_many(parts, dtype, case)
+    return judge_many(parts, dtype, case, inputs=inputs, who=impl.framework)
 
 
 def run(

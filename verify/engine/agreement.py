@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from verify.engine.outcome import Verdict
-from verify.judge import tolerance
+from verify.judge import severity, tolerance
 
 
 def agreement(
@@ -44,6 +44,7 @@ def agreement(
         return Verdict(
             failed=True,
             message=f"{what}: shapes {list(av.shape)} and {list(bv.shape)} differ, on {case}",
+            severity=severity.WRONG_VALUE,
         )
     if av.size == 0:
         return Verdict(failed=False, max_bound_ratio=0.0)
@@ -62,13 +63,21 @@ def agreement(
     worst = int(np.argmax(flat))
     failed = bool(flat[worst] > 1.0)
     message = ""
+    why = None
     if failed:
         idx = tuple(int(i) for i in np.unravel_index(worst, av.shape)) if av.ndim else ()
         message = (
             f"{what}: at {idx if idx else 'the scalar result'} {float(av.reshape(-1)[worst])!r} "
             f"vs {float(bv.reshape(-1)[worst])!r} (bound ratio {flat[worst]:.3g}), on {case}"
         )
-    return Verdict(failed=failed, max_bound_ratio=float(flat[worst]), message=message)
+        why = severity.classify_disagreement(av.reshape(-1)[worst], bv.reshape(-1)[worst], dtype)
+    return Verdict(
+        failed=failed,
+        max_bound_ratio=float(flat[worst]),
+        message=message,
+        severity=why.severity if why else None,
+        severity_note=f"{what}: {why.note}" if why else "",
+    )
 
 
 @dataclasses.dataclass(frozen=True)

@@ -50,6 +50,15 @@ class Verdict:
     kwargs: Mapping[str, Any] | None = None
     #: which implementation the reproducer should call (defaults to the one under test)
     reproduce_with: Any = None
+    #: how bad a failure is (a class of :mod:`verify.judge.severity`), and one line saying why
+    severity: str | None = None
+    severity_note: str = ""
+    #: what is special about the case's inputs (:mod:`verify.judge.input_pattern`)
+    input_pattern: str = ""
+    #: the largest ULP error over the elements where both values are finite
+    finite_max_ulp: float | None = None
+    #: elements where a NaN or an infinity on either side does not match
+    nonfinite_mismatches: int = 0
 
 
 def call_reference(op: str, *, grad: bool = False, **kwargs: Any) -> Any:

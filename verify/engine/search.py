@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import Flaky, FlakyFailure, FlakyStrategyDefinition, HypothesisException
 
 from verify.engine.outcome import ReferenceFailed, Verdict, format_value
+from verify.judge import input_pattern, severity
 from verify.profiles import Profile, get_profile, hypothesis_settings, search_seed
 from verify.registry.base import Implementation, Unsupported
 from verify.results import Result
@@ -144,6 +145,8 @@ class Search:
         self.supported = 0
         self.max_ulp: float | None = None
         self.max_ratio: float | None = None
+        self.finite_max_ulp: float | None = None
+        self.nonfinite_mismatches = 0
         self.unsupported_reason = ""
         self.deviations: dict[str, Any] = {}
         self.failure: tuple[Mapping[str, Any], Verdict] | None = None
@@ -164,6 +167,9 @@ class Search:
             self.max_ulp = max(self.max_ulp or 0.0, verdict.max_ulp)
         if verdict.max_bound_ratio is not None:
             self.max_ratio = max(self.max_ratio or 0.0, verdict.max_bound_ratio)
+        if verdict.finite_max_ulp is not None:
+            self.finite_max_ulp = max(self.finite_max_ulp or 0.0, verdict.finite_max_ulp)
+        self.nonfinite_mismatches += verdict.nonfinite_mismatches > 0
 
     def _add_point(self, kwargs: Mapping[str, Any], verdict: Verdict) -> None:
         """One plot point: the example's largest finite logit magnitude, its class count and
@@ -239,7 +245,11 @@ class Search:
             if dev is not None:
                 self.deviations.setdefault(dev.link, (dev, kwargs, verdict))
                 return False
-            if self.failure is None or len(key) <= len(self.failing_key):
+            # the reproducer: the smallest of the most severe failures seen
+            if self.failure is None or (severity.rank(verdict.severity), -len(key)) >= (
+                severity.rank(self.failure[1].severity),
+                -len(self.failing_key),
+            ):
                 self.failure = (kwargs, verdict)
                 self.failing_key = key
             self.failing_keys.add(key)
@@ -307,6 +317,21 @@ class Search:
         result = self._bare_result(status, message, started, **extra)
         if self.points:
             result.extra["points"] = list(self.points)
+        result.finite_max_ulp = self.finite_max_ulp
+        result.nonfinite_mismatches = self.nonfinite_mismatches
+        if status == "error":
+            result.severity = severity.ERROR
+        return result
+
+    def _classified(self, result: Result, verdict: Verdict, kwargs: Mapping[str, Any]) -> Result:
+        """``result`` with the severity of ``verdict``, its note and the input pattern of the
+        failing case ``kwargs``."""
+        result.severity = verdict.severity or severity.INACCURATE
+        if verdict.severity_note:
+            result.extra["severity_note"] = verdict.severity_note
+        result.extra["input_pattern"] = (
+            verdict.input_pattern or input_pattern.profile(self.impl.op, kwargs, self.dtype).pattern
+        )
         return result
 
     def _bare_result(self, status: str, message: str, started: float, **extra: Any) -> Result:
@@ -337,7 +362,7 @@ class Search:
                 message += f" (registered upstream issue: {issue.description})"
             if self.deviations:
                 links += list(self.deviations)
-            return self._result(
+            result = self._result(
                 "fail",
                 message,
                 started,
@@ -346,9 +371,10 @@ class Search:
                 links=links,
                 known_issue=issue.link if issue else None,
             )
+            return self._classified(result, verdict, kwargs)
         if self.deviations:
             dev, kwargs, verdict = next(iter(self.deviations.values()))
-            return self._result(
+            result = self._result(
                 "deviation",
                 f"documented deviation: {dev.description}; e.g. {verdict.message}",
                 started,
@@ -356,6 +382,7 @@ class Search:
                 reference_value=verdict.reference_value,
                 links=list(self.deviations),
             )
+            return self._classified(result, verdict, kwargs)
         if self.reference_failures:
             self.notes.append(
                 f"{self.reference_failures} examples set aside because the reference failed "

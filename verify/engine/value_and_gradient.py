@@ -36,6 +36,8 @@ def run_both(
         grad = evaluate_gradient(impl, kwargs, g, dtype, device)
         grad.max_ulp = max(grad.max_ulp or 0.0, verdict.max_ulp or 0.0)
         grad.max_bound_ratio = max(grad.max_bound_ratio or 0.0, verdict.max_bound_ratio or 0.0)
+        grad.finite_max_ulp = max(grad.finite_max_ulp or 0.0, verdict.finite_max_ulp or 0.0)
+        grad.nonfinite_mismatches += verdict.nonfinite_mismatches
         return grad
 
     search = Search(

@@ -9,5 +9,7 @@ that drives it (``verify.engine``) and the checks that choose what to compare
 - :mod:`verify.judge.tolerance` -- the error model of each op: the bound a careful
   implementation stays within (``docs/tolerances.md``);
 - :mod:`verify.judge.reference_values` -- the correctly rounded reference for a case;
+- :mod:`verify.judge.input_pattern` -- what is special about a case's inputs;
+- :mod:`verify.judge.severity` -- how bad a non-conformance is (the severity classes);
 - :mod:`verify.judge.compare` -- one returned array against the reference, under the bound.
 """

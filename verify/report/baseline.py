@@ -53,6 +53,8 @@ def apply_baseline(
             result.extra["baseline_status"] = old.status
             if old.max_ulp is not None:
                 result.extra["baseline_max_ulp"] = old.max_ulp
+            if old.severity:
+                result.extra["baseline_severity"] = old.severity
         counts[result.baseline] += 1
         seen.add(result.key)
     missing = sorted(key for key in old_by_key if key not in seen)

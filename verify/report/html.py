@@ -1,6 +1,9 @@
 """``conformance.html``: one self-contained page (inline CSS and JS, no network at all).
 
-The page embeds the report as JSON in a ``<script type="application/json">`` element and a
+The page leads with the findings (:mod:`verify.report.findings`): one row per distinct
+problem, worst first, with its severity, the implementations and dtypes it hits, its upstream
+link or a ready-to-file issue with a copy button, and a link to its results in the matrix.
+It embeds the report as JSON in a ``<script type="application/json">`` element and a
 small script (``assets/report.js``) renders from it: a sortable, filterable implementation x
 check matrix whose cells open their details (max ULP error, bound ratio, examples, message,
 reproducer with a copy button, links) and accuracy plots in inline SVG, ULP error against the
@@ -28,6 +31,8 @@ import math
 from importlib import resources
 from typing import Any
 
+from verify.judge import severity
+from verify.report import findings as findings_
 from verify.report.json_report import jsonable
 from verify.report.model import Report, status_counts
 from verify.report.text import (
@@ -37,6 +42,9 @@ from verify.report.text import (
     format_number,
     verdict,
 )
+
+#: findings shown before the rest are folded into a "more" block
+FINDINGS_SHOWN = 15
 
 #: Per result, at most this many accuracy points are embedded (the worst ones always).
 MAX_POINTS = 600
@@ -163,6 +171,94 @@ def _noscript_table(report: Report) -> str:
     )
 
 
+def _finding_row(i: int, f: findings_.Finding) -> str:
+    e = html.escape
+    label = severity.LABEL.get(f.severity, f.severity)
+    where = ", ".join(e(x).replace(".", ".<wbr>") for x in f.implementations)
+    dtypes = " ".join(e(dtype_short(d)) for d in f.dtypes)
+    if f.links:
+        prefix = "registered" if f.registered else "upstream"
+        upstream = f'<span class="muted">{prefix}:</span> ' + " ".join(_link(u) for u in f.links)
+    else:
+        upstream = '<span class="unreported">not reported</span>'
+    body = f.issue or f.reproducer
+    what = "ready-to-file issue" if f.issue else "reproducer"
+    detail = (
+        f'<details><summary>{what}</summary><div class="block">'
+        f'<button class="copy" type="button" data-copy="finding-{i}-text">copy {what}</button>'
+        f'<pre id="finding-{i}-text">{e(body)}</pre></div></details>'
+        if body
+        else ""
+    )
+    show = (
+        f'<a href="#details" class="show" data-show-impl="{e(f.implementations[0])}" '
+        f'data-show-check="{e(f.check)}">{f.results} result{"s" * (f.results != 1)}</a>'
+    )
+    same = (
+        f'<br><span class="muted">same convention in: {e(", ".join(f.same_convention))}</span>'
+        if f.same_convention
+        else ""
+    )
+    return (
+        f'<tr class="finding" data-severity="{e(f.severity)}" id="finding-{i}" '
+        f'data-framework="{e(f.framework)}" data-names="{e(" ".join(f.implementations))}">'
+        f'<td class="num">{i}</td>'
+        f'<td><span class="sev {e(f.severity)}">{e(label)}</span></td>'
+        f'<td><div class="title">{e(f.title)}</div>{detail}</td>'
+        f'<td class="where"><code>{where}</code><br>{dtypes} · {e(", ".join(f.devices))}'
+        f"<br>{show}{same}</td>"
+        f"<td>{upstream}</td></tr>"
+    )
+
+
+def _link(url: str) -> str:
+    e = html.escape
+    if url.startswith(("https://", "http://")):
+        return f'<a href="{e(url, quote=True)}" rel="noopener noreferrer">{e(url)}</a>'
+    return f"<code>{e(url)}</code>"
+
+
+def _findings(report: Report) -> str:
+    found = findings_.group(report.results, report.environment)
+    failures = [f for f in found if f.status != "deviation"]
+    deviations = [f for f in found if f.status == "deviation"]
+    if not failures and not deviations:
+        return '<p class="muted" id="no-findings">No findings: every result conforms.</p>'
+    parts = []
+    head = (
+        '<table class="findings"><thead><tr><th>#</th><th>severity</th><th>problem</th>'
+        "<th>where</th><th>upstream</th></tr></thead><tbody>"
+    )
+    if failures:
+        rows = [_finding_row(i, f) for i, f in enumerate(failures, 1)]
+        shown, more = rows[:FINDINGS_SHOWN], rows[FINDINGS_SHOWN:]
+        parts.append(head + "".join(shown) + "</tbody></table>")
+        if more:
+            parts.append(
+                f"<details><summary>{len(more)} more findings</summary>"
+                + head
+                + "".join(more)
+                + "</tbody></table></details>"
+            )
+    if deviations:
+        start = len(failures) + 1
+        rows = [_finding_row(start + i, f) for i, f in enumerate(deviations)]
+        parts.append(
+            f'<details id="deviations"><summary>{len(deviations)} documented deviations '
+            "(behaviour the framework documents)</summary>"
+            + head
+            + "".join(rows)
+            + "</tbody></table></details>"
+        )
+    legend = " ".join(
+        f'<span class="sev {s}" title="{html.escape(severity.MEANING[s])}">'
+        f"{html.escape(severity.LABEL[s])}</span>"
+        for s in severity.SEVERITIES
+    )
+    parts.append(f'<p class="muted legend">worst first: {legend} (hover for meaning)</p>')
+    return "\n".join(parts)
+
+
 def render(report: Report) -> str:
     """The HTML page of ``report``."""
     e = html.escape
@@ -179,8 +275,16 @@ def render(report: Report) -> str:
         if report.environment.get("interrupted")
         else ""
     )
-    max_ulps = [r.max_ulp for r in report.results if r.max_ulp is not None]
-    worst = format_number(max(max_ulps)) if max_ulps else "—"
+    finite: list[float] = []
+    for r in report.results:
+        if r.finite_max_ulp is not None:
+            finite.append(r.finite_max_ulp)
+        elif r.max_ulp is not None and math.isfinite(r.max_ulp):  # reports without the field
+            finite.append(r.max_ulp)
+    worst = format_number(max(finite)) if finite else "—"
+    nonfinite = sum(r.nonfinite_mismatches for r in report.results)
+    if nonfinite:
+        worst += f", {nonfinite} examples with non-finite mismatches"
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -198,12 +302,18 @@ def render(report: Report) -> str:
 <h1>xent-conformance report</h1>
 <p class="verdict {"ok" if ok else "bad"}" id="verdict">{e(line)}</p>
 {interrupted}
-<p class="counts">{count_spans}<span class="muted">largest ULP error: {e(worst)}</span></p>
+<p class="counts">{count_spans}<span class="muted">largest finite ULP error: {e(worst)}</span></p>
+</header>
+<main>
+<h2 id="findings-head">Findings, worst first</h2>
+<section id="findings">
+{_findings(report)}
+</section>
+<details class="env"><summary>environment</summary>
 <dl class="env">
 {_environment(report)}
 </dl>
-</header>
-<main>
+</details>
 <h2>Matrix</h2>
 <div class="controls" id="controls">
 <label>implementation <input type="search" id="filter-text" placeholder="filter by name"></label>

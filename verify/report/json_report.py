@@ -17,6 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from verify.report import findings
 from verify.report.atomic import write_text_atomic
 from verify.report.model import Report
 
@@ -55,9 +56,16 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
+def document(report: Report) -> dict[str, Any]:
+    """The JSON document of ``report``, with its ``findings`` (:mod:`verify.report.findings`)."""
+    doc = report.to_json()
+    doc["findings"] = [f.to_json() for f in findings.group(report.results, report.environment)]
+    return doc
+
+
 def dumps(report: Report) -> str:
     """The report as JSON text (UTF-8 safe, strict JSON: no NaN literals)."""
-    return json.dumps(jsonable(report.to_json()), indent=1, ensure_ascii=False, allow_nan=False)
+    return json.dumps(jsonable(document(report)), indent=1, ensure_ascii=False, allow_nan=False)
 
 
 def validate(document: Any) -> None:

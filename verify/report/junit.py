@@ -66,7 +66,8 @@ def _testcase(suite: ET.Element, r: Result) -> str:
         node.text = _body(r)
         return "skipped"
     if r.status == "fail":
-        node = ET.SubElement(case, "failure", message=first_line, type="nonconformance")
+        kind = r.severity or "nonconformance"  # the severity class names the failure type
+        node = ET.SubElement(case, "failure", message=first_line, type=xml_text(kind))
         node.text = _body(r)
         return "failure"
     if r.status == "error":

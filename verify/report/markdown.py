@@ -1,8 +1,10 @@
 """``conformance.md``: GitHub-flavoured Markdown for a pull-request comment or a CI step summary.
 
-Layout: a verdict line, the environment, the implementation x check matrix (per dtype, how
-many devices passed, deviated, failed...), then every failure and error with its reproducer in
-a fenced code block, then the documented deviations.
+Layout: a verdict line (the findings counted by severity), the findings, worst first (one
+cause each, with the implementations and dtypes it hits, its minimal reproducer, its upstream
+link or a ready-to-file issue in a collapsed block), the environment, the implementation x
+check matrix (per dtype, how many devices passed, deviated, failed...), then every failure and
+error with its reproducer in a fenced code block, then the documented deviations.
 
 Everything an implementation can put into a report (names, messages, reproducers, URLs) is
 treated as hostile: table cells and prose are HTML-escaped and Markdown punctuation is
@@ -21,19 +23,27 @@ import re
 import urllib.parse
 from collections import Counter
 
+from verify.judge import severity
+from verify.report import findings as findings_
 from verify.report.model import Report, status_counts
 from verify.report.text import (
+    SEVERITY_SYMBOL,
     STATUS_ORDER,
     STATUS_SYMBOL,
     checks_present,
     dtype_short,
     dtypes_present,
     format_number,
+    ulp_summary,
     verdict,
 )
 from verify.results import Result
 
 MAX_CHARS = 60_000
+#: the findings list gets at most this share of :data:`MAX_CHARS`
+FINDINGS_CHARS = 24_000
+#: beyond it, findings are listed without their issue text, in this much more
+FINDINGS_LIST_CHARS = 16_000
 #: characters that start inline Markdown constructs anywhere in a line (emphasis, code, links,
 #: images, raw HTML after escaping, tables, strikethrough); line-start constructs cannot occur
 #: because escaped text never begins a line
@@ -132,6 +142,8 @@ def _environment(report: Report) -> list[str]:
 
 def _detail(r: Result) -> list[str]:
     tags = [r.status]
+    if r.severity:
+        tags.append(severity.LABEL.get(r.severity, r.severity))
     if r.known_issue:
         tags.append("known upstream issue")
     if r.baseline:
@@ -144,7 +156,7 @@ def _detail(r: Result) -> list[str]:
         head,
         "",
         f"{escape(', '.join(tags))}; {r.examples} examples; "
-        f"max ULP error {escape(format_number(r.max_ulp))}; "
+        f"max ULP error {escape(ulp_summary(r))}; "
         f"max error/bound {escape(format_number(r.max_bound_ratio))}",
         "",
     ]
@@ -160,6 +172,83 @@ def _detail(r: Result) -> list[str]:
     return lines
 
 
+def _count(n: int) -> str:
+    return f"{n} result{'s' * (n != 1)}"
+
+
+def _finding(i: int, f: findings_.Finding, with_text: bool = True) -> list[str]:
+    """A finding as a list item; ``with_text`` adds its issue (or reproducer) block."""
+    label = severity.LABEL.get(f.severity, f.severity)
+    mark = SEVERITY_SYMBOL.get(f.severity, "")
+    where = ", ".join(escape(x) for x in f.implementations)
+    dtypes = " ".join(escape(dtype_short(d)) for d in f.dtypes)
+    if f.links:
+        upstream = ("registered: " if f.registered else "upstream: ") + ", ".join(
+            link(u) for u in f.links
+        )
+    else:
+        upstream = "not reported upstream" + (
+            ": a ready-to-file issue follows"
+            if with_text
+            else " (ready-to-file issue in conformance.html and .json)"
+        )
+    lines = [
+        f"{i}. {mark} **{escape(label)}**: {escape(f.title)}",
+        f"   <br>{where} · {dtypes} · {escape(', '.join(f.devices))} · {_count(f.results)}"
+        f" · {upstream}",
+    ]
+    if f.same_convention:
+        lines.append(f"   <br>same convention in: {escape(', '.join(f.same_convention))}")
+    if not with_text:
+        pass
+    elif f.issue:
+        lines += [
+            "",
+            "   <details><summary>ready-to-file issue</summary>",
+            "",
+            *("   " + line if line else "" for line in fenced(f.issue, "markdown").splitlines()),
+            "",
+            "   </details>",
+        ]
+    elif f.reproducer:
+        lines += [
+            "",
+            "   <details><summary>reproducer</summary>",
+            "",
+            *("   " + line if line else "" for line in fenced(f.reproducer, "python").splitlines()),
+            "",
+            "   </details>",
+        ]
+    return [*lines, ""]
+
+
+def _findings(report: Report) -> list[str]:
+    found = [
+        f for f in findings_.group(report.results, report.environment) if f.status != "deviation"
+    ]
+    if not found:
+        return []
+    lines = [f"### Findings, worst first ({escape(findings_.headline(found))})", ""]
+    used = 0
+    for i, f in enumerate(found, 1):
+        # every finding gets its lines; the issue texts go in while they fit the budget
+        block = _finding(i, f)
+        size = sum(len(line) + 1 for line in block)
+        if used + size > FINDINGS_CHARS:
+            block = _finding(i, f, with_text=False)
+            size = sum(len(line) + 1 for line in block)
+        if used + size > FINDINGS_CHARS + FINDINGS_LIST_CHARS:
+            lines += [f"_{len(found) - i + 1} more findings not shown (size limit)._", ""]
+            break
+        lines += block
+        used += size
+    legend = "; ".join(
+        f"{SEVERITY_SYMBOL[s]} {escape(severity.LABEL[s])}: {escape(severity.MEANING[s])}"
+        for s in severity.SEVERITIES
+    )
+    return [*lines, f"Severities, worst first: {legend}.", ""]
+
+
 def render(report: Report) -> str:
     """The Markdown text of ``report``."""
     results = report.results
@@ -170,6 +259,9 @@ def render(report: Report) -> str:
         f"## {symbol} xent-conformance: {escape(line)}",
         "",
         " · ".join(f"{STATUS_SYMBOL[s]} {counts[s]} {s}" for s in STATUS_ORDER),
+        "",
+        *_findings(report),
+        "### Environment",
         "",
         *_environment(report),
         "",

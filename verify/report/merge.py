@@ -8,7 +8,8 @@ source's own environment is kept in ``environment["merge"]["sources"]``.
 Results: one per key (implementation, check, dtype, device).  Duplicates that agree (same
 fields, timings and baseline labels aside) collapse into one.  Conflicting duplicates are
 resolved independently of the order of the inputs: the most severe status wins
-(``verify.results.SEVERITY``), ties go to the larger ``max_ulp``, then to the canonical JSON
+(``verify.results.SEVERITY``), then the worse severity class (``verify.judge.severity``), ties
+go to the larger ``max_ulp``, then to the canonical JSON
 text (timings included, so even agreeing duplicates resolve the same way in any order).  Every
 conflict is listed in ``environment["merge"]["conflicts"]`` and marked on the kept result
 (``extra["merge_conflict"]``).
@@ -22,6 +23,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from verify.judge import severity
 from verify.report.json_report import jsonable
 from verify.report.model import Report, sort_key
 from verify.results import SEVERITY, Result
@@ -46,7 +48,8 @@ def _rank(result: Result) -> tuple[Any, ...]:
     ulp = result.max_ulp
     ulp_rank = -math.inf if ulp is None else (math.inf if math.isnan(ulp) else ulp)
     full = json.dumps(jsonable(result.to_json()), sort_keys=True)
-    return (SEVERITY.get(result.status, 0), ulp_rank, _comparable(result), full)
+    worse = severity.rank(result.severity)
+    return (SEVERITY.get(result.status, 0), worse, ulp_rank, _comparable(result), full)
 
 
 def _merge_values(values: list[Any]) -> Any:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 
+from verify.judge import severity
+from verify.report import findings
 from verify.report.model import DTYPE_ORDER
 from verify.results import CHECKS, Result
 
@@ -22,6 +24,28 @@ DTYPE_SHORT: dict[str, str] = {
     "float32": "f32",
     "float64": "f64",
 }
+
+
+#: a short mark per severity class, for plain text and Markdown
+SEVERITY_SYMBOL: dict[str, str] = {
+    severity.WRONG_VALUE: "🟥",
+    severity.ACCEPTED_BAD_INPUT: "🟥",
+    severity.ERROR: "🟪",
+    severity.NO_CORRECT_DIGITS: "🟧",
+    severity.INACCURATE: "🟨",
+    severity.CONVENTION: "⬜",
+}
+
+
+def ulp_summary(result: Result) -> str:
+    """The result's largest finite ULP error, with its non-finite mismatches counted apart:
+    ``"2.5"``, ``"2.5 +3 non-finite"``; ``max_ulp`` for reports without ``finite_max_ulp``."""
+    if result.finite_max_ulp is None:
+        return format_number(result.max_ulp)
+    text = format_number(result.finite_max_ulp)
+    if result.nonfinite_mismatches:
+        text += f" +{result.nonfinite_mismatches} non-finite"
+    return text
 
 
 def dtype_short(dtype: str) -> str:
@@ -56,13 +80,17 @@ def dtypes_present(results: Iterable[Result]) -> list[str]:
 
 
 def verdict(results: Sequence[Result], interrupted: bool = False) -> str:
-    """One line: whether the results conform, as the exit status says it."""
+    """One line: whether the results conform, as the exit status says it; when they do not,
+    the unregistered findings counted by severity (``verify.report.findings``)."""
     bad = [r for r in results if r.nonconforming]
     regressed = [r for r in results if r.baseline == "regressed"]
     if bad or regressed:
         parts = []
         if bad:
-            parts.append(f"{len(bad)} unregistered non-conformance{'s' * (len(bad) != 1)}")
+            found = findings.headline(findings.group(bad))
+            parts.append(
+                f"{found} in {len(bad)} unregistered non-conforming result{'s' * (len(bad) != 1)}"
+            )
         if regressed:
             parts.append(f"{len(regressed)} regression{'s' * (len(regressed) != 1)}")
         line = "does not conform: " + ", ".join(parts)

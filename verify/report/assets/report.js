@@ -107,10 +107,22 @@
   });
   var checks = CHECKS.filter(function (c) { return results.some(function (r) { return r.check === c; }); });
 
+  /* the largest ULP error over finite comparisons (non-finite mismatches are counted apart) */
+  function finiteUlp(r) { return r.finite_max_ulp !== undefined && r.finite_max_ulp !== null ? r.finite_max_ulp : r.max_ulp; }
   function maxUlp(list) {
     var m = -1;
-    list.forEach(function (r) { var x = num(r.max_ulp); if (x !== null) { m = Math.max(m, isNaN(x) ? Infinity : x); } });
+    list.forEach(function (r) { var x = num(finiteUlp(r)); if (x !== null) { m = Math.max(m, isNaN(x) ? Infinity : x); } });
     return m;
+  }
+  function nonFinite(list) {
+    var n = 0;
+    list.forEach(function (r) { n += r.nonfinite_mismatches || 0; });
+    return n;
+  }
+  function ulpText(r) {
+    var text = fmt(finiteUlp(r));
+    if (r.nonfinite_mismatches) { text += " +" + r.nonfinite_mismatches + " non-finite"; }
+    return text;
   }
   function sortValue(impl, key, visible) {
     if (key === "implementation") { return impl; }
@@ -128,7 +140,7 @@
     var head = el("tr");
     var columns = [["implementation", "implementation"], ["framework", "framework"]]
       .concat(checks.map(function (c) { return [c, c.replace(/_/g, " ")]; }))
-      .concat([["max_ulp", "max ULP"]]);
+      .concat([["max_ulp", "max finite ULP"]]);
     columns.forEach(function (col) {
       var th = el("th", { "data-sort": col[0], text: col[1], title: "sort by " + col[1], role: "columnheader" });
       if (state.sortKey === col[0]) { th.setAttribute("aria-sort", state.sortDir > 0 ? "ascending" : "descending"); }
@@ -170,7 +182,7 @@
         inCell.forEach(function (r) {
           var label = (SHORT[r.dtype] || r.dtype) + (devices.length > 1 ? " " + r.device : "");
           var badge = el("span", { class: "badge " + r.status + (r.baseline === "regressed" ? " regressed" : ""),
-                                   text: label, title: r.status + (r.baseline ? " (" + r.baseline + ")" : "") + ", max ULP " + fmt(r.max_ulp) });
+                                   text: label, title: r.status + (r.severity ? ", " + r.severity.replace(/_/g, " ") : "") + (r.baseline ? " (" + r.baseline + ")" : "") + ", max finite ULP " + ulpText(r) });
           td.appendChild(badge);
         });
         if (state.selected && state.selected.impl === row.impl && state.selected.check === check) {
@@ -179,7 +191,8 @@
         td.addEventListener("click", function () { showDetails(row.impl, check); });
         tr.appendChild(td);
       });
-      tr.appendChild(el("td", { text: fmt(maxUlp(row.visible) < 0 ? null : maxUlp(row.visible)) }));
+      var nf = nonFinite(row.visible);
+      tr.appendChild(el("td", { class: "ulp", text: fmt(maxUlp(row.visible) < 0 ? null : maxUlp(row.visible)) + (nf ? " +" + nf + " non-finite" : "") }));
       tbody.appendChild(tr);
     });
     document.getElementById("shown").textContent =
@@ -226,8 +239,11 @@
       card.appendChild(el("h4", null, el("span", { class: "badge " + r.status, text: r.status }),
                           " " + r.dtype + " on " + r.device + (r.baseline ? " · baseline: " + r.baseline : "")));
       var facts = el("div", { class: "facts" });
-      [["examples", String(r.examples)], ["max ULP error", fmt(r.max_ulp)],
-       ["max error / bound", fmt(r.max_bound_ratio)], ["op", r.op]].forEach(function (f) {
+      var facts_ = [["examples", String(r.examples)], ["max finite ULP error", ulpText(r)],
+       ["max error / bound", fmt(r.max_bound_ratio)], ["op", r.op]];
+      if (r.severity) { facts_.unshift(["severity", r.severity.replace(/_/g, " ")]); }
+      if (r.extra && r.extra.input_pattern) { facts_.push(["inputs", String(r.extra.input_pattern)]); }
+      facts_.forEach(function (f) {
         facts.appendChild(el("span", null, el("span", { class: "muted", text: f[0] + ": " }), f[1]));
       });
       if (r.extra && r.extra.baseline_status) {
@@ -237,6 +253,7 @@
         facts.appendChild(el("span", null, el("span", { class: "muted", text: "time: " }), r.duration_s.toFixed(2) + " s"));
       }
       card.appendChild(facts);
+      if (r.extra && r.extra.severity_note) { card.appendChild(block("why", String(r.extra.severity_note), false)); }
       if (r.message) { card.appendChild(block("message", r.message, false)); }
       if (r.reference_value) { card.appendChild(block("correctly rounded reference value", r.reference_value, false)); }
       if (r.reproducer) { card.appendChild(block("reproducer", r.reproducer, true)); }
@@ -375,13 +392,40 @@
     (plotted.length ? plotted : implementations).forEach(function (i) { plotSelect.appendChild(el("option", { value: i, text: i })); });
     plotSelect.addEventListener("change", renderPlots);
   }
+  /* the framework and name filters apply to the findings rows too */
+  function filterFindings() {
+    Array.prototype.forEach.call(document.querySelectorAll("#findings tr.finding"), function (row) {
+      var names = (row.getAttribute("data-names") || "").toLowerCase();
+      row.hidden = (state.framework && row.getAttribute("data-framework") !== state.framework) ||
+                   (state.text && names.indexOf(state.text) < 0);
+    });
+  }
   function update() {
+    filterFindings();
     renderMatrix();
     if (state.selected) { showDetails(state.selected.impl, state.selected.check); }
     renderPlots();
   }
 
+  /* ---- findings (rendered by the server as escaped HTML): copy buttons, result links ---- */
+  function setupFindings() {
+    Array.prototype.forEach.call(document.querySelectorAll("button.copy[data-copy]"), function (button) {
+      var source = document.getElementById(button.getAttribute("data-copy"));
+      var label = button.textContent;
+      button.addEventListener("click", function () {
+        copyText(source ? source.textContent : "", button);
+        setTimeout(function () { button.textContent = label; }, 1600);
+      });
+    });
+    Array.prototype.forEach.call(document.querySelectorAll("a[data-show-impl]"), function (a) {
+      a.addEventListener("click", function () {
+        showDetails(a.getAttribute("data-show-impl"), a.getAttribute("data-show-check"));
+      });
+    });
+  }
+
   setup();
+  setupFindings();
   update();
   window.xentReport = { state: state, update: update, showDetails: showDetails, results: results };
   document.documentElement.setAttribute("data-ready", "true");
