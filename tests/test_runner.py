@@ -64,10 +64,10 @@ def test_a_hanging_check_times_out_as_an_error():
     started = time.monotonic()
     # generous enough for a worker's start (which counts toward its first check) on a busy
     # machine, short enough to keep the test quick
-    outcome = _runner(check_timeout=6).run([_job("hang"), _job("ok")])
-    assert time.monotonic() - started < 30
+    outcome = _runner(check_timeout=10).run([_job("hang"), _job("ok")])
+    assert time.monotonic() - started < 60
     errors = [r for r in outcome.results if r.status == "error"]
-    assert len(errors) == 1 and "timed out after 6 s" in errors[0].message
+    assert len(errors) == 1 and "timed out after 10 s" in errors[0].message
     assert errors[0].check == "gradient" and errors[0].implementation == "fake_hang.logsumexp"
     assert sum(r.framework == "fake_ok" for r in outcome.results) == 8
     assert sum(r.framework == "fake_hang" and r.status == "pass" for r in outcome.results) == 8

@@ -30,16 +30,17 @@ class Profile:
     name: str
     #: examples per (implementation, check, dtype, device) search
     max_examples: int
-    #: the shape alphabet: batch sizes N, class counts C, extents of each K-dimensional axis,
-    #: and hidden sizes (linear_cross_entropy) drawn.  Shapes come from these few values, fixed
+    #: the shape alphabet: batch sizes N, class counts C, K-dimensional extents and hidden
+    #: sizes (linear_cross_entropy) drawn.  Shapes come from these few values, fixed
     #: per profile, so that a framework that compiles per shape (XLA) compiles each shape once
     #: per process and reuses it for the rest of the run, instead of compiling every newly drawn
     #: shape.  Each keeps its edge cases: one row, two classes, extent 1.
     rows: tuple[int, ...]
     classes: tuple[int, ...]
-    spatial_extents: tuple[int, ...]
-    #: the most K-dimensional (spatial) axes
-    max_spatial_dims: int
+    #: the trailing K-dimensional extents (d1, ..., dk) drawn for inputs of shape
+    #: (N, C, d1, ..., dk), ``()`` being the plain (N, C) case; also the extents of the extra
+    #: axes of the softmax family
+    spatial_shapes: tuple[tuple[int, ...], ...]
     #: the class counts of the large-vocabulary draws (empty: none drawn)
     large_classes: tuple[int, ...]
     #: examples of each large-vocabulary search (they are slow in an exact reference)
@@ -63,7 +64,18 @@ class Profile:
     @property
     def max_spatial(self) -> int:
         """The largest extent of a K-dimensional axis."""
-        return max(self.spatial_extents)
+        return max((d for shape in self.spatial_shapes for d in shape), default=1)
+
+    @property
+    def max_spatial_dims(self) -> int:
+        """The most K-dimensional axes drawn."""
+        return max(len(shape) for shape in self.spatial_shapes)
+
+    @property
+    def spatial_extents(self) -> tuple[int, ...]:
+        """The extents of single extra axes (the softmax family's extra dimensions)."""
+        extents = sorted({d for shape in self.spatial_shapes for d in shape})
+        return tuple(extents) or (1,)
 
     @property
     def max_hidden(self) -> int:
@@ -76,24 +88,22 @@ PROFILES: dict[str, Profile] = {
         name="quick",
         max_examples=8,
         rows=(1, 3),
-        classes=(2, 3, 6),
-        spatial_extents=(2,),
-        max_spatial_dims=1,
+        classes=(2, 5),
+        spatial_shapes=((), (2,)),
         large_classes=(),
         large_examples=0,
-        hidden_sizes=(1, 4),
+        hidden_sizes=(3,),
         shrink_examples=20,
     ),
     "default": Profile(
         name="default",
         max_examples=30,
-        rows=(1, 2, 4),
-        classes=(2, 3, 5, 12),
-        spatial_extents=(1, 3),
-        max_spatial_dims=2,
+        rows=(1, 4),
+        classes=(2, 3, 12),
+        spatial_shapes=((), (3,), (1, 2)),
         large_classes=(4096,),
         large_examples=1,
-        hidden_sizes=(1, 3, 8),
+        hidden_sizes=(1, 8),
         shrink_examples=20,
     ),
     "thorough": Profile(
@@ -101,8 +111,7 @@ PROFILES: dict[str, Profile] = {
         max_examples=200,
         rows=(1, 2, 3, 5, 8),
         classes=(2, 3, 4, 7, 12, 31, 64),
-        spatial_extents=(1, 2, 4),
-        max_spatial_dims=2,
+        spatial_shapes=((), (1,), (4,), (2, 3), (1, 4)),
         large_classes=(32000, 50257),
         large_examples=3,
         hidden_sizes=(1, 2, 5, 16, 32),

@@ -119,6 +119,24 @@ def _present(framework: str, requested: Sequence[str]) -> list[str]:
     return [d for d in requested if d in here]
 
 
+#: where XLA's compiled programs are kept between processes and runs (JAX's persistent
+#: compilation cache, https://docs.jax.dev/en/latest/persistent_compilation_cache.html),
+#: relative to the working directory like Hypothesis' ``.hypothesis/``; the environment
+#: variable ``JAX_COMPILATION_CACHE_DIR`` overrides it
+JAX_CACHE_DIR = Path(".cache") / "jax"
+
+
+def _use_compilation_caches() -> None:
+    """Let the workers of a run (and later runs) share what XLA compiled: the workers that
+    split JAX's plan compile each (primitive, shape, dtype) once between them, and a rerun
+    loads it from disk.  Every program is cached, however fast it compiled (the defaults keep
+    only those over one second: eager op-by-op dispatch compiles thousands of small ones).
+    Set before JAX is imported, which reads its configuration from the environment then."""
+    os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(JAX_CACHE_DIR.absolute()))
+    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
+
+
 def _redirect_output(log_path: str | None) -> None:
     if log_path is None:
         return
@@ -142,6 +160,7 @@ def worker_main(
     # Ctrl-C reaches the whole process group; the parent decides how workers stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _redirect_output(log_path)
+    _use_compilation_caches()
     try:
         present = _present(job.framework, devices)
         conn.send(("devices", present))
@@ -260,6 +279,8 @@ class Runner:
         self._kill_requested = threading.Event()
         self._context = multiprocessing.get_context("spawn")
         self._claims: dict[str, Any] = {}
+        #: shares whose every group has been claimed
+        self._exhausted: set[str] = set()
 
     def request_stop(self) -> None:
         """Ask the run to stop (what SIGINT/SIGTERM do); safe from a signal handler.  A second
@@ -379,7 +400,10 @@ class Runner:
                     interrupted = True
                     break
                 while pending and len(active) < self.parallel:
-                    state = self._start(pending.popleft(), log_dir)
+                    job = pending.popleft()
+                    if job.share and job.share in self._exhausted:
+                        continue  # the other workers of its plan have claimed all of it
+                    state = self._start(job, log_dir)
                     logs[state.job.label] = state.log_path
                     active.append(state)
                 waitables = [s.conn for s in active if not s.eof]
@@ -445,7 +469,10 @@ class Runner:
             elif kind == "ops":
                 state.ops.update(payload)
             elif kind == "group":
-                state.group = int(payload)
+                if payload < 0:
+                    self._exhausted.add(state.job.share)
+                else:
+                    state.group = int(payload)
             elif kind == "done":
                 state.done = True
             elif kind == "raised":

@@ -244,6 +244,8 @@ def _run_plan(
             yield run_check(impl, check, dtype, device, profile=profile, seed=seed)
             done += 1
             last = (impl, check, dtype, device)
+    if claims is not None and on_group is not None:
+        on_group(-1)  # every group is claimed: a worker that would join now has nothing to do
     if on_progress is not None and last is not None:
         impl, check, dtype, device = last
         on_progress(ProgressEvent(framework, impl.name, check, dtype, device, done, done))

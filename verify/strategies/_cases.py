@@ -66,8 +66,8 @@ def _profile(profile: str | Profile) -> Profile:
 
 
 def _sizes(draw: st.DrawFn, impl: Any, kind: str, prof: Profile, dtype: str) -> dict[str, Any]:
-    """Batch N, classes C and spatial dims from the profile's shape alphabet (``rows``,
-    ``classes``, ``spatial_extents``: few distinct shapes, so compiled functions are reused);
+    """Batch N, classes C and spatial extents from the profile's shape alphabet (``rows``,
+    ``classes``, ``spatial_shapes``: few distinct shapes, so compiled functions are reused);
     large C only in the large-vocabulary draws."""
     if kind == "large_vocabulary":
         if not prof.large_classes:
@@ -81,10 +81,7 @@ def _sizes(draw: st.DrawFn, impl: Any, kind: str, prof: Profile, dtype: str) -> 
     c = draw(st.sampled_from(prof.classes), label="classes")
     spatial: tuple[int, ...] = ()
     if impl.capabilities.kdim and prof.max_spatial_dims:
-        k = draw(st.integers(0, prof.max_spatial_dims), label="spatial dims")
-        spatial = tuple(
-            draw(st.sampled_from(prof.spatial_extents), label=f"d{i + 1}") for i in range(k)
-        )
+        spatial = draw(st.sampled_from(prof.spatial_shapes), label="spatial extents")
     return {"n": n, "c": c, "spatial": spatial}
 
 
