@@ -13,16 +13,24 @@ the logits' N x vocabulary footprint.
 
 from __future__ import annotations
 
-from benchmarks import host_memory, parameters
+from benchmarks import grid, host_memory, parameters
 from benchmarks.prepared_call import PASSES, PreparedCallBenchmark
 
 NAMES = tuple(parameters.implementation_names(("linear_cross_entropy",)))
+#: without XENT_BENCH_FULL=1: float32, and the GPU shape only where a GPU is present
+DTYPES = grid.dtypes()
+DEVICES = grid.devices()
+SHAPES = (
+    parameters.LINEAR_SHAPES
+    if parameters.full_mode() or grid.gpu_present()
+    else (parameters.LINEAR_CPU,)
+)
 
 
 class LinearCrossEntropyTime(PreparedCallBenchmark):
     """Wall time of one call (forward, or forward and backward), device synchronised."""
 
-    params = (NAMES, PASSES, parameters.DTYPES, parameters.LINEAR_SHAPES, parameters.DEVICES)
+    params = (NAMES, PASSES, DTYPES, SHAPES, DEVICES)
 
     def time_call(self, name: str, pass_: str, dtype: str, shape: str, device: str) -> None:
         self.call.run()
@@ -31,7 +39,7 @@ class LinearCrossEntropyTime(PreparedCallBenchmark):
 class LinearCrossEntropyHostMemory(PreparedCallBenchmark):
     """CPU memory: asv's process peak RSS, and the RSS growth during the call alone."""
 
-    params = (NAMES, PASSES, parameters.DTYPES, (parameters.LINEAR_CPU,), ("cpu",))
+    params = (NAMES, PASSES, DTYPES, (parameters.LINEAR_CPU,), ("cpu",))
 
     def peakmem_call(self, name: str, pass_: str, dtype: str, shape: str, device: str) -> None:
         self.call.run()
@@ -45,7 +53,13 @@ class LinearCrossEntropyHostMemory(PreparedCallBenchmark):
 class LinearCrossEntropyGpuMemory(PreparedCallBenchmark):
     """GPU peak memory allocated during one call."""
 
-    params = (NAMES, PASSES, parameters.DTYPES, parameters.LINEAR_SHAPES, ("cuda",))
+    params = (
+        NAMES if grid.gpu_present() or parameters.full_mode() else NAMES[:1],
+        PASSES,
+        DTYPES,
+        parameters.LINEAR_SHAPES,
+        ("cuda",),
+    )
 
     def track_gpu_peak_bytes(
         self, name: str, pass_: str, dtype: str, shape: str, device: str

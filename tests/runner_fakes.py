@@ -79,9 +79,10 @@ def fake_session(
     framework = f"fake_{behaviour.split(':', 1)[0]}"
     if behaviour == "empty":
         return
+    chosen = selection or Selection()
     if behaviour in ("ok", "abort", "hang", "raise"):
-        skip = selection.skip if selection is not None else frozenset()
-        results = [r for r in _ok(framework, devices, seed, on_progress) if r.key not in skip]
+        skip = chosen.skip
+        results = [r for r in _ok(framework, devices, seed, on_progress) if chosen.admits(r.key)]
         if behaviour == "ok":
             yield from results
             return
@@ -98,7 +99,7 @@ def fake_session(
             time.sleep(3600)
         raise RuntimeError("a bug in the check")
     if behaviour in ("fail", "known"):
-        yield from _ok(framework, devices, seed, on_progress)
+        yield from (r for r in _ok(framework, devices, seed, on_progress) if chosen.admits(r.key))
         bad = _result(
             framework, f"{framework}.nll", "special_values", "float32", "cpu", random.Random(seed)
         )
@@ -108,7 +109,8 @@ def fake_session(
         bad.reference_value = "inf"
         if behaviour == "known":
             bad.known_issue = "https://github.com/example/fake/issues/1"
-        yield bad
+        if chosen.admits(bad.key):
+            yield bad
         return
     if behaviour.startswith("slow:"):
         marker = Path(behaviour.split(":", 1)[1])

@@ -4,6 +4,7 @@ workers claim from one plan."""
 
 from __future__ import annotations
 
+import io
 import itertools
 import json
 import threading
@@ -211,3 +212,43 @@ def test_merged_shards_equal_an_unsharded_run(tmp_path, monkeypatch):
     assert len(whole_rows) == sum(shard_sizes) == 3 * 8 * 2
     assert joined_rows == whole_rows
     assert joined.nonconforming == whole.nonconforming
+
+
+def test_merged_shards_of_fake_frameworks_equal_the_unsharded_report(tmp_path):
+    from tests.runner_fakes import fake_session
+    from verify.runner import Job
+
+    def run(output, shard=None):
+        selection = Selection(shard=shard)
+        jobs = [
+            Job(b, "numpy", fake_session, (b,), selection=selection) for b in ("ok", "fail")
+        ]
+        plan = cli.RunPlan(
+            jobs=jobs,
+            devices=("cpu",),
+            explicit_devices=False,
+            profile="quick",
+            seed=2,
+            output=output,
+            parallel=2,
+            selection=selection,
+        )
+        return cli.execute(plan, stdout=io.StringIO(), stderr=io.StringIO(), live=False)
+
+    status = run(tmp_path / "whole")
+    assert status == 1  # the fake "fail" framework has a non-conformance
+    shard_status = [run(tmp_path / f"s{k}", (k, 3)) for k in (1, 2, 3)]
+    sources = [str(tmp_path / f"s{k}" / "conformance.json") for k in (1, 2, 3)]
+    merged_status = cli.run_merge(
+        [*sources, "--output", str(tmp_path / "merged")],
+        stdout=io.StringIO(),
+        stderr=io.StringIO(),
+    )
+    assert merged_status == status and 1 in shard_status
+    sizes = [len(json_report.load(s).results) for s in sources]
+    whole, whole_rows = _results(tmp_path / "whole/conformance.json")
+    merged, merged_rows = _results(tmp_path / "merged/conformance.json")
+    assert sum(sizes) == len(whole_rows) == 17 and all(sizes)
+    assert merged_rows == whole_rows
+    assert bool(merged.nonconforming) == bool(whole.nonconforming)
+    assert json_report.load(sources[0]).environment["shard"] == "1/3"
