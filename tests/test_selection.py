@@ -220,9 +220,7 @@ def test_merged_shards_of_fake_frameworks_equal_the_unsharded_report(tmp_path):
 
     def run(output, shard=None):
         selection = Selection(shard=shard)
-        jobs = [
-            Job(b, "numpy", fake_session, (b,), selection=selection) for b in ("ok", "fail")
-        ]
+        jobs = [Job(b, "numpy", fake_session, (b,), selection=selection) for b in ("ok", "fail")]
         plan = cli.RunPlan(
             jobs=jobs,
             devices=("cpu",),
@@ -252,3 +250,38 @@ def test_merged_shards_of_fake_frameworks_equal_the_unsharded_report(tmp_path):
     assert merged_rows == whole_rows
     assert bool(merged.nonconforming) == bool(whole.nonconforming)
     assert json_report.load(sources[0]).environment["shard"] == "1/3"
+
+
+def test_merge_diffs_against_a_baseline(tmp_path):
+    from verify.report.model import Report, base_environment
+    from verify.results import Result
+
+    def report(status: str, name: str):
+        env = base_environment(frameworks=["numpy"], profile="quick", seed=0)
+        row = Result(
+            implementation="numpy.textbook.softmax_shifted",
+            framework="numpy",
+            op="softmax",
+            check="accuracy",
+            dtype="float32",
+            device="cpu",
+            status=status,
+            examples=8,
+        )
+        path = tmp_path / f"{name}.json"
+        json_report.write(Report(env, [row]), path)
+        return str(path)
+
+    old, new = report("pass", "old"), report("fail", "new")
+    out = io.StringIO()
+    argv = [new, "--baseline", old, "--output", str(tmp_path / "m")]
+    assert cli.run_merge(argv, stdout=out, stderr=io.StringIO()) == 1
+    merged = json_report.load(tmp_path / "m" / "conformance.json")
+    assert merged.results[0].baseline == "regressed"
+    assert merged.environment["baseline"]["path"] == old
+    with pytest.raises(cli.UsageError, match="--baseline"):
+        cli.run_merge(
+            [new, "--baseline", str(tmp_path / "none.json")],
+            stdout=io.StringIO(),
+            stderr=io.StringIO(),
+        )

@@ -9,7 +9,7 @@
                      [--shard K/N]
     python -m verify --impl MODULE:FUNCTION --like QUALIFIED_NAME [--check ...] [--dtype ...]
                      [--profile ...] [--output DIR]
-    python -m verify merge REPORT.json ... [--output DIR]
+    python -m verify merge REPORT.json ... [--output DIR] [--baseline OLD.json]
 
 Exit status: 0 everything conforms (registered deviations and known upstream issues
 included); 1 a non-conformance that is not registered, or a regression against ``--baseline``;
@@ -165,6 +165,9 @@ def build_merge_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("reports", nargs="+", metavar="REPORT.json")
     parser.add_argument("--output", default=DEFAULT_OUTPUT, metavar="DIR")
+    parser.add_argument(
+        "--baseline", metavar="OLD.json", help="earlier conformance.json to diff the merge with"
+    )
     return parser
 
 
@@ -474,7 +477,17 @@ def run_merge(argv: Sequence[str], *, stdout: TextIO, stderr: TextIO) -> int:
             reports.append(json_report.load(name))
         except json_report.ReportError as exc:
             raise UsageError(str(exc)) from exc
+    old = None
+    if args.baseline:
+        try:
+            old = json_report.load(args.baseline)
+        except json_report.ReportError as exc:
+            raise UsageError(f"--baseline: {exc}") from exc
     merged = merge.merge_reports(reports, list(args.reports))
+    if old is not None:
+        merged.environment["baseline"] = apply_baseline(
+            merged.results, old.results, path=str(args.baseline)
+        )
     for conflict in merged.environment["merge"]["conflicts"]:
         sources = ", ".join(f"{s['report']}: {s['status']}" for s in conflict["sources"])
         stderr.write(
