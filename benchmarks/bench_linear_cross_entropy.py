@@ -17,8 +17,10 @@ from benchmarks import grid, host_memory, parameters
 from benchmarks.prepared_call import PASSES, PreparedCallBenchmark
 
 NAMES = tuple(parameters.implementation_names(("linear_cross_entropy",)))
-#: without XENT_BENCH_FULL=1: float32, and the GPU shape only where a GPU is present
+#: without XENT_BENCH_FULL=1: float32, forward and backward together (the pass the chunked
+#: path exists for), and the GPU shape only where a GPU is present
 DTYPES = grid.dtypes()
+LINEAR_PASSES = PASSES if parameters.full_mode() else ("forward_backward",)
 DEVICES = grid.devices()
 SHAPES = (
     parameters.LINEAR_SHAPES
@@ -30,7 +32,7 @@ SHAPES = (
 class LinearCrossEntropyTime(PreparedCallBenchmark):
     """Wall time of one call (forward, or forward and backward), device synchronised."""
 
-    params = (NAMES, PASSES, DTYPES, SHAPES, DEVICES)
+    params = (NAMES, LINEAR_PASSES, DTYPES, SHAPES, DEVICES)
 
     def time_call(self, name: str, pass_: str, dtype: str, shape: str, device: str) -> None:
         self.call.run()
@@ -39,7 +41,7 @@ class LinearCrossEntropyTime(PreparedCallBenchmark):
 class LinearCrossEntropyHostMemory(PreparedCallBenchmark):
     """CPU memory: asv's process peak RSS, and the RSS growth during the call alone."""
 
-    params = (NAMES, PASSES, DTYPES, (parameters.LINEAR_CPU,), ("cpu",))
+    params = (NAMES, LINEAR_PASSES, DTYPES, (parameters.LINEAR_CPU,), ("cpu",))
 
     def peakmem_call(self, name: str, pass_: str, dtype: str, shape: str, device: str) -> None:
         self.call.run()
@@ -55,7 +57,7 @@ class LinearCrossEntropyGpuMemory(PreparedCallBenchmark):
 
     params = (
         NAMES if grid.gpu_present() or parameters.full_mode() else NAMES[:1],
-        PASSES,
+        LINEAR_PASSES,
         DTYPES,
         parameters.LINEAR_SHAPES,
         ("cuda",),
