@@ -93,7 +93,7 @@ PROFILES: dict[str, Profile] = {
         large_classes=(),
         large_examples=0,
         hidden_sizes=(3,),
-        shrink_examples=20,
+        shrink_examples=10,
     ),
     "default": Profile(
         name="default",
