@@ -155,11 +155,13 @@ def test_parsed_options_reach_the_plan(monkeypatch, tmp_path):
         ]
     )
     plan = cli.plan_from_args(args)
-    assert [j.label for j in plan.jobs] == ["torch"] and plan.jobs[0].args == ("torch",)
+    # one job per worker slot, sharing torch's plan
+    assert [j.label for j in plan.jobs] == ["torch", "torch/2"]
+    assert all(j.args == ("torch",) and j.share == "torch" for j in plan.jobs)
     assert plan.devices == ("cpu",) and plan.explicit_devices
     assert (plan.profile, plan.seed, plan.check_timeout, plan.parallel) == ("thorough", 9, 12, 2)
-    default = cli.plan_from_args(cli.build_parser().parse_args([]))
-    assert [j.label for j in default.jobs] == ["numpy", "torch"]
+    default = cli.plan_from_args(cli.build_parser().parse_args(["--jobs", "1"]))
+    assert [j.label for j in default.jobs] == ["torch", "numpy"]  # the slower one first
     assert default.devices == ("cpu", "cuda") and not default.explicit_devices
     assert (default.profile, default.seed, str(default.output)) == ("default", 0, "reports")
 

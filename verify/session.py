@@ -235,9 +235,12 @@ def _run_plan(
     total = len(items)
     done = 0
     last: PlanItem | None = None
-    for index, group in _claimed_groups(groups(items), claims, first_groups):
+    all_groups = groups(items)
+    for index, group in _claimed_groups(all_groups, claims, first_groups):
         if on_group is not None:
             on_group(index)
+            if claims is not None and index == len(all_groups) - 1:
+                on_group(-1)  # the last group is claimed: a worker joining now has nothing to do
         for impl, check, dtype, device in group:
             if on_progress is not None:
                 on_progress(ProgressEvent(framework, impl.name, check, dtype, device, done, total))
@@ -245,7 +248,7 @@ def _run_plan(
             done += 1
             last = (impl, check, dtype, device)
     if claims is not None and on_group is not None:
-        on_group(-1)  # every group is claimed: a worker that would join now has nothing to do
+        on_group(-1)  # every group is claimed (also when there were none)
     if on_progress is not None and last is not None:
         impl, check, dtype, device = last
         on_progress(ProgressEvent(framework, impl.name, check, dtype, device, done, done))
