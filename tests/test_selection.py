@@ -285,3 +285,35 @@ def test_merge_diffs_against_a_baseline(tmp_path):
             stdout=io.StringIO(),
             stderr=io.StringIO(),
         )
+
+
+def test_a_restarted_worker_numbers_the_groups_as_the_others_do(monkeypatch):
+    """Groups are numbered before the skipped searches are removed: a replacement worker whose
+    ``skip`` covers a whole group still claims the same group numbers as its peers."""
+    import verify.session as session
+    from verify.results import Result
+
+    def fake_check(impl, check, dtype, device, *, profile, seed):
+        return Result(impl.name, "numpy", "softmax", check, dtype, device, "pass")
+
+    monkeypatch.setattr(session, "run_check", fake_check)
+    entries = [_Entry(n) for n in ("a", "b", "c")]
+    items = [(e, check, "float32", "cpu") for e in entries for check in ("accuracy", "gradient")]
+    counter = _Counter()
+    counter.value = 1  # a peer has claimed group 0 ("a")
+    skip = frozenset({("a", "accuracy", "float32", "cpu"), ("a", "gradient", "float32", "cpu")})
+    claimed: list[int] = []
+    run = session._run_plan(
+        "numpy",
+        items,  # type: ignore[arg-type]
+        "quick",
+        0,
+        None,
+        Selection(skip=skip),
+        counter,
+        (),
+        claimed.append,
+    )
+    names = [r.implementation for r in run]
+    assert names == ["b", "b", "c", "c"]
+    assert claimed == [1, 2, -1, -1]

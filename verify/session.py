@@ -231,8 +231,11 @@ def _run_plan(
 ) -> Iterator[Result]:
     get_profile(profile)  # a bad profile name fails before any work
     selection = selection or Selection()
-    items = [item for item in items if selection.admits(item_key(item))]
-    total = len(items)
+    # groups are numbered on the selected plan before ``skip`` is applied, so that every
+    # worker sharing the counter (a restarted one included) numbers them alike
+    unskipped = dataclasses.replace(selection, skip=frozenset())
+    items = [item for item in items if unskipped.admits(item_key(item))]
+    total = sum(item_key(item) not in selection.skip for item in items)
     done = 0
     last: PlanItem | None = None
     all_groups = groups(items)
@@ -242,6 +245,8 @@ def _run_plan(
             if claims is not None and index == len(all_groups) - 1:
                 on_group(-1)  # the last group is claimed: a worker joining now has nothing to do
         for impl, check, dtype, device in group:
+            if (impl.name, check, dtype, device) in selection.skip:
+                continue
             if on_progress is not None:
                 on_progress(ProgressEvent(framework, impl.name, check, dtype, device, done, total))
             yield run_check(impl, check, dtype, device, profile=profile, seed=seed)
