@@ -86,9 +86,9 @@ class Profile:
 PROFILES: dict[str, Profile] = {
     "quick": Profile(
         name="quick",
-        max_examples=8,
+        max_examples=10,
         rows=(1, 3),
-        classes=(2, 5),
+        classes=(2, 3, 6),
         spatial_shapes=((), (2,)),
         large_classes=(),
         large_examples=0,
