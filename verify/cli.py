@@ -389,6 +389,7 @@ def build_report(plan: RunPlan, outcome: RunOutcome, environment: dict) -> Repor
             environment["shard"] = f"{selection.shard[0]}/{selection.shard[1]}"
     if outcome.incidents:
         environment["incidents"] = list(outcome.incidents)
+    environment["timing"] = _timing(outcome)
     report = Report(environment, outcome.results).sorted()
     if plan.baseline is not None:
         old = json_report.load(plan.baseline)
@@ -420,6 +421,26 @@ def _signals_recorded(runner: Runner) -> Iterator[list[int]]:
     finally:
         for signum, old in previous.items():
             signal.signal(signum, old)
+
+
+def _timing(outcome: RunOutcome) -> dict:
+    """Where the run's time went: its wall time, each worker's, and per framework the
+    examples judged, the seconds its checks took (summed over workers) and their ratio."""
+    frameworks: dict[str, dict[str, float]] = {}
+    for result in outcome.results:
+        entry = frameworks.setdefault(result.framework, {"examples": 0, "check_s": 0.0})
+        entry["examples"] += result.examples or 0
+        entry["check_s"] += result.duration_s or 0.0
+    for entry in frameworks.values():
+        entry["check_s"] = round(entry["check_s"], 1)
+        entry["examples_per_s"] = (
+            round(entry["examples"] / entry["check_s"], 2) if entry["check_s"] else 0.0
+        )
+    return {
+        "wall_s": outcome.wall_s,
+        "workers_s": dict(outcome.worker_seconds),
+        "frameworks": frameworks,
+    }
 
 
 def execute(

@@ -91,6 +91,10 @@ class RunOutcome:
     incidents: list[str]
     #: worker log files by job label
     logs: dict[str, Path]
+    #: seconds each worker ran, by job label (a replaced worker's time included), and the
+    #: wall time of the whole run
+    worker_seconds: dict[str, float] = dataclasses.field(default_factory=dict)
+    wall_s: float = 0.0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -394,6 +398,8 @@ class Runner:
         devices: set[str] = set()
         logs: dict[str, Path] = {}
         interrupted = False
+        run_started = time.monotonic()
+        self._worker_seconds: dict[str, float] = {}
         try:
             while pending or active:
                 if self._stop_requested.is_set():
@@ -417,6 +423,7 @@ class Runner:
                     results.extend(finished[0])
                     devices.update(state.devices)
                     active.remove(state)
+                    self._count_time(state)
                     if finished[1]:
                         incidents.append(finished[1])
                         replacement = self._restart(state, log_dir)
@@ -430,12 +437,26 @@ class Runner:
                 interrupted = interrupted or self._stop_requested.is_set()
                 for state in active:
                     self._stop(state, kill=self._kill_requested.is_set())
+                    self._count_time(state)
                     results.extend(self._drain(state))
                     devices.update(state.devices)
                     self._notify("job_finished", state.job.label, "stopped (interrupted)")
         if interrupted:
             self._notify("message", "interrupted: workers stopped; reporting what finished")
-        return RunOutcome(results, sorted(devices), interrupted, incidents, logs)
+        return RunOutcome(
+            results,
+            sorted(devices),
+            interrupted,
+            incidents,
+            logs,
+            {label: round(seconds, 1) for label, seconds in self._worker_seconds.items()},
+            round(time.monotonic() - run_started, 1),
+        )
+
+    def _count_time(self, state: _Active) -> None:
+        label = state.job.label
+        spent = time.monotonic() - state.started
+        self._worker_seconds[label] = self._worker_seconds.get(label, 0.0) + spent
 
     def _drain(self, state: _Active) -> list[Result]:
         """Receive everything the worker has sent so far."""
