@@ -37,6 +37,7 @@ from verify.progress import ProgressDisplay
 from verify.report import json_report, merge, summary, write_all
 from verify.report.baseline import apply_baseline
 from verify.report.model import Report, base_environment, utc_now
+from verify.results import CHECKS
 from verify.runner import DEFAULT_CHECK_TIMEOUT_S, Job, Runner, RunOutcome
 from verify.session import DTYPE_ORDER, Selection, matches
 
@@ -46,18 +47,8 @@ DEFAULT_OUTPUT = "reports"
 DEFAULT_SEED = 0
 EXIT_OK, EXIT_NONCONFORMING, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 PROG = "python -m verify"
-#: the check categories, in the order a session runs them (``verify.checks.CHECKS``; listed
-#: here so that the parser does not import the checks)
-CHECK_NAMES: tuple[str, ...] = (
-    "accuracy",
-    "gradient",
-    "identity",
-    "invariance",
-    "special_values",
-    "extreme_range",
-    "cross_framework",
-    "bad_input",
-)
+#: the check categories of the report (contract section 4), the choices of ``--check``
+CHECK_NAMES: tuple[str, ...] = tuple(CHECKS)
 #: frameworks in the order their first worker starts: the slowest first, so that its extra
 #: workers join it while the fast ones finish (verify.runner shares one plan between them)
 _START_ORDER: tuple[str, ...] = ("jax", "tensorflow", "torch", "numpy")
