@@ -8,8 +8,11 @@ is built in ``setup``: seeded inputs, the call bound on the device by the entry'
 paths (``jax.jit`` entries, and any ``tf.function``/XLA/``torch.compile`` entry the registry
 holds) are traced and compiled before anything is measured.  Combinations that cannot run
 here (dtype not supported, no GPU, shape switched off or too big) raise NotImplementedError in
-setup, which asv reports as skipped.  ``linear_cross_entropy`` entries take (N, hidden)
-activations and are benchmarked in ``bench_linear_cross_entropy``; their accuracy is here.
+setup, which asv reports as skipped.  Without ``XENT_BENCH_FULL=1`` the grid is the dashboard
+grid of :mod:`benchmarks.grid` (one cross-entropy entry per framework, float32, 4096 x 32000),
+so that ``asv run --quick`` takes minutes; the full grid is behind the switch.
+``linear_cross_entropy`` entries take (N, hidden) activations and are benchmarked in
+``bench_linear_cross_entropy``; their accuracy is here.
 """
 
 from __future__ import annotations
@@ -18,15 +21,21 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks import device_copy, host_memory, min_bytes, parameters
+from benchmarks import device_copy, grid, host_memory, min_bytes, parameters
 from benchmarks.inputs import first_argument, make_kwargs, numpy_dtype
 from benchmarks.prepared_call import PASSES, PreparedCallBenchmark, resolve
 from benchmarks.timing import best_time
 from verify.judge.ulp import max_ulp_error
 from verify.ops import FUSED_LINEAR, output_shape, spec
 
-NAMES = tuple(parameters.implementation_names(parameters.ROW_OPS))
-ALL_NAMES = tuple(parameters.implementation_names((*parameters.ROW_OPS, "linear_cross_entropy")))
+#: the entries measured: the dashboard grid's, or every one with XENT_BENCH_FULL=1 (benchmarks.grid)
+NAMES = grid.names(parameters.implementation_names(parameters.ROW_OPS))
+ALL_NAMES = grid.names(
+    parameters.implementation_names((*parameters.ROW_OPS, "linear_cross_entropy"))
+)
+DTYPES = grid.dtypes()
+SHAPES = grid.shapes()
+DEVICES = grid.devices()
 
 #: the fixed inputs of the accuracy benchmark: rows wide enough for the reductions to matter,
 #: small enough for the reference to evaluate in well under a second
@@ -38,7 +47,7 @@ ACCURACY_SEED = 11
 class ImplementationTime(PreparedCallBenchmark):
     """Wall time of one call (forward, or forward and backward), device synchronised."""
 
-    params = (NAMES, PASSES, parameters.DTYPES, parameters.SHAPES, parameters.DEVICES)
+    params = (NAMES, PASSES, DTYPES, SHAPES, DEVICES)
 
     def time_call(self, name: str, pass_: str, dtype: str, shape: str, device: str) -> None:
         self.call.run()
@@ -47,7 +56,7 @@ class ImplementationTime(PreparedCallBenchmark):
 class ImplementationHostMemory(PreparedCallBenchmark):
     """CPU memory: asv's process peak RSS, and the RSS growth during the call alone."""
 
-    params = (NAMES, PASSES, parameters.DTYPES, parameters.SHAPES, ("cpu",))
+    params = (NAMES, PASSES, DTYPES, SHAPES, ("cpu",))
 
     def peakmem_call(self, name: str, pass_: str, dtype: str, shape: str, device: str) -> None:
         self.call.run()
@@ -61,7 +70,13 @@ class ImplementationHostMemory(PreparedCallBenchmark):
 class ImplementationGpuMemory(PreparedCallBenchmark):
     """GPU peak memory allocated by the framework during one call (see device_memory)."""
 
-    params = (NAMES, PASSES, parameters.DTYPES, parameters.SHAPES, ("cuda",))
+    params = (
+        NAMES if grid.gpu_present() or parameters.full_mode() else NAMES[:1],
+        PASSES,
+        DTYPES,
+        SHAPES,
+        ("cuda",),
+    )
 
     def track_gpu_peak_bytes(
         self, name: str, pass_: str, dtype: str, shape: str, device: str
@@ -77,7 +92,7 @@ class ImplementationBandwidth(PreparedCallBenchmark):
     """Achieved bandwidth (minimum bytes / best time) and its fraction of the device's own
     streaming bandwidth measured in the same process (see min_bytes and device_copy)."""
 
-    params = (NAMES, PASSES, parameters.DTYPES, parameters.SHAPES, parameters.DEVICES)
+    params = (NAMES, PASSES, DTYPES, SHAPES, DEVICES)
 
     def setup(self, name: str, pass_: str, dtype: str, shape: str, device: str) -> None:
         super().setup(name, pass_, dtype, shape, device)
@@ -118,7 +133,12 @@ class ImplementationAccuracy:
     of the result (``forward``) or of the gradient (``forward_backward``; for
     ``linear_cross_entropy`` the largest over the gradients of input and weight)."""
 
-    params = (ALL_NAMES, PASSES, parameters.DTYPES, parameters.DEVICES)
+    params = (
+        ALL_NAMES,
+        PASSES,
+        grid.dtypes(grid.DASHBOARD_ACCURACY_DTYPES),
+        DEVICES,
+    )
     param_names = ("implementation", "pass", "dtype", "device")
     timeout = 300.0
 

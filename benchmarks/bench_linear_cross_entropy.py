@@ -13,16 +13,26 @@ the logits' N x vocabulary footprint.
 
 from __future__ import annotations
 
-from benchmarks import host_memory, parameters
+from benchmarks import grid, host_memory, parameters
 from benchmarks.prepared_call import PASSES, PreparedCallBenchmark
 
 NAMES = tuple(parameters.implementation_names(("linear_cross_entropy",)))
+#: without XENT_BENCH_FULL=1: float32, forward and backward together (the pass the chunked
+#: path exists for), and the GPU shape only where a GPU is present
+DTYPES = grid.dtypes()
+LINEAR_PASSES = PASSES if parameters.full_mode() else ("forward_backward",)
+DEVICES = grid.devices()
+SHAPES = (
+    parameters.LINEAR_SHAPES
+    if parameters.full_mode() or grid.gpu_present()
+    else (parameters.LINEAR_CPU,)
+)
 
 
 class LinearCrossEntropyTime(PreparedCallBenchmark):
     """Wall time of one call (forward, or forward and backward), device synchronised."""
 
-    params = (NAMES, PASSES, parameters.DTYPES, parameters.LINEAR_SHAPES, parameters.DEVICES)
+    params = (NAMES, LINEAR_PASSES, DTYPES, SHAPES, DEVICES)
 
     def time_call(self, name: str, pass_: str, dtype: str, shape: str, device: str) -> None:
         self.call.run()
@@ -31,7 +41,7 @@ class LinearCrossEntropyTime(PreparedCallBenchmark):
 class LinearCrossEntropyHostMemory(PreparedCallBenchmark):
     """CPU memory: asv's process peak RSS, and the RSS growth during the call alone."""
 
-    params = (NAMES, PASSES, parameters.DTYPES, (parameters.LINEAR_CPU,), ("cpu",))
+    params = (NAMES, LINEAR_PASSES, DTYPES, (parameters.LINEAR_CPU,), ("cpu",))
 
     def peakmem_call(self, name: str, pass_: str, dtype: str, shape: str, device: str) -> None:
         self.call.run()
@@ -45,7 +55,13 @@ class LinearCrossEntropyHostMemory(PreparedCallBenchmark):
 class LinearCrossEntropyGpuMemory(PreparedCallBenchmark):
     """GPU peak memory allocated during one call."""
 
-    params = (NAMES, PASSES, parameters.DTYPES, parameters.LINEAR_SHAPES, ("cuda",))
+    params = (
+        NAMES if grid.gpu_present() or parameters.full_mode() else NAMES[:1],
+        LINEAR_PASSES,
+        DTYPES,
+        parameters.LINEAR_SHAPES,
+        ("cuda",),
+    )
 
     def track_gpu_peak_bytes(
         self, name: str, pass_: str, dtype: str, shape: str, device: str

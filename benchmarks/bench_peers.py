@@ -20,7 +20,7 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
-from benchmarks import parameters
+from benchmarks import grid, parameters
 from benchmarks.inputs import make_kwargs
 from benchmarks.prepared_call import PASSES, WARMUP_CALLS, require_fits, require_shape_enabled
 from verify import peers
@@ -109,6 +109,15 @@ def _bind_peer(
     return run
 
 
+def _axes(*axes: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
+    """The parameter axes where a GPU is present (or with XENT_BENCH_FULL=1); elsewhere one
+    combination, skipped, so that the class stays discoverable without costing a process per
+    combination (benchmarks.grid)."""
+    if grid.gpu_present() or parameters.full_mode():
+        return axes
+    return tuple(axis[:1] for axis in axes)
+
+
 class _PeerBenchmark:
     param_names = ("peer", "pass", "dtype", "shape")
     timeout = 600.0
@@ -123,7 +132,7 @@ class _PeerBenchmark:
 class PeerCrossEntropyTime(_PeerBenchmark):
     """Wall time of one call on the GPU, synchronised."""
 
-    params = (tuple(CROSS_ENTROPY_PEERS), PASSES, PEER_DTYPES, parameters.SHAPES)
+    params = _axes(tuple(CROSS_ENTROPY_PEERS), PASSES, PEER_DTYPES, parameters.SHAPES)
 
     def time_call(self, peer: str, pass_: str, dtype: str, shape: str) -> None:
         self.run()
@@ -132,7 +141,7 @@ class PeerCrossEntropyTime(_PeerBenchmark):
 class PeerCrossEntropyGpuMemory(_PeerBenchmark):
     """``torch.cuda.max_memory_allocated`` during one call."""
 
-    params = (tuple(CROSS_ENTROPY_PEERS), PASSES, PEER_DTYPES, parameters.SHAPES)
+    params = _axes(tuple(CROSS_ENTROPY_PEERS), PASSES, PEER_DTYPES, parameters.SHAPES)
 
     def track_gpu_peak_bytes(self, peer: str, pass_: str, dtype: str, shape: str) -> int:
         from benchmarks.device_memory import gpu_peak_bytes
@@ -147,7 +156,7 @@ class PeerLinearCrossEntropyTime(_PeerBenchmark):
 
     op = "linear_cross_entropy"
     peers = LINEAR_PEERS
-    params = (tuple(LINEAR_PEERS), PASSES, PEER_DTYPES, parameters.LINEAR_SHAPES)
+    params = _axes(tuple(LINEAR_PEERS), PASSES, PEER_DTYPES, parameters.LINEAR_SHAPES)
 
     def time_call(self, peer: str, pass_: str, dtype: str, shape: str) -> None:
         self.run()
@@ -158,7 +167,7 @@ class PeerLinearCrossEntropyGpuMemory(_PeerBenchmark):
 
     op = "linear_cross_entropy"
     peers = LINEAR_PEERS
-    params = (tuple(LINEAR_PEERS), PASSES, PEER_DTYPES, parameters.LINEAR_SHAPES)
+    params = _axes(tuple(LINEAR_PEERS), PASSES, PEER_DTYPES, parameters.LINEAR_SHAPES)
 
     def track_gpu_peak_bytes(self, peer: str, pass_: str, dtype: str, shape: str) -> int:
         from benchmarks.device_memory import gpu_peak_bytes

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from verify.results import Result
-from verify.session import ProgressCallback, ProgressEvent
+from verify.session import ProgressCallback, ProgressEvent, Selection
 
 HOSTILE = '<img src=x onerror="window.__pwned=1">&amp;|`x`*_[a](javascript:alert(1))\x00]]>'
 
@@ -63,29 +63,43 @@ def fake_session(
     profile: str,
     seed: int,
     on_progress: ProgressCallback | None = None,
+    selection: Selection | None = None,
+    **sharing: object,
 ) -> Iterator[Result]:
     """``behaviour`` picks the script: ok, fail, known, abort, hang, raise, slow:<dir>,
-    hostile, empty."""
+    hostile, empty, abort-every:<k> (aborts in every k-th check a process runs; what it
+    reports honours ``selection``, so a restarted worker goes on after the crash).  The
+    sharing arguments (claims, first groups) are accepted and not used: each fake runs its
+    whole script."""
+    if behaviour.startswith("abort-every:"):
+        yield from _abort_every(
+            int(behaviour.split(":", 1)[1]), devices, seed, on_progress, selection
+        )
+        return
     framework = f"fake_{behaviour.split(':', 1)[0]}"
     if behaviour == "empty":
         return
+    chosen = selection or Selection()
     if behaviour in ("ok", "abort", "hang", "raise"):
-        results = list(_ok(framework, devices, seed, on_progress))
-        yield from results[:3]
+        skip = chosen.skip
+        results = [r for r in _ok(framework, devices, seed, on_progress) if chosen.admits(r.key)]
         if behaviour == "ok":
-            yield from results[3:]
+            yield from results
             return
+        bad = (f"{framework}.logsumexp", "gradient", "float16", "cpu")
+        if bad in skip:  # a restarted worker: the check that crashed is not run again
+            yield from results
+            return
+        yield from results[:3]
         if on_progress:
-            on_progress(
-                ProgressEvent(framework, f"{framework}.logsumexp", "gradient", "float16", "cpu", 7)
-            )
+            on_progress(ProgressEvent(framework, *bad, 7))
         if behaviour == "abort":
             os.abort()
         if behaviour == "hang":
             time.sleep(3600)
         raise RuntimeError("a bug in the check")
     if behaviour in ("fail", "known"):
-        yield from _ok(framework, devices, seed, on_progress)
+        yield from (r for r in _ok(framework, devices, seed, on_progress) if chosen.admits(r.key))
         bad = _result(
             framework, f"{framework}.nll", "special_values", "float32", "cpu", random.Random(seed)
         )
@@ -95,7 +109,8 @@ def fake_session(
         bad.reference_value = "inf"
         if behaviour == "known":
             bad.known_issue = "https://github.com/example/fake/issues/1"
-        yield bad
+        if chosen.admits(bad.key):
+            yield bad
         return
     if behaviour.startswith("slow:"):
         marker = Path(behaviour.split(":", 1)[1])
@@ -118,3 +133,28 @@ def fake_session(
         yield r
         return
     raise ValueError(f"unknown behaviour {behaviour!r}")
+
+
+def _abort_every(
+    every: int,
+    devices: Sequence[str],
+    seed: int,
+    on_progress: ProgressCallback | None,
+    selection: Selection | None,
+) -> Iterator[Result]:
+    framework = "fake_abort_every"
+    selection = selection or Selection()
+    ran = 0
+    for impl in (f"{framework}.softmax", f"{framework}.cross_entropy", f"{framework}.nll"):
+        for check in ("accuracy", "gradient", "identity"):
+            for dtype in ("float32", "float64"):
+                for device in devices:
+                    if not selection.admits((impl, check, dtype, device)):
+                        continue
+                    if on_progress:
+                        on_progress(ProgressEvent(framework, impl, check, dtype, device, ran, 18))
+                    ran += 1
+                    if ran % every == 0:
+                        os.abort()
+                    rng = random.Random(f"{seed}|{impl}|{check}|{dtype}|{device}")
+                    yield _result(framework, impl, check, dtype, device, rng)

@@ -238,7 +238,7 @@ def test_asv_quick_pass_on_a_small_subset() -> None:
     assert machine.returncode == 0, machine.stdout + machine.stderr
     pattern = (
         r"Implementation(Time|Bandwidth)\.\w+\('numpy\.textbook\.cross_entropy_shifted', "
-        r"'forward', 'float32', '256x10', 'cpu'\)"
+        r"'forward', 'float32', '4096x32000', 'cpu'\)"
     )
     proc = _asv(
         "run",
@@ -277,7 +277,7 @@ def test_asv_publish_builds_the_dashboard(tmp_path: Path) -> None:
     assert machine.returncode == 0, machine.stdout + machine.stderr
     pattern = (
         r"ImplementationTime\.time_call\('numpy\.textbook\.cross_entropy_shifted', "
-        r"'forward', 'float32', '256x10', 'cpu'\)"
+        r"'forward', 'float32', '4096x32000', 'cpu'\)"
     )
     run = _asv(
         "run", "--config", str(config), "--python=same", "--quick",
@@ -289,3 +289,38 @@ def test_asv_publish_builds_the_dashboard(tmp_path: Path) -> None:
     published = _asv("publish", "--config", str(config), timeout=300)
     assert published.returncode == 0, published.stdout + published.stderr
     assert (tmp_path / "html" / "index.html").exists()
+
+
+# -- the dashboard grid and the conformance-run benchmark -------------------------------------
+
+
+def test_dashboard_grid_is_small_and_the_switch_restores_the_full_grid(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from benchmarks import grid
+
+    everything = ["a.cross_entropy", "numpy.textbook.cross_entropy_shifted", "z.softmax"]
+    monkeypatch.delenv(parameters.FULL_ENV, raising=False)
+    assert grid.names(everything) == ("numpy.textbook.cross_entropy_shifted",)
+    assert grid.names(["only.one"]) == ("only.one",)  # a class keeps one combination
+    assert grid.dtypes() == ("float32",) and grid.shapes() == (parameters.MEDIUM,)
+    monkeypatch.setattr(grid, "gpu_present", lambda: False)
+    assert grid.devices() == ("cpu",) and grid.devices(("cuda",)) == ("cuda",)
+    monkeypatch.setattr(grid, "gpu_present", lambda: True)
+    assert grid.devices() == parameters.DEVICES
+    monkeypatch.setenv(parameters.FULL_ENV, "1")
+    assert grid.names(everything) == tuple(everything)
+    assert grid.dtypes() == parameters.DTYPES and grid.shapes() == parameters.SHAPES
+
+
+def test_conformance_run_benchmark_counts_examples_per_second(tmp_path: Path) -> None:
+    from benchmarks import bench_conformance_run as bench
+
+    assert set(bench.SLICES) == {"torch", "jax", "tensorflow", "numpy"}
+    examples = bench.ConformanceExamples()
+    examples.setup("numpy")
+    try:
+        rate = examples.track_examples_per_second("numpy")
+    finally:
+        examples.teardown("numpy")
+    assert rate > 0

@@ -155,11 +155,13 @@ def test_parsed_options_reach_the_plan(monkeypatch, tmp_path):
         ]
     )
     plan = cli.plan_from_args(args)
-    assert [j.label for j in plan.jobs] == ["torch"] and plan.jobs[0].args == ("torch",)
+    # one job per worker slot, sharing torch's plan
+    assert [j.label for j in plan.jobs] == ["torch", "torch/2"]
+    assert all(j.args == ("torch",) and j.share == "torch" for j in plan.jobs)
     assert plan.devices == ("cpu",) and plan.explicit_devices
     assert (plan.profile, plan.seed, plan.check_timeout, plan.parallel) == ("thorough", 9, 12, 2)
-    default = cli.plan_from_args(cli.build_parser().parse_args([]))
-    assert [j.label for j in default.jobs] == ["numpy", "torch"]
+    default = cli.plan_from_args(cli.build_parser().parse_args(["--jobs", "1"]))
+    assert [j.label for j in default.jobs] == ["torch", "numpy"]  # the slower one first
     assert default.devices == ("cpu", "cuda") and not default.explicit_devices
     assert (default.profile, default.seed, str(default.output)) == ("default", 0, "reports")
 
@@ -321,3 +323,72 @@ def test_real_run_is_deterministic_and_valid(tmp_path):
         assert (proc.returncode == 1) == bool(report.nonconforming)
         outputs.append(_comparable(report))
     assert outputs[0] == outputs[1]
+
+
+def test_signals_while_the_report_is_written_do_not_lose_it(tmp_path):
+    """The worst moments: a first SIGINT stops the run, then two more signals (SIGINT and a
+    SIGTERM, as a ``timeout`` wrapper sends) arrive while the reports are being written.  The
+    reports of what finished are still written whole, valid, and marked interrupted."""
+    marker, writing = tmp_path / "marker", tmp_path / "writing"
+    out = tmp_path / "out"
+    script = tmp_path / "run.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            import time
+            from pathlib import Path
+            from tests.runner_fakes import fake_session
+            from verify import cli
+            from verify.runner import Job
+
+            real_write_all = cli.write_all
+
+            def slow_write_all(report, output):
+                Path({str(writing)!r}).write_text("writing")
+                time.sleep(3)  # the signals arrive now
+                return real_write_all(report, output)
+
+            cli.write_all = slow_write_all
+
+            if __name__ == "__main__":
+                plan = cli.RunPlan(
+                    jobs=[Job("slow", "numpy", fake_session, ("slow:{marker}",))],
+                    devices=("cpu",), explicit_devices=False, profile="quick", seed=0,
+                    output=Path({str(out)!r}))
+                raise SystemExit(cli.execute(plan))
+            """
+        )
+    )
+    proc = subprocess.Popen(
+        [sys.executable, str(script)],
+        env=_env(),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        for path in (marker, writing):
+            deadline = time.monotonic() + 120
+            while not path.exists():
+                assert proc.poll() is None, proc.communicate()
+                assert time.monotonic() < deadline
+                time.sleep(0.02)
+            if path is marker:
+                os.killpg(proc.pid, signal.SIGINT)
+        os.killpg(proc.pid, signal.SIGINT)
+        time.sleep(0.2)
+        os.kill(proc.pid, signal.SIGTERM)
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    report = json_report.load(out / "conformance.json")
+    assert report.environment["interrupted"] is True
+    assert len(report.results) >= 2 and all(r.status == "pass" for r in report.results)
+    for name in FILES:
+        assert (out / name).stat().st_size > 0
+    assert "interrupted" in stdout

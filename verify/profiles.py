@@ -3,8 +3,9 @@
 Three profiles, ``quick``, ``default`` and ``thorough``, are registered as Hypothesis settings
 profiles under the names ``xent-quick``, ``xent-default`` and ``xent-thorough``
 (https://hypothesis.readthedocs.io/en/latest/reference/api.html#settings-profiles).  Each also
-fixes the sizes strategies draw (rows, classes, spatial extent) and whether large class counts
-(tens of thousands, in float16/bfloat16) are drawn at all.
+fixes the shape alphabet strategies draw from (a handful of batch sizes, class counts, spatial
+extents and hidden sizes: compiled functions are reused across examples) and whether large
+class counts (thousands to tens of thousands, in float16/bfloat16) are drawn at all.
 
 Runs are derandomized when the environment variable ``CI`` is ``true`` or an explicit seed is
 given; failing examples are saved in a Hypothesis example database under ``.hypothesis/`` and
@@ -29,60 +30,91 @@ class Profile:
     name: str
     #: examples per (implementation, check, dtype, device) search
     max_examples: int
-    #: rows (batch size N) drawn at most
-    max_rows: int
-    #: classes C drawn at most in ordinary draws
-    max_classes: int
-    #: spatial extent per K-dimensional axis, and the most spatial axes
-    max_spatial: int
-    max_spatial_dims: int
+    #: the shape alphabet: batch sizes N, class counts C, K-dimensional extents and hidden
+    #: sizes (linear_cross_entropy) drawn.  Shapes come from these few values, fixed
+    #: per profile, so that a framework that compiles per shape (XLA) compiles each shape once
+    #: per process and reuses it for the rest of the run, instead of compiling every newly drawn
+    #: shape.  Each keeps its edge cases: one row, two classes, extent 1.
+    rows: tuple[int, ...]
+    classes: tuple[int, ...]
+    #: the trailing K-dimensional extents (d1, ..., dk) drawn for inputs of shape
+    #: (N, C, d1, ..., dk), ``()`` being the plain (N, C) case; also the extents of the extra
+    #: axes of the softmax family
+    spatial_shapes: tuple[tuple[int, ...], ...]
     #: the class counts of the large-vocabulary draws (empty: none drawn)
     large_classes: tuple[int, ...]
     #: examples of each large-vocabulary search (they are slow in an exact reference)
     large_examples: int
-    #: hidden size drawn at most for linear_cross_entropy
-    max_hidden: int
+    hidden_sizes: tuple[int, ...]
     #: evaluations allowed for shrinking a failure before the search settles for the smallest
     #: failing example seen so far
     shrink_examples: int = 30
     shrink: bool = True
 
+    @property
+    def max_rows(self) -> int:
+        """The largest batch size drawn."""
+        return max(self.rows)
+
+    @property
+    def max_classes(self) -> int:
+        """The largest class count of ordinary (not large-vocabulary) draws."""
+        return max(self.classes)
+
+    @property
+    def max_spatial(self) -> int:
+        """The largest extent of a K-dimensional axis."""
+        return max((d for shape in self.spatial_shapes for d in shape), default=1)
+
+    @property
+    def max_spatial_dims(self) -> int:
+        """The most K-dimensional axes drawn."""
+        return max(len(shape) for shape in self.spatial_shapes)
+
+    @property
+    def spatial_extents(self) -> tuple[int, ...]:
+        """The extents of single extra axes (the softmax family's extra dimensions)."""
+        extents = sorted({d for shape in self.spatial_shapes for d in shape})
+        return tuple(extents) or (1,)
+
+    @property
+    def max_hidden(self) -> int:
+        """The largest hidden size drawn for linear_cross_entropy."""
+        return max(self.hidden_sizes)
+
 
 PROFILES: dict[str, Profile] = {
     "quick": Profile(
         name="quick",
-        max_examples=8,
-        max_rows=3,
-        max_classes=6,
-        max_spatial=2,
-        max_spatial_dims=1,
+        max_examples=10,
+        rows=(1, 3),
+        classes=(2, 3, 6),
+        spatial_shapes=((), (2,)),
         large_classes=(),
         large_examples=0,
-        max_hidden=4,
-        shrink_examples=40,
+        hidden_sizes=(3,),
+        shrink_examples=10,
     ),
     "default": Profile(
         name="default",
-        max_examples=10,
-        max_rows=4,
-        max_classes=12,
-        max_spatial=3,
-        max_spatial_dims=2,
+        max_examples=30,
+        rows=(1, 4),
+        classes=(2, 3, 12),
+        spatial_shapes=((), (3,), (1, 2)),
         large_classes=(4096,),
         large_examples=1,
-        max_hidden=8,
+        hidden_sizes=(1, 8),
         shrink_examples=20,
     ),
     "thorough": Profile(
         name="thorough",
         max_examples=200,
-        max_rows=8,
-        max_classes=64,
-        max_spatial=4,
-        max_spatial_dims=2,
+        rows=(1, 2, 3, 5, 8),
+        classes=(2, 3, 4, 7, 12, 31, 64),
+        spatial_shapes=((), (1,), (4,), (2, 3), (1, 4)),
         large_classes=(32000, 50257),
         large_examples=3,
-        max_hidden=32,
+        hidden_sizes=(1, 2, 5, 16, 32),
         shrink_examples=500,
     ),
 }

@@ -1,4 +1,4 @@
-"""Running sessions in worker processes: one process per framework (or user callable).
+"""Running sessions in worker processes: one or more processes per framework (or user callable).
 
 Why processes: a framework that crashes the interpreter (``abort()`` in native code, a
 segmentation fault, an out-of-memory kill) or hangs must not take the other frameworks' results
@@ -10,15 +10,19 @@ https://pytorch.org/docs/stable/notes/multiprocessing.html#cuda-in-multiprocessi
 Each worker calls a *session function* (``verify.session.run_framework`` or
 ``run_user_implementation``, or any picklable callable with the same keyword arguments) and
 sends every :class:`~verify.session.ProgressEvent` and :class:`~verify.results.Result` over its
-own pipe.  The parent waits on all pipes and process sentinels at once
-(:func:`multiprocessing.connection.wait`) and
+own pipe.  Jobs with the same ``share`` label run one plan together: they get one shared
+counter (:class:`~verify.session.Claims`) from which each claims the next group of checks, so a
+slow framework keeps every core busy until its last group.  The parent waits on all pipes and
+process sentinels at once (:func:`multiprocessing.connection.wait`) and
 
 - turns a worker that dies before saying it is done into an ``error`` result for the check it
-  was running (exit code or signal, and the tail of its output, in the message);
-- kills a worker whose current check has run longer than ``check_timeout`` seconds and records
-  an ``error`` result for that check;
-- on SIGINT or SIGTERM stops all workers, keeps every result that had arrived and marks the run
-  interrupted.
+  was running (exit code or signal, and the tail of its output, in the message), then starts a
+  replacement worker that resumes with the next check (the checks already reported and the one
+  that crashed are skipped), so a crash costs one check, not the rest of the framework;
+- kills a worker whose current check has run longer than ``check_timeout`` seconds, records an
+  ``error`` result for that check and resumes the same way;
+- on SIGINT or SIGTERM stops all workers (a second signal kills them at once instead of
+  terminating them), keeps every result that had arrived and marks the run interrupted.
 
 Workers write their own stdout/stderr (framework warnings, native crash messages) into one log
 file each, so the progress display stays readable and a crash report can quote them.
@@ -43,7 +47,7 @@ from typing import Any
 
 from verify.progress import ProgressDisplay
 from verify.results import Result
-from verify.session import ProgressEvent
+from verify.session import Claims, ProgressEvent, SearchKey, Selection
 
 #: A session function: ``session(*job.args, devices=..., profile=..., seed=..., on_progress=...)``
 #: yields results.  It must be picklable (a module-level function or a functools.partial).
@@ -54,6 +58,8 @@ DEFAULT_CHECK_TIMEOUT_S = 900.0
 _GRACE_S = 3.0
 _POLL_S = 0.25
 _LOG_TAIL_LINES = 15
+#: replacement workers started for one job after crashes or timeouts, at most
+MAX_RESTARTS = 25
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,6 +73,10 @@ class Job:
     #: implementation name -> op, for naming the op of an error result (filled in by the worker
     #: from the registry when the framework has one)
     ops: tuple[tuple[str, str], ...] = ()
+    #: which searches to run (None: all)
+    selection: Selection | None = None
+    #: jobs with the same non-empty ``share`` split one plan between them (see the module doc)
+    share: str = ""
 
 
 @dataclasses.dataclass
@@ -81,6 +91,10 @@ class RunOutcome:
     incidents: list[str]
     #: worker log files by job label
     logs: dict[str, Path]
+    #: seconds each worker ran, by job label (a replaced worker's time included), and the
+    #: wall time of the whole run
+    worker_seconds: dict[str, float] = dataclasses.field(default_factory=dict)
+    wall_s: float = 0.0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -109,6 +123,24 @@ def _present(framework: str, requested: Sequence[str]) -> list[str]:
     return [d for d in requested if d in here]
 
 
+#: where XLA's compiled programs are kept between processes and runs (JAX's persistent
+#: compilation cache, https://docs.jax.dev/en/latest/persistent_compilation_cache.html),
+#: relative to the working directory like Hypothesis' ``.hypothesis/``; the environment
+#: variable ``JAX_COMPILATION_CACHE_DIR`` overrides it
+JAX_CACHE_DIR = Path(".cache") / "jax"
+
+
+def _use_compilation_caches() -> None:
+    """Let the workers of a run (and later runs) share what XLA compiled: the workers that
+    split JAX's plan compile each (primitive, shape, dtype) once between them, and a rerun
+    loads it from disk.  Every program is cached, however fast it compiled (the defaults keep
+    only those over one second: eager op-by-op dispatch compiles thousands of small ones).
+    Set before JAX is imported, which reads its configuration from the environment then."""
+    os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(JAX_CACHE_DIR.absolute()))
+    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
+
+
 def _redirect_output(log_path: str | None) -> None:
     if log_path is None:
         return
@@ -125,11 +157,14 @@ def worker_main(
     profile: str,
     seed: int,
     log_path: str | None,
+    claims: Claims | None = None,
+    first_groups: tuple[int, ...] = (),
 ) -> None:
     """Entry point of a worker process (runs in the child)."""
     # Ctrl-C reaches the whole process group; the parent decides how workers stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _redirect_output(log_path)
+    _use_compilation_caches()
     try:
         present = _present(job.framework, devices)
         conn.send(("devices", present))
@@ -142,8 +177,19 @@ def worker_main(
             def on_progress(event: ProgressEvent) -> None:
                 conn.send(("progress", event))
 
+            def on_group(index: int) -> None:
+                conn.send(("group", index))
+
             results = job.session(
-                *job.args, devices=present, profile=profile, seed=seed, on_progress=on_progress
+                *job.args,
+                devices=present,
+                profile=profile,
+                seed=seed,
+                on_progress=on_progress,
+                selection=job.selection,
+                claims=claims,
+                first_groups=first_groups,
+                on_group=on_group,
             )
             for result in results:
                 conn.send(("result", result))
@@ -169,8 +215,11 @@ class _Active:
     started: float
     check_started: float
     event: ProgressEvent | None = None
-    finished_keys: set[tuple[str, str, str, str]] = dataclasses.field(default_factory=set)
+    finished_keys: set[SearchKey] = dataclasses.field(default_factory=set)
     ops: dict[str, str] = dataclasses.field(default_factory=dict)
+    #: the group of the plan being run (see verify.session.groups), and restarts so far
+    group: int | None = None
+    restarts: int = 0
     devices: list[str] = dataclasses.field(default_factory=list)
     done: bool = False
     raised: str | None = None
@@ -231,10 +280,17 @@ class Runner:
         self.progress = progress
         self.log_dir = Path(log_dir) if log_dir is not None else None
         self._stop_requested = threading.Event()
+        self._kill_requested = threading.Event()
         self._context = multiprocessing.get_context("spawn")
+        self._claims: dict[str, Any] = {}
+        #: shares whose every group has been claimed
+        self._exhausted: set[str] = set()
 
     def request_stop(self) -> None:
-        """Ask the run to stop (what SIGINT/SIGTERM do); safe from a signal handler."""
+        """Ask the run to stop (what SIGINT/SIGTERM do); safe from a signal handler.  A second
+        request makes the workers be killed rather than terminated."""
+        if self._stop_requested.is_set():
+            self._kill_requested.set()
         self._stop_requested.set()
 
     # -- public -----------------------------------------------------------------------------
@@ -261,9 +317,9 @@ class Runner:
         previous = {}
 
         def handler(signum: int, frame: object) -> None:
+            # never raises: every signal only asks (more firmly) for the run to stop, so the
+            # results that arrived are always reported
             self.request_stop()
-            # a second Ctrl-C gets Python's default behaviour (KeyboardInterrupt)
-            signal.signal(signal.SIGINT, signal.default_int_handler)
 
         for signum in (signal.SIGINT, signal.SIGTERM):
             previous[signum] = signal.signal(signum, handler)
@@ -277,20 +333,62 @@ class Runner:
         if self.progress is not None:
             getattr(self.progress, method)(*args)
 
-    def _start(self, job: Job, log_dir: Path) -> _Active:
-        log_path = log_dir / f"{''.join(c if c.isalnum() else '_' for c in job.label)}.log"
+    def _start(
+        self, job: Job, log_dir: Path, *, first_groups: tuple[int, ...] = (), restarts: int = 0
+    ) -> _Active:
+        stem = "".join(c if c.isalnum() else "_" for c in job.label)
+        log_path = log_dir / (f"{stem}.log" if not restarts else f"{stem}.restart{restarts}.log")
         log_path.write_bytes(b"")
+        claims = None
+        if job.share:
+            if job.share not in self._claims:
+                self._claims[job.share] = self._context.Value("q", 0)
+            claims = self._claims[job.share]
         parent_conn, child_conn = self._context.Pipe(duplex=False)
         process = self._context.Process(
             target=worker_main,
-            args=(child_conn, job, self.devices, self.profile, self.seed, str(log_path)),
+            args=(
+                child_conn,
+                job,
+                self.devices,
+                self.profile,
+                self.seed,
+                str(log_path),
+                claims,
+                first_groups,
+            ),
             name=f"verify-{job.label}",
         )
         process.start()
         child_conn.close()  # so that the parent sees EOF when the worker is gone
         now = time.monotonic()
-        self._notify("job_started", job.label)
-        return _Active(job, process, parent_conn, log_path, now, now, ops=dict(job.ops))
+        if not restarts:
+            self._notify("job_started", job.label)
+        return _Active(
+            job, process, parent_conn, log_path, now, now, ops=dict(job.ops), restarts=restarts
+        )
+
+    def _restart(self, state: _Active, log_dir: Path) -> _Active | None:
+        """A replacement for a worker that crashed or timed out in a check: it skips what was
+        reported and the check that crashed, and resumes the group it was in.  None when the
+        worker had not started a check (a broken import would only crash again), when the
+        restarts are used up or when the run is stopping."""
+        event = state.event
+        if event is None or state.restarts >= MAX_RESTARTS or self._stop_requested.is_set():
+            return None
+        previous = state.job.selection or Selection()
+        skip = previous.skip | frozenset(state.finished_keys) | {_check_key(event)}
+        job = dataclasses.replace(state.job, selection=dataclasses.replace(previous, skip=skip))
+        first = (state.group,) if state.group is not None else ()
+        self._notify(
+            "message",
+            f"{job.label}: starting a new worker to go on after "
+            f"{event.implementation} {event.check} {event.dtype} {event.device}",
+        )
+        replacement = self._start(job, log_dir, first_groups=first, restarts=state.restarts + 1)
+        replacement.ops.update(state.ops)
+        replacement.devices = list(state.devices)
+        return replacement
 
     def _run(self, jobs: list[Job], log_dir: Path) -> RunOutcome:
         pending = collections.deque(jobs)
@@ -300,13 +398,18 @@ class Runner:
         devices: set[str] = set()
         logs: dict[str, Path] = {}
         interrupted = False
+        run_started = time.monotonic()
+        self._worker_seconds: dict[str, float] = {}
         try:
             while pending or active:
                 if self._stop_requested.is_set():
                     interrupted = True
                     break
                 while pending and len(active) < self.parallel:
-                    state = self._start(pending.popleft(), log_dir)
+                    job = pending.popleft()
+                    if job.share and job.share in self._exhausted:
+                        continue  # the other workers of its plan have claimed all of it
+                    state = self._start(job, log_dir)
                     logs[state.job.label] = state.log_path
                     active.append(state)
                 waitables = [s.conn for s in active if not s.eof]
@@ -318,21 +421,42 @@ class Runner:
                     if finished is None:
                         continue
                     results.extend(finished[0])
-                    if finished[1]:
-                        incidents.append(finished[1])
                     devices.update(state.devices)
                     active.remove(state)
+                    self._count_time(state)
+                    if finished[1]:
+                        incidents.append(finished[1])
+                        replacement = self._restart(state, log_dir)
+                        if replacement is not None:
+                            logs[f"{state.job.label} (restart {replacement.restarts})"] = (
+                                replacement.log_path
+                            )
+                            active.append(replacement)
         finally:
             if active:
                 interrupted = interrupted or self._stop_requested.is_set()
                 for state in active:
-                    self._stop(state)
+                    self._stop(state, kill=self._kill_requested.is_set())
+                    self._count_time(state)
                     results.extend(self._drain(state))
                     devices.update(state.devices)
                     self._notify("job_finished", state.job.label, "stopped (interrupted)")
         if interrupted:
             self._notify("message", "interrupted: workers stopped; reporting what finished")
-        return RunOutcome(results, sorted(devices), interrupted, incidents, logs)
+        return RunOutcome(
+            results,
+            sorted(devices),
+            interrupted,
+            incidents,
+            logs,
+            {label: round(seconds, 1) for label, seconds in self._worker_seconds.items()},
+            round(time.monotonic() - run_started, 1),
+        )
+
+    def _count_time(self, state: _Active) -> None:
+        label = state.job.label
+        spent = time.monotonic() - state.started
+        self._worker_seconds[label] = self._worker_seconds.get(label, 0.0) + spent
 
     def _drain(self, state: _Active) -> list[Result]:
         """Receive everything the worker has sent so far."""
@@ -365,6 +489,11 @@ class Runner:
                 state.devices = list(payload)
             elif kind == "ops":
                 state.ops.update(payload)
+            elif kind == "group":
+                if payload < 0:
+                    self._exhausted.add(state.job.share)
+                else:
+                    state.group = int(payload)
             elif kind == "done":
                 state.done = True
             elif kind == "raised":
@@ -445,9 +574,12 @@ class Runner:
                 device="*",
                 status="error",
             )
-        lines = [
-            f"The {job.label} worker process {what} {where}; its remaining checks did not run."
-        ]
+        rest = (
+            "a new worker goes on with the next check"
+            if running and state.restarts < MAX_RESTARTS and not self._stop_requested.is_set()
+            else "its remaining checks did not run"
+        )
+        lines = [f"The {job.label} worker process {what} {where}; {rest}."]
         if state.raised:
             lines += ["", state.raised]
         elif log_tail:

@@ -7,15 +7,29 @@ one framework per process, and forwards the results and progress events to the p
 Order: for each device, every implementation x check x dtype except ``bad_input``, then
 ``bad_input`` for every implementation (an out-of-range class index can trip a CUDA device-side
 assert that poisons the process's device context, so it goes last).  Every search is seeded
-from ``seed`` and its own identity, so a run is reproducible.
+from ``seed`` and its own identity, so a run is reproducible, whichever process runs it.
+
+Selection (:class:`Selection`): implementation names or glob patterns, checks, dtypes, a
+deterministic shard ``K/N`` of the searches (by a hash of the search's identity, not by its
+position, so the shards of one run partition its searches whatever is installed), and keys to
+skip (what a restarted worker already has).
+
+Sharing (:class:`Claims`): several worker processes may run one framework's plan together.  The
+plan is cut into *groups*, one per (implementation, device, phase), so that one process runs all
+of an implementation's checks and dtypes and reuses what it compiled; each process claims the
+next unclaimed group from a counter the processes share, so the work balances itself and the
+last groups of a slow framework go to whichever process is free.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
+import hashlib
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, Protocol
 
 from verify.checks import CHECKS
 from verify.ops import DTYPES as DTYPE_ORDER
@@ -39,6 +53,60 @@ class ProgressEvent:
 
 ProgressCallback = Callable[[ProgressEvent], None]
 
+#: (implementation, check, dtype, device): the identity of one search, and of its result
+SearchKey = tuple[str, str, str, str]
+
+
+def shard_of(key: SearchKey, shards: int) -> int:
+    """The shard (0-based, of ``shards``) that the search ``key`` belongs to: a hash of its
+    identity, so the assignment does not depend on what else is in the run."""
+    digest = hashlib.sha256("|".join(key).encode()).digest()
+    return int.from_bytes(digest[:8], "little") % shards
+
+
+def matches(name: str, patterns: Sequence[str]) -> bool:
+    """Whether ``name`` is one of ``patterns`` or matches one as a glob (``fnmatch``: ``*``,
+    ``?``, ``[...]``; a literal ``[`` in a name such as ``f[jit]`` matches itself exactly)."""
+    return any(name == p or fnmatch.fnmatchcase(name, p) for p in patterns)
+
+
+@dataclasses.dataclass(frozen=True)
+class Selection:
+    """Which searches of a plan to run (every field empty/None: all of them)."""
+
+    #: implementation names or glob patterns
+    implementations: tuple[str, ...] = ()
+    checks: tuple[str, ...] = ()
+    dtypes: tuple[str, ...] = ()
+    #: (k, n): the k-th (1-based) of n shards
+    shard: tuple[int, int] | None = None
+    #: searches not to run (they already have a result)
+    skip: frozenset[SearchKey] = frozenset()
+
+    def admits(self, key: SearchKey) -> bool:
+        """Whether the search ``key`` is selected."""
+        impl, check, dtype, _device = key
+        if self.implementations and not matches(impl, self.implementations):
+            return False
+        if self.checks and check not in self.checks:
+            return False
+        if self.dtypes and dtype not in self.dtypes:
+            return False
+        if self.shard is not None and shard_of(key, self.shard[1]) != self.shard[0] - 1:
+            return False
+        return key not in self.skip
+
+
+class Claims(Protocol):
+    """A counter shared by the processes running one plan (``multiprocessing.Value``)."""
+
+    def get_lock(self) -> Any: ...
+
+    value: int
+
+
+PlanItem = tuple[Implementation, str, str, str]
+
 
 def _dtypes(impl: Implementation) -> list[str]:
     return [d for d in DTYPE_ORDER if d in impl.dtypes]
@@ -53,7 +121,7 @@ def _devices_of(impl: Implementation) -> tuple[str, ...]:
 
 def plan(
     impls: Iterable[Implementation], devices: Sequence[str], checks: Sequence[str] | None = None
-) -> list[tuple[Implementation, str, str, str]]:
+) -> list[PlanItem]:
     """(implementation, check, dtype, device) in the order a session runs them."""
     names = [c for c in CHECKS if checks is None or c in checks]
     impls = list(impls)
@@ -106,22 +174,88 @@ def run_check(
     return result
 
 
+def item_key(item: PlanItem) -> SearchKey:
+    impl, check, dtype, device = item
+    return (impl.name, check, dtype, device)
+
+
+def groups(items: Sequence[PlanItem]) -> list[list[PlanItem]]:
+    """The plan cut into claimable groups, in plan order: consecutive items of one
+    (implementation, device, phase), phase being ``bad_input`` or not (so ``bad_input`` still
+    comes after every other check of a device in every process)."""
+    out: list[list[PlanItem]] = []
+    last: tuple[str, str, bool] | None = None
+    for item in items:
+        impl, check, _dtype, device = item
+        label = (impl.name, device, check == "bad_input")
+        if label != last:
+            out.append([])
+            last = label
+        out[-1].append(item)
+    return out
+
+
+def _claimed_groups(
+    all_groups: list[list[PlanItem]], claims: Claims | None, first: Sequence[int]
+) -> Iterator[tuple[int, list[PlanItem]]]:
+    """The groups this process runs: ``first`` (a restarted worker resumes its group), then
+    each next unclaimed one (all of them in order when there is no shared counter)."""
+    for index in first:
+        if 0 <= index < len(all_groups):
+            yield index, all_groups[index]
+    if claims is None:
+        for index, group in enumerate(all_groups):
+            if index not in first:
+                yield index, group
+        return
+    while True:
+        with claims.get_lock():
+            index = claims.value
+            claims.value = index + 1
+        if index >= len(all_groups):
+            return
+        yield index, all_groups[index]
+
+
 def _run_plan(
     framework: str,
-    items: list[tuple[Implementation, str, str, str]],
+    items: list[PlanItem],
     profile: str,
     seed: int,
     on_progress: ProgressCallback | None,
+    selection: Selection | None = None,
+    claims: Claims | None = None,
+    first_groups: Sequence[int] = (),
+    on_group: Callable[[int], None] | None = None,
 ) -> Iterator[Result]:
     get_profile(profile)  # a bad profile name fails before any work
-    total = len(items)
-    for done, (impl, check, dtype, device) in enumerate(items):
-        if on_progress is not None:
-            on_progress(ProgressEvent(framework, impl.name, check, dtype, device, done, total))
-        yield run_check(impl, check, dtype, device, profile=profile, seed=seed)
-    if on_progress is not None and items:
-        impl, check, dtype, device = items[-1]
-        on_progress(ProgressEvent(framework, impl.name, check, dtype, device, total, total))
+    selection = selection or Selection()
+    # groups are numbered on the selected plan before ``skip`` is applied, so that every
+    # worker sharing the counter (a restarted one included) numbers them alike
+    unskipped = dataclasses.replace(selection, skip=frozenset())
+    items = [item for item in items if unskipped.admits(item_key(item))]
+    total = sum(item_key(item) not in selection.skip for item in items)
+    done = 0
+    last: PlanItem | None = None
+    all_groups = groups(items)
+    for index, group in _claimed_groups(all_groups, claims, first_groups):
+        if on_group is not None:
+            on_group(index)
+            if claims is not None and index == len(all_groups) - 1:
+                on_group(-1)  # the last group is claimed: a worker joining now has nothing to do
+        for impl, check, dtype, device in group:
+            if (impl.name, check, dtype, device) in selection.skip:
+                continue
+            if on_progress is not None:
+                on_progress(ProgressEvent(framework, impl.name, check, dtype, device, done, total))
+            yield run_check(impl, check, dtype, device, profile=profile, seed=seed)
+            done += 1
+            last = (impl, check, dtype, device)
+    if claims is not None and on_group is not None:
+        on_group(-1)  # every group is claimed (also when there were none)
+    if on_progress is not None and last is not None:
+        impl, check, dtype, device = last
+        on_progress(ProgressEvent(framework, impl.name, check, dtype, device, done, done))
 
 
 def run_framework(
@@ -131,12 +265,27 @@ def run_framework(
     profile: str,
     seed: int,
     on_progress: ProgressCallback | None = None,
+    selection: Selection | None = None,
+    claims: Claims | None = None,
+    first_groups: Sequence[int] = (),
+    on_group: Callable[[int], None] | None = None,
 ) -> Iterator[Result]:
-    """Run every check of every registered implementation of ``framework`` on ``devices``."""
+    """Run the selected checks of every registered implementation of ``framework`` on
+    ``devices`` (with ``claims``: the groups this process claims, see :class:`Claims`)."""
     from verify.registry import all_implementations
 
     impls = all_implementations(framework)
-    yield from _run_plan(framework, plan(impls, devices), profile, seed, on_progress)
+    yield from _run_plan(
+        framework,
+        plan(impls, devices),
+        profile,
+        seed,
+        on_progress,
+        selection,
+        claims,
+        first_groups,
+        on_group,
+    )
 
 
 def run_user_implementation(
@@ -147,9 +296,23 @@ def run_user_implementation(
     profile: str,
     seed: int,
     on_progress: ProgressCallback | None = None,
+    selection: Selection | None = None,
+    claims: Claims | None = None,
+    first_groups: Sequence[int] = (),
+    on_group: Callable[[int], None] | None = None,
 ) -> Iterator[Result]:
-    """Run all of ``like``'s checks on the callable ``impl`` ("module:function")."""
+    """Run ``like``'s (selected) checks on the callable ``impl`` ("module:function")."""
     from verify.registry.user import load_user_implementation
 
     entry = load_user_implementation(impl, like)
-    yield from _run_plan(entry.framework, plan([entry], devices), profile, seed, on_progress)
+    yield from _run_plan(
+        entry.framework,
+        plan([entry], devices),
+        profile,
+        seed,
+        on_progress,
+        selection,
+        claims,
+        first_groups,
+        on_group,
+    )

@@ -70,7 +70,9 @@ def _profile(profile: str | Profile) -> Profile:
 
 
 def _sizes(draw: st.DrawFn, impl: Any, kind: str, prof: Profile, dtype: str) -> dict[str, Any]:
-    """Batch N, classes C and spatial dims; large C only in extreme low-precision draws."""
+    """Batch N, classes C and spatial extents from the profile's shape alphabet (``rows``,
+    ``classes``, ``spatial_shapes``: few distinct shapes, so compiled functions are reused);
+    large C only in the large-vocabulary draws."""
     if kind == "large_vocabulary":
         if not prof.large_classes:
             raise InvalidArgument(f"profile {prof.name!r} draws no large vocabularies")
@@ -79,12 +81,11 @@ def _sizes(draw: st.DrawFn, impl: Any, kind: str, prof: Profile, dtype: str) -> 
             "c": draw(st.sampled_from(prof.large_classes), label="classes"),
             "spatial": (),
         }
-    n = draw(st.integers(1, prof.max_rows), label="rows")
-    c = draw(st.integers(2, prof.max_classes), label="classes")
+    n = draw(st.sampled_from(prof.rows), label="rows")
+    c = draw(st.sampled_from(prof.classes), label="classes")
     spatial: tuple[int, ...] = ()
     if impl.capabilities.kdim and prof.max_spatial_dims:
-        k = draw(st.integers(0, prof.max_spatial_dims), label="spatial dims")
-        spatial = tuple(draw(st.integers(1, prof.max_spatial), label=f"d{i + 1}") for i in range(k))
+        spatial = draw(st.sampled_from(prof.spatial_shapes), label="spatial extents")
     return {"n": n, "c": c, "spatial": spatial}
 
 
@@ -109,7 +110,7 @@ def _softmax_family(
     if impl.capabilities.axis and s["c"] <= prof.max_classes:
         extra = draw(st.integers(0, 1), label="extra dims")
         shape = shape + tuple(
-            draw(st.integers(1, prof.max_spatial), label="extra extent") for _ in range(extra)
+            draw(st.sampled_from(prof.spatial_extents), label="extra extent") for _ in range(extra)
         )
         axis = draw(st.integers(-len(shape), len(shape) - 1), label="axis")
     x = draw(logits(dtype, shape, style=_style(draw, kind), class_axis=axis), label="x")
@@ -124,7 +125,7 @@ def _index_loss(draw: st.DrawFn, impl: Any, dtype: str, kind: str, prof: Profile
     kw: dict[str, Any] = {}
     style = _style(draw, kind)
     if op == "linear_cross_entropy":
-        h = draw(st.integers(1, prof.max_hidden), label="hidden")
+        h = draw(st.sampled_from(prof.hidden_sizes), label="hidden")
         hidden_style = "moderate" if style not in ("huge", "wide") else style
         kw["input"] = draw(logits(dtype, (n, h), style=hidden_style), label="input")
         kw["linear_weight"] = draw(logits(dtype, (c, h), style="moderate"), label="linear_weight")
