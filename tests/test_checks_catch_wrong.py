@@ -121,10 +121,22 @@ def test_cross_framework_blames_the_entry_that_is_off() -> None:
 torch = pytest.importorskip("torch")
 
 
-@pytest.mark.parametrize("check", ["accuracy", "gradient", "identity", "invariance"])
+@pytest.mark.parametrize("check", ["gradient", "identity", "invariance"])
 def test_torch_cross_entropy_float64_passes(check: str) -> None:
     from verify.registry import get
 
     impl = get("torch.nn.functional.cross_entropy")
     result = CHECKS[check](impl, "float64", "cpu", profile="quick", seed=SEED)
     assert result.status == "pass", result.message
+
+
+def test_torch_cross_entropy_float64_forward_is_at_worst_inaccurate() -> None:
+    """PyTorch forms log(sum) where the stable algorithm takes log1p of the non-top terms
+    (docs/tolerances.md): on confident rows that costs hundreds of ULPs, a finding of the lowest
+    accuracy class, never a wrong value."""
+    from verify.registry import get
+
+    impl = get("torch.nn.functional.cross_entropy")
+    result = CHECKS["accuracy"](impl, "float64", "cpu", profile="quick", seed=SEED)
+    assert result.status in ("pass", "fail"), result.message
+    assert result.severity in (None, "inaccurate"), result.message

@@ -194,7 +194,12 @@ def log_softmax_careful(kw: Kw, device: str) -> np.ndarray:
 def _ce_grad(kw: Kw, g: np.ndarray, scale_by_n: bool) -> np.ndarray:
     x, t, _, valid, _ = _ce_common(kw)
     c = x.shape[1]
-    d = np.exp(_log_softmax(x, 1)) - np.eye(c)[np.clip(t, 0, c - 1)]
+    # p - onehot, with the target column as minus the sum of the other probabilities (the
+    # complement: 1 - p_t would cancel when p_t -> 1)
+    p = np.exp(_log_softmax(x, 1))
+    hit = np.eye(c, dtype=bool)[np.clip(t, 0, c - 1)]
+    others = np.sum(np.where(hit, 0.0, p), axis=1, keepdims=True)
+    d = np.where(hit, -others, p)
     d = np.where(valid[:, None], d, 0.0)
     red = kw.get("reduction", "mean")
     gv = _f64(g)
