@@ -186,6 +186,20 @@ def test_unsupported_cases_raise(name: str, kwargs: dict[str, Any], reason: str)
         ENTRIES[name].forward(kwargs, "cpu")
 
 
+def test_binary_cross_entropy_clip_is_excused_only_where_it_changes_a_counted_term() -> None:
+    entry = ENTRIES["mlx.nn.losses.binary_cross_entropy[with_logits=False]"]
+    (clip,) = entry.deviations
+    counted = dict(
+        input=np.array([0.0, 0.5], np.float32),
+        target=np.array([1.0, 0.5], np.float32),
+        reduction="none",
+    )
+    assert clip.applies(counted)
+    assert entry.forward(counted, "cpu")[0] == 100.0  # -log(0) = inf, clipped to 100
+    uncounted = dict(input=np.array([0.0, 1.0]), target=np.array([0.0, 1.0]), reduction="none")
+    assert not clip.applies(uncounted)
+
+
 def test_float64_on_the_gpu_is_unsupported() -> None:
     with pytest.raises(Unsupported):
         mlx_impls._to_mx(np.ones(2), "cuda")

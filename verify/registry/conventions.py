@@ -233,9 +233,9 @@ def require(condition: bool, reason: str) -> None:
         raise Unsupported(reason)
 
 
-#: the smallest probability whose log binary cross-entropy keeps unclamped: frameworks clamp
-#: log(p) and log(1 - p) at -100 (PyTorch's BCELoss, MLX's binary_cross_entropy)
-BCE_LOG_CLAMP = math.exp(-100.0)
+#: e^-100: PyTorch's BCELoss and MLX's binary_cross_entropy clamp log(p) and log(1 - p) at
+#: -100, so a probability (or 1 - probability) below it gives a clamped term
+BCE_LOG_FLOOR = math.exp(-100.0)
 
 
 def bce_log_clamped(kwargs: Mapping[str, Any]) -> bool:
@@ -244,6 +244,6 @@ def bce_log_clamped(kwargs: Mapping[str, Any]) -> bool:
     p = np.asarray(kwargs["input"]).astype(np.float64)
     t = np.asarray(kwargs["target"]).astype(np.float64)
     with np.errstate(invalid="ignore"):
-        low = (p < BCE_LOG_CLAMP) & (t != 0)
-        high = ((1.0 - p) < BCE_LOG_CLAMP) & (t != 1)
+        low = (p < BCE_LOG_FLOOR) & (t != 0)
+        high = ((1.0 - p) < BCE_LOG_FLOOR) & (t != 1)
     return bool(np.any(low | high))
