@@ -227,29 +227,30 @@ def _run_script(source: str) -> np.ndarray:
 #: cases whose reproducer writes what the contract's small case does not: keyword arrays
 #: (gathered class weights, broadcast element-wise weights), a static option (precise=True),
 #: the unit axis of kl_div_loss's element-wise reductions (its gradient reshaped back)
+#: (name, index into CASES, what the forward and gradient scripts must both write)
 MAPPED_OPTIONS = [
-    ("mlx.core.softmax[precise=True]", 0),
-    ("mlx.nn.losses.cross_entropy", 2),
-    ("mlx.nn.losses.binary_cross_entropy", 1),
-    ("mlx.nn.losses.binary_cross_entropy[with_logits=False]", 1),
-    ("mlx.nn.losses.kl_div_loss", 0),
+    ("mlx.core.softmax[precise=True]", 0, "axis=0, precise=True)"),
+    ("mlx.nn.losses.cross_entropy", 2, "weights=weights, axis=1, reduction='sum')"),
+    ("mlx.nn.losses.binary_cross_entropy", 1, "weights=weights, with_logits=True"),
+    ("mlx.nn.losses.binary_cross_entropy[with_logits=False]", 1, "with_logits=False"),
+    ("mlx.nn.losses.kl_div_loss", 0, "axis=-1, reduction='none')"),
 ]
 
 
-@pytest.mark.parametrize(("name", "case"), MAPPED_OPTIONS)
+@pytest.mark.parametrize(("name", "case", "written"), MAPPED_OPTIONS)
 def test_reproducers_of_mapped_options_print_the_forward_and_gradient_values(
-    name: str, case: int
+    name: str, case: int, written: str
 ) -> None:
     entry = ENTRIES[name]
     cast = _cast(CASES[name][case], np.float64)
     source = entry.reproducer(cast, "cpu")
-    assert "import mlx.core as mx" in source and "verify" not in source
+    assert "import mlx.core as mx" in source and "verify" not in source and written in source
     expected = entry.forward(cast, "cpu")
     np.testing.assert_array_equal(_run_script(source), expected.astype(np.float64).reshape(-1))
     g = np.full(expected.shape, 0.5)
     assert entry.gradient_reproducer is not None
     script = entry.gradient_reproducer(cast, g, "cpu")
-    assert "mx.vjp" in script
+    assert "mx.vjp" in script and written in script
     np.testing.assert_array_equal(
         _run_script(script), entry.vjp(cast, g, "cpu").astype(np.float64).reshape(-1)
     )
