@@ -9,6 +9,7 @@ reductions).  An option an API cannot express raises
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -196,3 +197,19 @@ def require(condition: bool, reason: str) -> None:
     """Raise Unsupported(``reason``) unless ``condition`` holds."""
     if not condition:
         raise Unsupported(reason)
+
+
+#: e^-100: PyTorch's BCELoss and MLX's binary_cross_entropy clamp log(p) and log(1 - p) at
+#: -100, so a probability (or 1 - probability) below it gives a clamped term
+BCE_LOG_FLOOR = math.exp(-100.0)
+
+
+def bce_log_clamped(kwargs: Mapping[str, Any]) -> bool:
+    """Whether a clamp of log(p) and log(1 - p) at -100 changes a term of the binary
+    cross-entropy that counts (a term whose coefficient, target or 1 - target, is not zero)."""
+    p = np.asarray(kwargs["input"]).astype(np.float64)
+    t = np.asarray(kwargs["target"]).astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        low = (p < BCE_LOG_FLOOR) & (t != 0)
+        high = ((1.0 - p) < BCE_LOG_FLOOR) & (t != 1)
+    return bool(np.any(low | high))

@@ -1,15 +1,18 @@
 """MLX entries of the registry (``mlx.core``, ``mlx.nn``, ``mlx.nn.losses``).
 
 Every entry maps the reference's PyTorch-style arguments onto the MLX call users write, and
-back.  The module is in three parts, kept apart so that the MLX-specific pieces can move onto
-a shared adapter skeleton unchanged:
+back.  The module is built on the shared skeleton (:mod:`verify.registry.adapter`) and keeps
+only what is specific to MLX:
 
-1. **MLX specifics** (tensor conversion, devices, ``mx.vjp``, ``mx.eval``, reproducer lines);
+1. **MLX specifics**: tensor conversion with an explicit dtype, ``mx.stream`` devices,
+   ``mx.vjp``, ``mx.eval``, the reproducer's lines;
 2. **preparers**: one per API family, reference kwargs -> :class:`_Call` in MLX's own terms,
    with the mapping of each option (what MLX cannot express raises
-   :class:`~verify.registry.base.Unsupported`);
-3. **the entry table** (:data:`_SPECS`: name, op, preparer, capabilities, documentation,
-   deviations and known issues) and the generic glue that builds entries and factories.
+   :class:`~verify.registry.base.Unsupported`), and the guard against the known
+   ``mlx.nn.log_softmax`` crash;
+3. **the adapter** (:class:`_Adapter`, :class:`_Mlx`) and **the API table** (:data:`_SPECS`:
+   name, op, preparer, capabilities, deviations and known issues), from which
+   :data:`REGISTRY` builds every entry and factory.
 
 Mappings (``docs/registry-mlx.md``):
 
@@ -51,7 +54,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -61,6 +63,7 @@ import mlx.core as mx
 import mlx.nn
 import numpy as np
 
+from verify.registry import adapter
 from verify.registry.base import (
     Capabilities,
     Deviation,
@@ -70,13 +73,13 @@ from verify.registry.base import (
     Unsupported,
 )
 from verify.registry.conventions import (
-    callable_reference,
+    bce_log_clamped,
+    complete,
     dtype_name,
-    primary_name,
     reproducer_script,
+    require,
     require_defaults,
     require_reduction,
-    with_defaults,
 )
 from verify.reproducer_literals import array_literal, imports_for
 
@@ -198,23 +201,6 @@ class _Call:
     crash: str = ""
 
 
-def _complete(op: str, kwargs: Kwargs) -> dict[str, Any]:
-    """The reference kwargs with defaults filled in; ``out_dtype`` other than the input's is
-    Unsupported (MLX returns the input's dtype)."""
-    given = dict(kwargs)
-    out_dtype = given.pop("out_dtype", None)
-    full = with_defaults(op, given)
-    first = np.asarray(full[primary_name(op)])
-    if out_dtype is not None and np.dtype(out_dtype) != first.dtype:
-        raise Unsupported("MLX returns the input's dtype; out_dtype cannot be chosen")
-    return full
-
-
-def _require(condition: bool, reason: str) -> None:
-    if not condition:
-        raise Unsupported(reason)
-
-
 def _class_axis(x: np.ndarray) -> int:
     return 1 if x.ndim >= 2 else 0
 
@@ -227,19 +213,23 @@ def _same_dtype(a: np.ndarray, like: np.ndarray, what: str, api: str) -> np.ndar
     cast = a.astype(like.dtype)
     with np.errstate(invalid="ignore"):
         exact = np.array_equal(cast.astype(np.float64), a.astype(np.float64), equal_nan=True)
-    _require(exact, f"{api}: {what} is not exactly representable in {dtype_name(like)}")
+    require(exact, f"{api}: {what} is not exactly representable in {dtype_name(like)}")
     return cast
 
 
 def _require_no_ignored(k: dict[str, Any], target: np.ndarray, api: str) -> None:
-    _require(
+    require(
         not np.any(target == int(k["ignore_index"])),
         f"{api} has no ignore_index (every target is a class)",
     )
 
 
-def _prepare_softmax_family(kwargs: Kwargs, op: str, crashes_on_single_class: bool) -> _Call:
-    k = _complete(op, kwargs)
+def _prepare_softmax_family(
+    kwargs: Kwargs, op: str, crashes_on_single_class: bool, precise: bool = False
+) -> _Call:
+    """``x`` and ``axis`` (plus ``precise=True`` for that entry of ``mx.softmax``); the call is
+    marked as a crash when it would hit ``mlx.nn.log_softmax``'s SIGSEGV on an axis of extent 1."""
+    k = complete(op, kwargs, "MLX")
     x = np.asarray(k["x"])
     axis = int(k["axis"])
     crash = ""
@@ -250,28 +240,31 @@ def _prepare_softmax_family(kwargs: Kwargs, op: str, crashes_on_single_class: bo
                 f"SIGSEGV on the CPU when the softmax axis has extent 1 (shape {x.shape}, "
                 f"axis {axis}); the call was not made"
             )
-    return _Call(arrays=(("x", x),), options=(("axis", axis),), input_shape=x.shape, crash=crash)
+    options: tuple[tuple[str, Any], ...] = (("axis", axis),)
+    if precise:
+        options += (("precise", True),)
+    return _Call(arrays=(("x", x),), options=options, input_shape=x.shape, crash=crash)
 
 
 def _prepare_index_ce(kwargs: Kwargs, api: str) -> _Call:
-    k = _complete("cross_entropy", kwargs)
+    k = complete("cross_entropy", kwargs, "MLX")
     x, target = np.asarray(k["input"]), np.asarray(k["target"])
-    _require(np.issubdtype(target.dtype, np.integer), f"{api}[index] takes integer class indices")
+    require(np.issubdtype(target.dtype, np.integer), f"{api}[index] takes integer class indices")
     _require_no_ignored(k, target, api)
     reduction = require_reduction(k, _LOSS_REDUCTIONS, api)
     smoothing = float(k["label_smoothing"])
-    _require(smoothing < 1.0, f"{api} requires label_smoothing in [0, 1), not {smoothing}")
+    require(smoothing < 1.0, f"{api} requires label_smoothing in [0, 1), not {smoothing}")
     array_options: tuple[tuple[str, np.ndarray], ...] = ()
     if k["weight"] is not None:
-        _require(
+        require(
             reduction != "mean",
             f"{api}: per-target weights with reduction='mean' divide by the number of targets, "
             "not by the sum of the class weights",
         )
-        _require(smoothing == 0.0, f"{api}: class weights with label smoothing do not map")
+        require(smoothing == 0.0, f"{api}: class weights with label smoothing do not map")
         weight = _same_dtype(np.asarray(k["weight"]), x, "weight", api)
         c = x.shape[_class_axis(x)]
-        _require(
+        require(
             bool(np.all((target >= 0) & (target < c))),
             f"{api}: class weights are gathered by target, which needs targets in [0, C)",
         )
@@ -288,14 +281,14 @@ def _prepare_index_ce(kwargs: Kwargs, api: str) -> _Call:
 
 
 def _prepare_probs_ce(kwargs: Kwargs, api: str) -> _Call:
-    k = _complete("cross_entropy", kwargs)
+    k = complete("cross_entropy", kwargs, "MLX")
     x, target = np.asarray(k["input"]), np.asarray(k["target"])
-    _require(target.shape == x.shape, f"{api} takes probability targets shaped like the logits")
-    _require(x.ndim >= 1, f"{api} needs a class axis")
+    require(target.shape == x.shape, f"{api} takes probability targets shaped like the logits")
+    require(x.ndim >= 1, f"{api} needs a class axis")
     require_defaults("cross_entropy", k, ("weight", "ignore_index"), api)
     reduction = require_reduction(k, _LOSS_REDUCTIONS, api)
     smoothing = float(k["label_smoothing"])
-    _require(smoothing < 1.0, f"{api} requires label_smoothing in [0, 1), not {smoothing}")
+    require(smoothing < 1.0, f"{api} requires label_smoothing in [0, 1), not {smoothing}")
     options: tuple[tuple[str, Any], ...] = (("axis", _class_axis(x)),)
     if smoothing:
         options += (("label_smoothing", smoothing),)
@@ -307,9 +300,9 @@ def _prepare_probs_ce(kwargs: Kwargs, api: str) -> _Call:
 
 
 def _prepare_nll(kwargs: Kwargs, api: str) -> _Call:
-    k = _complete("nll_loss", kwargs)
+    k = complete("nll_loss", kwargs, "MLX")
     x, target = np.asarray(k["input"]), np.asarray(k["target"])
-    _require(np.issubdtype(target.dtype, np.integer), f"{api} takes integer class indices")
+    require(np.issubdtype(target.dtype, np.integer), f"{api} takes integer class indices")
     _require_no_ignored(k, target, api)
     require_defaults("nll_loss", k, ("weight",), api)
     reduction = require_reduction(k, _LOSS_REDUCTIONS, api)
@@ -322,9 +315,9 @@ def _prepare_nll(kwargs: Kwargs, api: str) -> _Call:
 
 def _prepare_bce(kwargs: Kwargs, api: str, with_logits: bool) -> _Call:
     op = "binary_cross_entropy_with_logits" if with_logits else "binary_cross_entropy"
-    k = _complete(op, kwargs)
+    k = complete(op, kwargs, "MLX")
     x, target = np.asarray(k["input"]), np.asarray(k["target"])
-    _require(target.shape == x.shape, f"{api} takes targets shaped like the inputs")
+    require(target.shape == x.shape, f"{api} takes targets shaped like the inputs")
     if with_logits:
         require_defaults(op, k, ("pos_weight",), api)
     reduction = require_reduction(k, _LOSS_REDUCTIONS, api)
@@ -345,14 +338,14 @@ def _prepare_bce(kwargs: Kwargs, api: str, with_logits: bool) -> _Call:
 
 
 def _prepare_kl(kwargs: Kwargs, api: str) -> _Call:
-    k = _complete("kl_div", kwargs)
+    k = complete("kl_div", kwargs, "MLX")
     x, target = np.asarray(k["input"]), np.asarray(k["target"])
-    _require(target.shape == x.shape, f"{api} takes targets shaped like the log-predictions")
-    _require(bool(k["log_target"]), f"{api} takes log-probability targets (log_target=True) only")
+    require(target.shape == x.shape, f"{api} takes targets shaped like the log-predictions")
+    require(bool(k["log_target"]), f"{api} takes log-probability targets (log_target=True) only")
     reduction = require_reduction(k, ("none", "sum", "mean", "batchmean"), api)
     target = _same_dtype(target, x, "target", api)
     if reduction == "batchmean":
-        _require(x.ndim == 2, f"{api}: batchmean is the mean of row sums for 2-d inputs only")
+        require(x.ndim == 2, f"{api}: batchmean is the mean of row sums for 2-d inputs only")
         axis, mlx_reduction = 1, "mean"
     elif reduction == "sum":
         axis, mlx_reduction = _class_axis(x), "sum"
@@ -367,7 +360,7 @@ def _prepare_kl(kwargs: Kwargs, api: str) -> _Call:
     )
 
 
-# === 3. the adapter (generic glue) ===========================================================
+# === 3. the adapter and the API table ========================================================
 
 
 @dataclasses.dataclass(frozen=True)
@@ -376,8 +369,10 @@ class _Adapter:
 
     fn: Callable[..., Any]
     prepare: Callable[[Kwargs], _Call]
-    #: the public name a reproducer calls (None: name ``fn`` by its module and qualname)
+    #: the public API a reproducer calls (None: name ``fn`` by its module and qualname)
     public: str | None
+    #: the registered name reproducers are titled with (None for a user's callable)
+    title: str | None
 
     def _closure(self, call: _Call, device: str) -> tuple[Callable[[Any], Any], Any]:
         """``(f, x)``: ``f(x)`` is the call with every other argument bound, on ``device``."""
@@ -431,13 +426,13 @@ class _Adapter:
 
     def _script(self, kwargs: Kwargs, device: str, grad_output: np.ndarray | None) -> str:
         call = self.prepare(kwargs)
-        imports, source = _name_in_script(self.fn, self.public)
+        imports, source = _script_name(self.fn, self.public)
         arrays = list(call.arrays) + list(call.array_options)
         setup = _device_line(device) + "".join(f"{name} = {_mx_literal(a)}\n" for name, a in arrays)
         first, *others = (name for name, _ in call.arrays)
         arguments = [*others, *(f"{n}={n}" for n, _ in call.array_options)]
         arguments += [f"{key}={value!r}" for key, value in call.options]
-        title = f"{self.public or source} on {device}"
+        title = f"{self.title or source} on {device}"
         if grad_output is None:
             text = f"out = {source}({', '.join([first, *arguments])})\n"
         else:
@@ -463,50 +458,40 @@ class _Adapter:
         )
 
 
-def _name_in_script(fn: Callable[..., Any], public: str | None) -> tuple[list[str], str]:
-    """Import lines and the expression that calls ``fn`` in a reproducer: the public name for
-    registered APIs (``mlx.core`` is imported as ``mx``), the user's module otherwise."""
-    if public is None:
-        try:
-            return callable_reference(fn)
-        except ValueError as error:
-            raise Unsupported(str(error)) from error
-    api = public.split("[", 1)[0]
-    if api.startswith("mlx.core."):
-        return [], "mx." + api.removeprefix("mlx.core.")
-    return [], api
+def _script_name(fn: Callable[..., Any], public: str | None) -> tuple[list[str], str]:
+    """Import lines and the expression that calls ``fn`` in a reproducer
+    (:func:`~verify.registry.adapter.script_name`); ``mlx.core`` is imported as ``mx``."""
+    imports, source = adapter.script_name(fn, public, lambda _: [])
+    if public is not None and public.startswith("mlx.core."):
+        return imports, "mx." + public.removeprefix("mlx.core.")
+    return imports, source
 
 
-# === the entry table ========================================================================
+class _Mlx:
+    """The MLX half of the registry skeleton (:class:`~verify.registry.adapter.Framework`)."""
+
+    key: str = FRAMEWORK
+    dtypes: tuple[str, ...] = _DTYPES
+    devices: tuple[str, ...] = _DEVICES
+
+    def resolve(self, api: str) -> Callable[..., Any]:
+        return adapter.attribute_path(mlx, api.removeprefix("mlx."))
+
+    def docs(self, api: str) -> str:
+        if api.startswith("mlx.core."):
+            return f"{_DOCS}/_autosummary/{api}.html"
+        return f"{_DOCS}/nn/_autosummary_functions/{api}.html"
+
+    def functions(
+        self, spec: adapter.ApiSpec, fn: Callable[..., Any], public: str | None, mode: adapter.Mode
+    ) -> adapter.EntryFunctions:
+        title = spec.name + mode.suffix if public is not None else None
+        return adapter.EntryFunctions.of(
+            _Adapter(fn=fn, prepare=spec.prepare, public=public, title=title)
+        )
 
 
-@dataclasses.dataclass(frozen=True)
-class _Spec:
-    name: str
-    op: str
-    #: the attribute path of the real API under ``mlx``
-    api: str
-    prepare: Callable[[Kwargs], _Call]
-    capabilities: Capabilities
-    docs: str
-    deviations: tuple[Deviation, ...] = ()
-    known_issues: tuple[KnownIssue, ...] = ()
-    #: static options every call of this entry passes (e.g. precise=True)
-    fixed: tuple[tuple[str, Any], ...] = ()
-
-
-_LOG_CLAMP = math.exp(-100.0)
-
-
-def _bce_log_clamped(kwargs: Kwargs) -> bool:
-    """Whether MLX's clip of log(p) and log(1 - p) at -100 changes a term that counts (a term
-    whose coefficient, target or 1 - target, is not zero)."""
-    p = np.asarray(kwargs["input"]).astype(np.float64)
-    t = np.asarray(kwargs["target"]).astype(np.float64)
-    with np.errstate(invalid="ignore"):
-        low = (p < _LOG_CLAMP) & (t != 0)
-        high = ((1.0 - p) < _LOG_CLAMP) & (t != 1)
-    return bool(np.any(low | high))
+# --- documented deviations and known upstream issues ----------------------------------------
 
 
 def _first_array(kwargs: Kwargs) -> np.ndarray | None:
@@ -559,7 +544,7 @@ _BCE_CLIP = Deviation(
     "a term whose exact value exceeds 100 is 100 times its coefficient (not +inf at p = 0 or "
     "1), and the gradient through the clip is 0 there",
     f"{_DOCS}/nn/_autosummary_functions/mlx.nn.losses.binary_cross_entropy.html",
-    applies=_bce_log_clamped,
+    applies=bce_log_clamped,
 )
 
 #: float64 exp on the CPU is MLX's float32 approximation (also its float32 saturation points)
@@ -574,67 +559,34 @@ _FLOAT64_EXP = KnownIssue(
 )
 
 
-def _spec(
-    name: str,
-    op: str,
-    prepare: Callable[[Kwargs], _Call],
-    capabilities: Capabilities,
-    docs: str,
-    *,
-    api: str | None = None,
-    deviations: tuple[Deviation, ...] = (),
-    known_issues: tuple[KnownIssue, ...] = (_FLOAT64_EXP,),
-    fixed: tuple[tuple[str, Any], ...] = (),
-) -> _Spec:
-    return _Spec(
-        name=name,
-        op=op,
-        api=api or name.split("[", 1)[0],
-        prepare=prepare,
-        capabilities=capabilities,
-        docs=docs,
-        deviations=deviations,
-        known_issues=known_issues,
-        fixed=fixed,
-    )
-
-
 _SOFTMAX_CAPS = Capabilities(reductions=("none",), target=None, axis=True, kdim=True)
-_CORE_DOCS = f"{_DOCS}/_autosummary"
-_NN_DOCS = f"{_DOCS}/nn/_autosummary_functions"
+_BCE_CAPS = Capabilities(
+    reductions=_LOSS_REDUCTIONS, target="binary", sample_weight=True, kdim=True
+)
+#: the known issue of every entry whose float64 result goes through exp
+_EXP = (_FLOAT64_EXP,)
 
-_SPECS: tuple[_Spec, ...] = (
-    _spec(
-        "mlx.core.softmax",
-        "softmax",
-        functools.partial(_prepare_softmax_family, op="softmax", crashes_on_single_class=False),
-        _SOFTMAX_CAPS,
-        f"{_CORE_DOCS}/mlx.core.softmax.html",
-        deviations=(_SOFTMAX_HALF_ACCUMULATION,),
+
+def _softmax_family(
+    name: str, op: str, *, crashes_on_single_class: bool = False, precise: bool = False, **row: Any
+) -> adapter.ApiSpec:
+    prepare = functools.partial(
+        _prepare_softmax_family,
+        op=op,
+        crashes_on_single_class=crashes_on_single_class,
+        precise=precise,
+    )
+    return adapter.ApiSpec(name, op, prepare, _SOFTMAX_CAPS, known_issues=_EXP, **row)
+
+
+_SPECS: tuple[adapter.ApiSpec, ...] = (
+    _softmax_family("mlx.core.softmax", "softmax", deviations=(_SOFTMAX_HALF_ACCUMULATION,)),
+    _softmax_family(
+        "mlx.core.softmax[precise=True]", "softmax", precise=True, variant="precise=True"
     ),
-    _spec(
-        "mlx.core.softmax[precise=True]",
-        "softmax",
-        functools.partial(_prepare_softmax_family, op="softmax", crashes_on_single_class=False),
-        _SOFTMAX_CAPS,
-        f"{_CORE_DOCS}/mlx.core.softmax.html",
-        fixed=(("precise", True),),
-    ),
-    _spec(
-        "mlx.core.logsumexp",
-        "logsumexp",
-        functools.partial(_prepare_softmax_family, op="logsumexp", crashes_on_single_class=False),
-        _SOFTMAX_CAPS,
-        f"{_CORE_DOCS}/mlx.core.logsumexp.html",
-    ),
-    _spec(
-        "mlx.nn.log_softmax",
-        "log_softmax",
-        functools.partial(_prepare_softmax_family, op="log_softmax", crashes_on_single_class=True),
-        _SOFTMAX_CAPS,
-        f"{_NN_DOCS}/mlx.nn.log_softmax.html",
-    ),
-    _spec(
+    _softmax_family("mlx.core.logsumexp", "logsumexp"),
+    _softmax_family("mlx.nn.log_softmax", "log_softmax", crashes_on_single_class=True),
+    adapter.ApiSpec(
         "mlx.nn.losses.cross_entropy",
         "cross_entropy",
         functools.partial(_prepare_index_ce, api="mlx.nn.losses.cross_entropy"),
@@ -645,44 +597,40 @@ _SPECS: tuple[_Spec, ...] = (
             label_smoothing=True,
             kdim=True,
         ),
-        f"{_NN_DOCS}/mlx.nn.losses.cross_entropy.html",
         deviations=(_CROSS_ENTROPY_HALF_REDUCTION,),
+        known_issues=_EXP,
     ),
-    _spec(
+    adapter.ApiSpec(
         "mlx.nn.losses.cross_entropy[probs]",
         "cross_entropy",
         functools.partial(_prepare_probs_ce, api="mlx.nn.losses.cross_entropy"),
         Capabilities(reductions=_LOSS_REDUCTIONS, target="probs", label_smoothing=True, kdim=True),
-        f"{_NN_DOCS}/mlx.nn.losses.cross_entropy.html",
         deviations=(_CROSS_ENTROPY_HALF_REDUCTION,),
+        known_issues=_EXP,
     ),
-    _spec(
+    adapter.ApiSpec(
         "mlx.nn.losses.nll_loss",
         "nll_loss",
         functools.partial(_prepare_nll, api="mlx.nn.losses.nll_loss"),
         Capabilities(reductions=_LOSS_REDUCTIONS, target="index", kdim=True),
-        f"{_NN_DOCS}/mlx.nn.losses.nll_loss.html",
-        known_issues=(),
     ),
-    _spec(
+    adapter.ApiSpec(
         "mlx.nn.losses.binary_cross_entropy",
         "binary_cross_entropy_with_logits",
         functools.partial(_prepare_bce, api="mlx.nn.losses.binary_cross_entropy", with_logits=True),
-        Capabilities(reductions=_LOSS_REDUCTIONS, target="binary", sample_weight=True, kdim=True),
-        f"{_NN_DOCS}/mlx.nn.losses.binary_cross_entropy.html",
+        _BCE_CAPS,
+        known_issues=_EXP,
     ),
-    _spec(
+    adapter.ApiSpec(
         "mlx.nn.losses.binary_cross_entropy[with_logits=False]",
         "binary_cross_entropy",
         functools.partial(
             _prepare_bce, api="mlx.nn.losses.binary_cross_entropy", with_logits=False
         ),
-        Capabilities(reductions=_LOSS_REDUCTIONS, target="binary", sample_weight=True, kdim=True),
-        f"{_NN_DOCS}/mlx.nn.losses.binary_cross_entropy.html",
+        _BCE_CAPS,
         deviations=(_BCE_CLIP,),
-        known_issues=(),
     ),
-    _spec(
+    adapter.ApiSpec(
         "mlx.nn.losses.kl_div_loss",
         "kl_div",
         functools.partial(_prepare_kl, api="mlx.nn.losses.kl_div_loss"),
@@ -692,64 +640,18 @@ _SPECS: tuple[_Spec, ...] = (
             log_target=True,
             kdim=True,
         ),
-        f"{_NN_DOCS}/mlx.nn.losses.kl_div_loss.html",
+        known_issues=_EXP,
     ),
 )
 
 
-def _resolve(api: str) -> Callable[..., Any]:
-    obj: Any = {"mlx.core": mx, "mlx.nn": mlx.nn}[".".join(api.split(".")[:2])]
-    for part in api.split(".")[2:]:
-        obj = getattr(obj, part)
-    return obj
-
-
-def _prepare_with(spec: _Spec) -> Callable[[Kwargs], _Call]:
-    if not spec.fixed:
-        return spec.prepare
-
-    def prepare(kwargs: Kwargs) -> _Call:
-        call = spec.prepare(kwargs)
-        return dataclasses.replace(call, options=(*call.options, *spec.fixed))
-
-    return prepare
-
-
-def _build(spec: _Spec, fn: Callable[..., Any], *, public: bool) -> Implementation:
-    adapter = _Adapter(fn=fn, prepare=_prepare_with(spec), public=spec.name if public else None)
-    return Implementation(
-        name=spec.name,
-        framework=FRAMEWORK,
-        op=spec.op,
-        forward=adapter.forward,
-        capabilities=spec.capabilities,
-        dtypes=_DTYPES,
-        devices=_DEVICES,
-        vjp=adapter.vjp,
-        bind=adapter.bind,
-        reproducer=adapter.reproducer,
-        gradient_reproducer=adapter.gradient_reproducer,
-        deviations=spec.deviations,
-        known_issues=spec.known_issues,
-        docs=spec.docs,
-        variant=", ".join(f"{k}={v!r}" for k, v in spec.fixed),
-    )
-
-
-def _factory(spec: _Spec) -> Callable[[Callable[..., Any]], Implementation]:
-    def factory(fn: Callable[..., Any]) -> Implementation:
-        return _build(spec, fn, public=False)
-
-    factory.__doc__ = f"Build the {spec.name} entry around ``fn``."
-    return factory
-
+#: every MLX API, plain calls (MLX's own mx.compile is not a separate code path here)
+REGISTRY = adapter.Registry(_Mlx(), _SPECS)
 
 #: public name -> factory wrapping a user's callable exactly as the registered entry is wrapped
-FACTORIES: dict[str, Callable[[Callable[..., Any]], Implementation]] = {
-    spec.name: _factory(spec) for spec in _SPECS
-}
+FACTORIES: dict[str, adapter.Factory] = REGISTRY.factories()
 
 
 def implementations() -> list[Implementation]:
     """Every MLX entry, built around the real functions."""
-    return [_build(spec, _resolve(spec.api), public=True) for spec in _SPECS]
+    return REGISTRY.implementations()

@@ -18,7 +18,6 @@ is reported as :class:`~verify.registry.base.Unsupported` with PyTorch's message
 from __future__ import annotations
 
 import dataclasses
-import math
 import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -473,20 +472,6 @@ def _linear_cross_entropy(chunked: bool) -> Callable[[dict[str, Any]], _Call]:
 
 # --- documented deviations and known upstream issues ----------------------------------------
 
-_LOG_CLAMP = math.exp(-100.0)
-
-
-def _bce_log_clamped(kwargs: Kwargs) -> bool:
-    """Whether PyTorch's clamp of log(p) and log(1 - p) at -100 changes a term that counts
-    (a term whose coefficient, target or 1 - target, is not zero)."""
-    p = np.asarray(kwargs["input"]).astype(np.float64)
-    t = np.asarray(kwargs["target"]).astype(np.float64)
-    with np.errstate(invalid="ignore"):
-        low = (p < _LOG_CLAMP) & (t != 0)
-        high = ((1.0 - p) < _LOG_CLAMP) & (t != 1)
-    return bool(np.any(low | high))
-
-
 BCE_LOG_CLAMP = Deviation(
     description=(
         "binary_cross_entropy clamps log(p) and log(1 - p) at -100, so a term whose exact "
@@ -495,7 +480,7 @@ BCE_LOG_CLAMP = Deviation(
         "is that of the clamped loss"
     ),
     link="https://docs.pytorch.org/docs/stable/generated/torch.nn.BCELoss.html",
-    applies=_bce_log_clamped,
+    applies=conventions.bce_log_clamped,
 )
 
 
