@@ -271,6 +271,8 @@ class Search:
         result = self._bare_result(status, message, started, **extra)
         if self.points:
             result.extra["points"] = list(self.points)
+        if self.impl.result_extra is not None:  # e.g. a compiled entry's compile time
+            result.extra.update(self.impl.result_extra())
         return result
 
     def _bare_result(self, status: str, message: str, started: float, **extra: Any) -> Result:

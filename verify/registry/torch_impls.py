@@ -18,7 +18,11 @@ is reported as :class:`~verify.registry.base.Unsupported` with PyTorch's message
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
+import os
+import shutil
+import time
 import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -215,14 +219,90 @@ def _loss_call(
     return _Call(arrays, ("input", "target"), kwargs, ("input",), dtype=x.dtype)
 
 
+# --- torch.compile -------------------------------------------------------------------------
+
+#: the torch.compile code path (inductor, dynamic shapes) of the APIs listed with it
+COMPILED = adapter.Mode("compiled")
+
+# A compiled function past Dynamo's recompile limit silently runs eagerly, which would report
+# eager results under a [compiled] name: allow more variants (dtypes, ranks, options) and make
+# hitting the limit an error instead.
+torch._dynamo.config.recompile_limit = 64
+torch._dynamo.config.fail_on_recompile_limit_hit = True
+
+_COMPILERS = ("g++", "c++", "clang++")
+
+
+@functools.cache
+def _cpp_compiler() -> str | None:
+    """The C++ compiler inductor's CPU backend would use, or None."""
+    wanted = os.environ.get("CXX")
+    for name in ((wanted,) if wanted else ()) + _COMPILERS:
+        if shutil.which(name):
+            return name
+    return None
+
+
+@functools.cache
+def _compiled_function(
+    fn: Callable[..., Any], static: tuple[tuple[str, Any], ...]
+) -> Callable[..., Any]:
+    """``fn`` with its non-tensor options bound, under ``torch.compile`` (cached per process,
+    so each set of options compiles once and every later draw reuses it; ``dynamic=True`` so
+    new shapes do not recompile)."""
+    return torch.compile(functools.partial(fn, **dict(static)), backend="inductor", dynamic=True)
+
+
+class _Compiled:
+    """``fn`` called through :func:`_compiled_function`.  The first call of each signature
+    (options, tensor dtypes, ranks, devices, grad mode) is where inductor compiles; its wall
+    time, which includes that one run, is summed into ``seconds``."""
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self.fn = fn
+        self.seconds = 0.0
+        self.signatures: set[tuple[Any, ...]] = set()
+
+    def require_compiler(self, device: str) -> None:
+        if device == "cpu" and _cpp_compiler() is None:
+            raise Unsupported(
+                "torch.compile (inductor) on the CPU needs a C++ compiler; none of "
+                f"{', '.join(_COMPILERS)} (or $CXX) is on PATH"
+            )
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        tensors = {k: v for k, v in kwargs.items() if isinstance(v, torch.Tensor)}
+        static = tuple(sorted((k, v) for k, v in kwargs.items() if k not in tensors))
+        function = _compiled_function(self.fn, static)
+        every = [*args, *tensors.values()]
+        signature = (
+            static,
+            tuple((t.dtype, t.dim(), t.device.type, t.requires_grad) for t in every),
+            torch.is_grad_enabled(),
+        )
+        if signature in self.signatures:
+            return function(*args, **tensors)
+        started = time.perf_counter()
+        out = function(*args, **tensors)
+        self.seconds += time.perf_counter() - started
+        self.signatures.add(signature)
+        return out
+
+    def result_extra(self) -> dict[str, Any]:
+        return {"compile_s": round(self.seconds, 3), "compiled_signatures": len(self.signatures)}
+
+
 # --- the entry builder ----------------------------------------------------------------------
 
 
 def _entry_functions(
-    spec: adapter.ApiSpec, fn: Callable[..., Any], public: str | None
+    spec: adapter.ApiSpec, fn: Callable[..., Any], public: str | None, mode: adapter.Mode
 ) -> adapter.EntryFunctions:
-    """Forward, vjp, bind and reproducers of ``spec`` calling ``fn`` (see the module doc)."""
+    """Forward, vjp, bind and reproducers of ``spec`` calling ``fn`` (see the module doc),
+    through ``torch.compile`` when ``mode`` is :data:`COMPILED`."""
     op = spec.op
+    compiled = _Compiled(fn) if mode == COMPILED else None
+    runner: Callable[..., Any] = fn if compiled is None else compiled
     #: index-target entries refuse out-of-range targets on CUDA (see CUDA_ASSERT_ISSUE)
     index_target = spec.capabilities.target == "index"
 
@@ -237,6 +317,8 @@ def _entry_functions(
                     "with a device-side assert that leaves the CUDA context unusable "
                     f"({CUDA_ASSERT_ISSUE})"
                 )
+        if compiled is not None:
+            compiled.require_compiler(device)
         return spec.prepare(args)
 
     def tensors_for(call: _Call, device: str, grad: bool) -> dict[str, torch.Tensor]:
@@ -250,7 +332,7 @@ def _entry_functions(
         call = prepare(kwargs, device)
         tensors = tensors_for(call, device, grad=False)
         with torch.no_grad():
-            out = call.invoke(fn, tensors)
+            out = call.invoke(runner, tensors)
         _synchronize(device)
         return to_numpy(out, call.dtype)
 
@@ -258,7 +340,7 @@ def _entry_functions(
         call = prepare(kwargs, device)
         tensors = tensors_for(call, device, grad=True)
         with torch.enable_grad():
-            out = call.invoke(fn, tensors)
+            out = call.invoke(runner, tensors)
             g = to_tensor(np.asarray(grad_output), device).to(out.dtype).reshape(out.shape)
             inputs = [tensors[name] for name in call.wrt]
             grads = torch.autograd.grad(out, inputs, g, allow_unused=True)
@@ -277,14 +359,14 @@ def _entry_functions(
 
             def run_forward() -> Any:
                 with torch.no_grad():
-                    out = call.invoke(fn, tensors)
+                    out = call.invoke(runner, tensors)
                 _synchronize(device)
                 return out
 
             return run_forward
 
         with torch.no_grad():
-            template = call.invoke(fn, tensors)
+            template = call.invoke(runner, tensors)
         g = torch.ones_like(template)
 
         def run_backward() -> Any:
@@ -293,7 +375,7 @@ def _entry_functions(
             for name in call.wrt:
                 leaves[name] = tensors[name].detach().requires_grad_(True)
             with torch.enable_grad():
-                out = call.invoke(fn, leaves)
+                out = call.invoke(runner, leaves)
                 grads = torch.autograd.grad(out, [leaves[n] for n in call.wrt], g)
             _synchronize(device)
             return grads
@@ -318,6 +400,8 @@ def _entry_functions(
                 lines.append(f"{name} = torch.from_numpy({value_literal(array)})")
             if device != "cpu":
                 lines[-1] += f".to({device!r})"
+        if compiled is not None:
+            expression = f"torch.compile({expression}, dynamic=True)"
         body = call.source(expression)
         values = 'out.detach().to("cpu", torch.float64).numpy()'
         arrays: list[np.ndarray] = list(call.arrays.values())
@@ -357,6 +441,7 @@ def _entry_functions(
         bind=bind,
         reproducer=reproducer,
         gradient_reproducer=gradient_reproducer,
+        result_extra=None if compiled is None else compiled.result_extra,
     )
 
 
@@ -381,7 +466,7 @@ class _Torch:
     def functions(
         self, spec: adapter.ApiSpec, fn: Callable[..., Any], public: str | None, mode: adapter.Mode
     ) -> adapter.EntryFunctions:
-        return _entry_functions(spec, fn, public)
+        return _entry_functions(spec, fn, public, mode)
 
 
 # --- translations, one per API --------------------------------------------------------------
@@ -512,6 +597,8 @@ _INDEX_CE = Capabilities(
     kdim=True,
 )
 _SOFTMAX_CAPS = Capabilities(reductions=(), axis=True)
+#: the rows that also run under torch.compile
+_WITH_COMPILED = (adapter.PLAIN, COMPILED)
 _LINEAR_CE = Capabilities(
     reductions=_LOSS_REDUCTIONS,
     target="index",
@@ -527,6 +614,7 @@ _SPECS: tuple[adapter.ApiSpec, ...] = (
         _cross_entropy_index,
         _INDEX_CE,
         variant="class-index targets",
+        modes=_WITH_COMPILED,
     ),
     adapter.ApiSpec(
         "torch.nn.functional.cross_entropy[probs]",
@@ -540,6 +628,7 @@ _SPECS: tuple[adapter.ApiSpec, ...] = (
             kdim=True,
         ),
         variant="probability targets",
+        modes=_WITH_COMPILED,
     ),
     adapter.ApiSpec(
         "torch.nn.CrossEntropyLoss",
@@ -561,9 +650,19 @@ _SPECS: tuple[adapter.ApiSpec, ...] = (
         ),
     ),
     adapter.ApiSpec(
-        "torch.nn.functional.log_softmax", "log_softmax", _softmax_family, _SOFTMAX_CAPS
+        "torch.nn.functional.log_softmax",
+        "log_softmax",
+        _softmax_family,
+        _SOFTMAX_CAPS,
+        modes=_WITH_COMPILED,
     ),
-    adapter.ApiSpec("torch.nn.functional.softmax", "softmax", _softmax_family, _SOFTMAX_CAPS),
+    adapter.ApiSpec(
+        "torch.nn.functional.softmax",
+        "softmax",
+        _softmax_family,
+        _SOFTMAX_CAPS,
+        modes=_WITH_COMPILED,
+    ),
     adapter.ApiSpec("torch.logsumexp", "logsumexp", _softmax_family, _SOFTMAX_CAPS),
     adapter.ApiSpec(
         "torch.nn.functional.binary_cross_entropy",
@@ -583,6 +682,7 @@ _SPECS: tuple[adapter.ApiSpec, ...] = (
             pos_weight=True,
             kdim=True,
         ),
+        modes=_WITH_COMPILED,
     ),
     adapter.ApiSpec(
         "torch.nn.functional.kl_div",
@@ -594,6 +694,7 @@ _SPECS: tuple[adapter.ApiSpec, ...] = (
             log_target=True,
             kdim=True,
         ),
+        modes=_WITH_COMPILED,
     ),
     adapter.ApiSpec(
         "torch.nn.functional.linear_cross_entropy",
