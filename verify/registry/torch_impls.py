@@ -244,19 +244,20 @@ def _cpp_compiler() -> str | None:
 
 
 @functools.cache
-def _compiled_function(
-    fn: Callable[..., Any], static: tuple[tuple[str, Any], ...]
-) -> Callable[..., Any]:
-    """``fn`` with its non-tensor options bound, under ``torch.compile`` (cached per process,
-    so each set of options compiles once and every later draw reuses it; ``dynamic=True`` so
-    new shapes do not recompile)."""
-    return torch.compile(functools.partial(fn, **dict(static)), backend="inductor", dynamic=True)
+def _compiled_function(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` under ``torch.compile`` (inductor), once per process: every later draw reuses
+    the compiled code.  ``dynamic=True`` keeps new shapes from recompiling, and Python floats
+    and ints (``label_smoothing``, ``ignore_index``) are symbolic too (Dynamo's
+    ``specialize_float``/``specialize_int`` are off); Dynamo guards on strings and booleans
+    (``reduction``, ``log_target``), so each of their values compiles once."""
+    return torch.compile(fn, backend="inductor", dynamic=True)
 
 
 class _Compiled:
     """``fn`` called through :func:`_compiled_function`.  The first call of each signature
-    (options, tensor dtypes, ranks, devices, grad mode) is where inductor compiles; its wall
-    time, which includes that one run, is summed into ``seconds``."""
+    (string and boolean options, tensor dtypes, ranks, devices, grad mode: what Dynamo guards
+    on) is where inductor compiles; its wall time, which includes that one run, is summed
+    into ``seconds``."""
 
     def __init__(self, fn: Callable[..., Any]) -> None:
         self.fn = fn
@@ -271,19 +272,18 @@ class _Compiled:
             )
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        tensors = {k: v for k, v in kwargs.items() if isinstance(v, torch.Tensor)}
-        static = tuple(sorted((k, v) for k, v in kwargs.items() if k not in tensors))
-        function = _compiled_function(self.fn, static)
-        every = [*args, *tensors.values()]
+        function = _compiled_function(self.fn)
+        guarded = tuple(sorted((k, v) for k, v in kwargs.items() if isinstance(v, str | bool)))
+        every = [a for a in (*args, *kwargs.values()) if isinstance(a, torch.Tensor)]
         signature = (
-            static,
+            guarded,
             tuple((t.dtype, t.dim(), t.device.type, t.requires_grad) for t in every),
             torch.is_grad_enabled(),
         )
         if signature in self.signatures:
-            return function(*args, **tensors)
+            return function(*args, **kwargs)
         started = time.perf_counter()
-        out = function(*args, **tensors)
+        out = function(*args, **kwargs)
         self.seconds += time.perf_counter() - started
         self.signatures.add(signature)
         return out
