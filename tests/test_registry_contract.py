@@ -45,8 +45,19 @@ from verify.registry.user import load_user_implementation
 REPO = Path(__file__).resolve().parents[1]
 FRAMEWORKS = installed_frameworks()
 ENTRIES: dict[str, Implementation] = {e.name: e for e in all_implementations()}
-NAMES = sorted(ENTRIES)
-WITH_GRADIENT_REPRODUCER = [n for n in NAMES if ENTRIES[n].gradient_reproducer is not None]
+
+
+def _params(names: list[str]) -> list[Any]:
+    """Entry names as test parameters; compiled entries (inductor compiles each signature
+    for seconds to minutes on a CPU) run with the slow tests only."""
+    slow = pytest.mark.slow
+    return [pytest.param(n, marks=slow) if n.endswith("[compiled]") else n for n in names]
+
+
+NAMES = _params(sorted(ENTRIES))
+WITH_GRADIENT_REPRODUCER = _params(
+    sorted(n for n, e in ENTRIES.items() if e.gradient_reproducer is not None)
+)
 SOFTMAX_FAMILY = ("softmax", "log_softmax", "logsumexp")
 LOW_PRECISION = ("float16", "bfloat16", "float32")
 
@@ -181,12 +192,13 @@ def user_folder(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @functools.cache
-def _framework_runs(framework: str, folder: str) -> dict[str, dict[str, str]]:
-    """Every reproducer of ``framework``'s entries, run in one child interpreter."""
+def _framework_runs(framework: str, folder: str, compiled: bool) -> dict[str, dict[str, str]]:
+    """Every reproducer of ``framework``'s entries (the compiled ones, or the others), run in
+    one child interpreter."""
     scripts: dict[str, str] = {}
     users = _user_entries(framework, folder)
     for entry in all_implementations(framework):
-        if entry.reproducer is None:
+        if entry.reproducer is None or entry.name.endswith("[compiled]") != compiled:
             continue
         for dtype in ("float32", "bfloat16"):
             scripts[f"{entry.name}|forward|{dtype}"] = entry.reproducer(
@@ -209,8 +221,8 @@ def _framework_runs(framework: str, folder: str) -> dict[str, dict[str, str]]:
 
 @pytest.fixture
 def runs(request: pytest.FixtureRequest, user_folder: str) -> dict[str, dict[str, str]]:
-    entry = ENTRIES[request.node.callspec.params["name"]]
-    return _framework_runs(entry.framework, user_folder)
+    name = request.node.callspec.params["name"]
+    return _framework_runs(ENTRIES[name].framework, user_folder, name.endswith("[compiled]"))
 
 
 # --- the contract -----------------------------------------------------------------------

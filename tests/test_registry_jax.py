@@ -123,13 +123,22 @@ def _cases() -> dict[str, list[Case]]:
 CASES = _cases()
 
 
+def _api(name: str) -> str:
+    """The case key of an entry: its name without the [axis=1] and [jit] qualifiers."""
+    return name.removesuffix("[jit]").removesuffix("[axis=1]")
+
+
 def test_every_entry_has_a_plain_and_a_jitted_form() -> None:
     plain = {n for n in ENTRIES if not n.endswith("[jit]")}
-    assert plain == set(CASES)
+    assert {n for n in plain if "[axis=1]" not in n} == set(CASES)
+    assert {n for n in plain if "[axis=1]" in n} == {
+        "optax.softmax_cross_entropy[axis=1]",
+        "optax.softmax_cross_entropy_with_integer_labels[axis=1]",
+    }
     assert {f"{n}[jit]" for n in plain} == set(ENTRIES) - plain
     for name, entry in ENTRIES.items():
         assert entry.framework == "jax"
-        assert entry.variant == ("jit" if name.endswith("[jit]") else "")
+        assert entry.variant.endswith("jit") == name.endswith("[jit]")
         assert entry.docs.startswith("https://")
         assert set(jax_impls.FACTORIES) == set(ENTRIES)
 
@@ -144,7 +153,7 @@ def _grad_output(out: np.ndarray) -> np.ndarray:
 def test_forward_and_vjp_match_numpy_formulas(name: str, dtype: str) -> None:
     entry = ENTRIES[name]
     rtol = 1e-12 if dtype == "float64" else 2e-5
-    cases = CASES[name.removesuffix("[jit]")]
+    cases = CASES[_api(name)]
     # every option in float64; float32 on the first case (JAX compiles per shape and dtype)
     for kwargs, expected, grad in cases if dtype == "float64" else cases[:1]:
         cast = {
@@ -171,7 +180,7 @@ def test_forward_and_vjp_match_numpy_formulas(name: str, dtype: str) -> None:
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
 def test_low_precision_dtypes_run_in_their_own_dtype(name: str, dtype: str) -> None:
     np_dtype = np.dtype(ml_dtypes.bfloat16) if dtype == "bfloat16" else np.dtype(dtype)
-    kwargs, expected, _ = CASES[name][0]
+    kwargs, expected, _ = CASES[_api(name)][0]
     cast = {
         k: v.astype(np_dtype) if isinstance(v, np.ndarray) and v.dtype.kind == "f" else v
         for k, v in kwargs.items()
@@ -248,7 +257,7 @@ def test_bind_runs_forward_and_backward() -> None:
         entry = ENTRIES[name]
         assert entry.bind is not None
         forward = entry.bind(kwargs, "cpu", False)
-        np.testing.assert_allclose(np.asarray(forward()), CASES[name.removesuffix("[jit]")][0][1])
+        np.testing.assert_allclose(np.asarray(forward()), CASES[_api(name)][0][1])
         backward = entry.bind(kwargs, "cpu", True)
         grad = np.moveaxis(np.asarray(backward()), -1, 1)  # bind returns the API's layout
         np.testing.assert_allclose(
@@ -299,3 +308,21 @@ def test_integer_label_cross_entropy_property(n: int, c: int, scale: float, seed
         dict(input=x, target=target, reduction="none"), "cpu"
     )
     np.testing.assert_allclose(out, F.ce_probs(x, F.one_hot(target, c)), rtol=1e-12, atol=1e-13)
+
+
+def test_axis_1_entries_pass_the_reference_layout_and_name_the_axis() -> None:
+    """(N, C, d) logits stay as they are: optax reduces over axis=1, a non-last class axis."""
+    for name in (
+        "optax.softmax_cross_entropy[axis=1]",
+        "optax.softmax_cross_entropy_with_integer_labels[axis=1]",
+    ):
+        entry, moved = ENTRIES[name], ENTRIES[name.removesuffix("[axis=1]")]
+        kwargs = CASES[_api(name)][-1][0]
+        assert X.ndim == 3 and "axis=1" in entry.reproducer(kwargs, "cpu")
+        np.testing.assert_allclose(
+            entry.forward(kwargs, "cpu"), moved.forward(kwargs, "cpu"), rtol=1e-12
+        )
+        g = _grad_output(moved.forward(kwargs, "cpu"))
+        np.testing.assert_allclose(
+            entry.vjp(kwargs, g, "cpu"), moved.vjp(kwargs, g, "cpu"), rtol=1e-12, atol=1e-15
+        )

@@ -219,7 +219,10 @@ def _grad_output(out: np.ndarray) -> np.ndarray:
 
 
 def test_registry_lists_every_entry_with_docs_and_factories() -> None:
-    assert set(ENTRIES) == set(CASES) == set(tensorflow_impls.FACTORIES)
+    plain = {n for n in ENTRIES if not n.endswith("[xla]")}
+    assert plain == set(CASES) and set(ENTRIES) == set(tensorflow_impls.FACTORIES)
+    # every tf.nn / tf.math function also runs under tf.function(jit_compile=True)
+    assert set(ENTRIES) - plain == {f"{n}[xla]" for n in plain if n.startswith("tf.")}
     for entry in ENTRIES.values():
         assert entry.framework == "tensorflow" and entry.docs.startswith("https://")
         for item in (*entry.deviations, *entry.known_issues):
@@ -233,7 +236,7 @@ def test_forward_and_vjp_match_numpy_formulas(name: str, dtype: str) -> None:
     # the probability paths (softmax then log) lose digits to the rounding of probabilities
     probability_path = "from_logits=False" in name or "Focal" in name
     rtol = (1e-12 if dtype == "float64" else 2e-5) * (1e3 if probability_path else 1)
-    for kwargs, expected, grad in CASES[name]:
+    for kwargs, expected, grad in CASES[name.removesuffix("[xla]")]:
         cast = _cast(kwargs, dtype)
         out = entry.forward(cast, "cpu")
         assert out.dtype == np.dtype(dtype) and out.shape == np.shape(expected)
@@ -250,7 +253,7 @@ def test_forward_and_vjp_match_numpy_formulas(name: str, dtype: str) -> None:
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
 def test_low_precision_dtypes_run_in_their_own_dtype(name: str, dtype: str) -> None:
     np_dtype = np.dtype(ml_dtypes.bfloat16) if dtype == "bfloat16" else np.dtype(dtype)
-    kwargs, expected, _ = CASES[name][0]
+    kwargs, expected, _ = CASES[name.removesuffix("[xla]")][0]
     cast = _cast(kwargs, np_dtype)
     out = ENTRIES[name].forward(cast, "cpu")
     assert out.dtype == np_dtype
@@ -338,3 +341,21 @@ def test_all_ignored_mean_is_zero_in_keras_not_nan() -> None:
     entry = ENTRIES["keras.losses.SparseCategoricalCrossentropy"]
     out = entry.forward(dict(input=X, target=np.full_like(IDX, -100), reduction="mean"), "cpu")
     assert out == 0.0
+
+
+def test_xla_out_of_range_labels_give_nan_where_eager_raises() -> None:
+    """XLA cannot raise from compiled code: an out-of-range label gives a NaN loss and a NaN
+    gradient row, as TensorFlow documents for GPUs, where eager CPU raises."""
+    kwargs = dict(input=X[:, :, 0], target=np.array([1, 9, 0]), reduction="none")
+    name = "tf.nn.sparse_softmax_cross_entropy_with_logits"
+    with pytest.raises(Exception, match="outside the valid range"):
+        ENTRIES[name].forward(kwargs, "cpu")
+    out = ENTRIES[f"{name}[xla]"].forward(kwargs, "cpu")
+    assert np.isnan(out[1]) and np.isfinite(out[[0, 2]]).all()
+    grad = ENTRIES[f"{name}[xla]"].vjp(kwargs, np.ones(3), "cpu")
+    assert np.isnan(grad[1]).all() and np.isfinite(grad[[0, 2]]).all()
+
+
+def test_xla_reproducer_binds_static_options_before_jit_compile() -> None:
+    source = ENTRIES["tf.nn.softmax[xla]"].reproducer(dict(x=X, axis=1), "cpu")
+    assert "tf.function(functools.partial(tf.nn.softmax, axis=1), jit_compile=True)" in source

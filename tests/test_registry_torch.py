@@ -14,11 +14,14 @@ import pytest
 pytest.importorskip("torch")
 
 from tests._np_formulas import central_difference as numeric_vjp
-from verify.registry import all_implementations
+from verify.registry import all_implementations, torch_impls
 from verify.registry.base import Unsupported
 from verify.registry.torch_impls import BCE_LOG_CLAMP, CUDA_ASSERT_ISSUE
 
-ENTRIES = {e.name: e for e in all_implementations("torch")}
+ALL_ENTRIES = {e.name: e for e in all_implementations("torch")}
+#: the eager entries (the [compiled] ones are tested at the end of this file)
+ENTRIES = {n: e for n, e in ALL_ENTRIES.items() if not n.endswith("[compiled]")}
+COMPILED = {n: e for n, e in ALL_ENTRIES.items() if n.endswith("[compiled]")}
 RNG_SEED = 20240611
 
 # --- float64 formulas (PyTorch's documented semantics) ------------------------------------
@@ -460,3 +463,68 @@ def test_bfloat16_results_are_ml_dtypes():
     entry = ENTRIES["torch.nn.functional.softmax"]
     out = entry.forward({"x": np.zeros((1, 4), dtype=ml_dtypes.bfloat16)}, "cpu")
     assert out.dtype == np.dtype(ml_dtypes.bfloat16)
+
+
+# --- torch.compile entries ----------------------------------------------------------------
+
+
+def test_compiled_entries_are_the_listed_apis_with_the_eager_metadata():
+    assert set(COMPILED) == {
+        f"torch.nn.functional.{api}[compiled]"
+        for api in (
+            "cross_entropy",
+            "cross_entropy[probs]",
+            "log_softmax",
+            "softmax",
+            "binary_cross_entropy_with_logits",
+            "kl_div",
+        )
+    }
+    for name, entry in COMPILED.items():
+        eager = ENTRIES[name.removesuffix("[compiled]")]
+        assert entry.variant.endswith("compiled") and entry.result_extra is not None
+        assert (entry.capabilities, entry.docs, entry.deviations) == (
+            eager.capabilities,
+            eager.docs,
+            eager.deviations,
+        )
+
+
+def test_compiled_reproducer_compiles_the_public_function():
+    entry = COMPILED["torch.nn.functional.log_softmax[compiled]"]
+    script = entry.reproducer(small_case(entry, "float32"), "cpu")  # nothing is compiled here
+    assert "torch.compile(torch.nn.functional.log_softmax, dynamic=True)(x, dim=-1)" in script
+
+
+def test_compiled_entries_without_a_cpp_compiler_are_unsupported(monkeypatch):
+    monkeypatch.setattr(torch_impls, "_cpp_compiler", lambda: None)
+    entry = COMPILED["torch.nn.functional.softmax[compiled]"]
+    with pytest.raises(Unsupported, match="needs a C\\+\\+ compiler"):
+        entry.forward(small_case(entry, "float32"), "cpu")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(COMPILED))
+def test_compiled_matches_eager_and_reuses_the_compilation(name):
+    import torch
+
+    entry, eager = COMPILED[name], ENTRIES[name.removesuffix("[compiled]")]
+    kwargs = small_case(entry, "float32")
+    out = entry.forward(kwargs, "cpu")
+    np.testing.assert_allclose(out, eager.forward(kwargs, "cpu"), rtol=1e-5, atol=1e-6)
+    g = np.ones(np.shape(out), np.float32)
+    np.testing.assert_allclose(
+        entry.vjp(kwargs, g, "cpu"), eager.vjp(kwargs, g, "cpu"), rtol=1e-5, atol=1e-6
+    )
+    compiled = entry.result_extra()
+    assert compiled["compile_s"] > 0 and compiled["compiled_signatures"] == 2
+    # another batch size: dynamic shapes, so Dynamo makes no new graph
+    graphs = torch._dynamo.utils.counters["stats"]["unique_graphs"]
+    bigger = {
+        k: np.concatenate([v, v]) if isinstance(v, np.ndarray) else v for k, v in kwargs.items()
+    }
+    np.testing.assert_allclose(
+        entry.forward(bigger, "cpu"), eager.forward(bigger, "cpu"), rtol=1e-5, atol=1e-6
+    )
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] == graphs
+    assert entry.result_extra()["compiled_signatures"] == 2

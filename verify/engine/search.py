@@ -321,6 +321,8 @@ class Search:
         result.nonfinite_mismatches = self.nonfinite_mismatches
         if status == "error":
             result.severity = severity.ERROR
+        if self.impl.result_extra is not None:  # e.g. a compiled entry's compile time
+            result.extra.update(self.impl.result_extra())
         return result
 
     def _classified(self, result: Result, verdict: Verdict, kwargs: Mapping[str, Any]) -> Result:

@@ -50,6 +50,8 @@ class ApiSpec:
     variant: str = ""
     #: documentation URL; empty: the framework derives it from :attr:`api`
     docs: str = ""
+    #: the modes this row runs through; empty: the registry's modes
+    modes: tuple[Mode, ...] = ()
 
     @property
     def api(self) -> str:
@@ -85,6 +87,7 @@ class EntryFunctions:
     bind: Callable[[base.Kwargs, str, bool], Callable[[], Any]] | None = None
     reproducer: Callable[[base.Kwargs, str], str] | None = None
     gradient_reproducer: Callable[[base.Kwargs, np.ndarray, str], str] | None = None
+    result_extra: Callable[[], dict[str, Any]] | None = None
 
     @classmethod
     def of(cls, adapter: object) -> EntryFunctions:
@@ -153,7 +156,11 @@ class Registry:
     modes: tuple[Mode, ...] = (PLAIN,)
 
     def _rows(self) -> list[tuple[str, ApiSpec, Mode]]:
-        return [(spec.name + mode.suffix, spec, mode) for spec in self.specs for mode in self.modes]
+        return [
+            (spec.name + mode.suffix, spec, mode)
+            for spec in self.specs
+            for mode in spec.modes or self.modes
+        ]
 
     def real(self, name: str) -> Callable[..., Any]:
         """The real callable behind the registered ``name``."""
@@ -178,6 +185,7 @@ class Registry:
             bind=functions.bind,
             reproducer=functions.reproducer,
             gradient_reproducer=functions.gradient_reproducer,
+            result_extra=functions.result_extra,
             deviations=spec.deviations,
             known_issues=spec.known_issues,
             docs=spec.docs or self.framework.docs(spec.api),

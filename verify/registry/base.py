@@ -118,6 +118,10 @@ class Implementation:
     #: own API that computes the vector-Jacobian product ``vjp`` computes and prints it
     #: (optional; gradient checks fall back to :attr:`reproducer` when it is None)
     gradient_reproducer: Callable[[Kwargs, np.ndarray, str], str] | None = None
+    #: result_extra() -> facts about the entry's run so far that every result of it records in
+    #: ``Result.extra`` (e.g. ``{"compile_s": ...}``, the seconds a compiled entry spent
+    #: compiling in this process); None: nothing to add
+    result_extra: Callable[[], dict[str, Any]] | None = None
 
     def available_devices(self) -> tuple[str, ...]:
         """Subset of :attr:`devices` present on this machine (import of the framework is lazy)."""

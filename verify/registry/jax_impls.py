@@ -75,7 +75,28 @@ def _prepare_softmax_family(kwargs: Kwargs, op: str, arg_name: str) -> _Call:
     return _Call(args=((arg_name, np.asarray(k["x"])),), options=(("axis", int(k["axis"])),))
 
 
-def _prepare_probs_ce(kwargs: Kwargs, api: str) -> _Call:
+def _class_axis_call(
+    logits: np.ndarray,
+    labels: np.ndarray,
+    class_axis: int | None,
+    array_kwargs: tuple[tuple[str, np.ndarray], ...] = (),
+) -> _Call:
+    """The call with classes moved last (``class_axis=None``: optax's default ``axis=-1``), or
+    left on the reference's axis 1 and named by optax's ``axis`` argument."""
+    if class_axis is None:
+        return _Call(
+            args=(("logits", conventions.class_last(logits)), ("labels", labels)),
+            array_kwargs=array_kwargs,
+            class_last=True,
+        )
+    return _Call(
+        args=(("logits", logits), ("labels", labels)),
+        array_kwargs=array_kwargs,
+        options=(("axis", class_axis),),
+    )
+
+
+def _prepare_probs_ce(kwargs: Kwargs, api: str, class_axis: int | None = None) -> _Call:
     k = conventions.complete("cross_entropy", kwargs, "JAX")
     x, target = np.asarray(k["input"]), np.asarray(k["target"])
     conventions.require(
@@ -84,16 +105,11 @@ def _prepare_probs_ce(kwargs: Kwargs, api: str) -> _Call:
     conventions.require(x.ndim >= 2, f"{api} needs a class axis")
     conventions.require_reduction(k, ("none",), api)
     conventions.require_defaults("cross_entropy", k, ("weight", "label_smoothing"), api)
-    return _Call(
-        args=(
-            ("logits", conventions.class_last(x)),
-            ("labels", conventions.class_last(target).astype(x.dtype)),
-        ),
-        class_last=True,
-    )
+    labels = target if class_axis is not None else conventions.class_last(target)
+    return _class_axis_call(x, labels.astype(x.dtype), class_axis)
 
 
-def _prepare_integer_ce(kwargs: Kwargs, api: str) -> _Call:
+def _prepare_integer_ce(kwargs: Kwargs, api: str, class_axis: int | None = None) -> _Call:
     k = conventions.complete("cross_entropy", kwargs, "JAX")
     x, target = np.asarray(k["input"]), np.asarray(k["target"])
     conventions.require(
@@ -109,11 +125,7 @@ def _prepare_integer_ce(kwargs: Kwargs, api: str) -> _Call:
         # valid indices, so the adapter writes 0 there (what a user with padding does).
         array_kwargs = (("where", ~ignored),)
         target = np.where(ignored, 0, target)
-    return _Call(
-        args=(("logits", conventions.class_last(x)), ("labels", target.astype(np.int64))),
-        array_kwargs=array_kwargs,
-        class_last=True,
-    )
+    return _class_axis_call(x, target.astype(np.int64), class_axis, array_kwargs)
 
 
 def _prepare_binary(kwargs: Kwargs, api: str, op: str) -> _Call:
@@ -337,8 +349,35 @@ def _softmax_family(name: str, op: str, arg_name: str) -> adapter.ApiSpec:
 
 
 def _probs_ce(name: str, deviations: tuple[Deviation, ...] = ()) -> adapter.ApiSpec:
-    prepare = functools.partial(_prepare_probs_ce, api=name)
-    return adapter.ApiSpec(name, "cross_entropy", prepare, _PROBS_CAPS, deviations=deviations)
+    api = name.split("[", 1)[0]
+    class_axis = 1 if name.endswith(_AXIS_1) else None
+    prepare = functools.partial(_prepare_probs_ce, api=api, class_axis=class_axis)
+    variant = _AXIS_1_VARIANT if class_axis else ""
+    return adapter.ApiSpec(
+        name, "cross_entropy", prepare, _PROBS_CAPS, deviations=deviations, variant=variant
+    )
+
+
+#: the qualifier of the entries that keep the classes on axis 1 and pass ``axis=1``
+_AXIS_1 = "[axis=1]"
+_AXIS_1_VARIANT = "axis=1: classes on the reference's axis 1, not moved last"
+_SOFTMAX_CE_DEVIATION = Deviation(
+    "optax documents that softmax_cross_entropy differs from "
+    "safe_softmax_cross_entropy in how logits=-inf are handled: a -inf logit with a "
+    "zero label gives 0 * -inf = NaN instead of 0 (0 log 0 = 0); reported upstream "
+    "as https://github.com/google-deepmind/optax/issues/896",
+    f"{_OPTAX_DOCS}#optax.losses.safe_softmax_cross_entropy",
+    applies=_minus_inf_where_target_zero,
+)
+_INTEGER_CE_CAPS = Capabilities(reductions=("none",), target="index", ignore_index=True, kdim=True)
+
+
+def _integer_ce(name: str) -> adapter.ApiSpec:
+    api = name.split("[", 1)[0]
+    class_axis = 1 if name.endswith(_AXIS_1) else None
+    prepare = functools.partial(_prepare_integer_ce, api=api, class_axis=class_axis)
+    variant = _AXIS_1_VARIANT if class_axis else ""
+    return adapter.ApiSpec(name, "cross_entropy", prepare, _INTEGER_CE_CAPS, variant=variant)
 
 
 _SPECS: tuple[adapter.ApiSpec, ...] = (
@@ -346,27 +385,8 @@ _SPECS: tuple[adapter.ApiSpec, ...] = (
     _softmax_family("jax.nn.log_softmax", "log_softmax", "x"),
     _softmax_family("jax.nn.logsumexp", "logsumexp", "a"),
     _softmax_family("jax.scipy.special.logsumexp", "logsumexp", "a"),
-    _probs_ce(
-        "optax.softmax_cross_entropy",
-        deviations=(
-            Deviation(
-                "optax documents that softmax_cross_entropy differs from "
-                "safe_softmax_cross_entropy in how logits=-inf are handled: a -inf logit with a "
-                "zero label gives 0 * -inf = NaN instead of 0 (0 log 0 = 0); reported upstream "
-                "as https://github.com/google-deepmind/optax/issues/896",
-                f"{_OPTAX_DOCS}#optax.losses.safe_softmax_cross_entropy",
-                applies=_minus_inf_where_target_zero,
-            ),
-        ),
-    ),
-    adapter.ApiSpec(
-        "optax.softmax_cross_entropy_with_integer_labels",
-        "cross_entropy",
-        functools.partial(
-            _prepare_integer_ce, api="optax.softmax_cross_entropy_with_integer_labels"
-        ),
-        Capabilities(reductions=("none",), target="index", ignore_index=True, kdim=True),
-    ),
+    _probs_ce("optax.softmax_cross_entropy", deviations=(_SOFTMAX_CE_DEVIATION,)),
+    _integer_ce("optax.softmax_cross_entropy_with_integer_labels"),
     _probs_ce("optax.safe_softmax_cross_entropy"),
     adapter.ApiSpec(
         "optax.sigmoid_binary_cross_entropy",
@@ -398,6 +418,8 @@ _SPECS: tuple[adapter.ApiSpec, ...] = (
             ),
         ),
     ),
+    _probs_ce("optax.softmax_cross_entropy" + _AXIS_1, deviations=(_SOFTMAX_CE_DEVIATION,)),
+    _integer_ce("optax.softmax_cross_entropy_with_integer_labels" + _AXIS_1),
 )
 
 #: every API, plain and under jax.jit

@@ -328,6 +328,24 @@ def _to_numpy(t: Any) -> np.ndarray:
     return np.asarray(t.numpy())
 
 
+#: the tf.function(jit_compile=True) code path of the tf.nn / tf.math functions
+XLA = adapter.Mode("xla")
+
+
+@functools.lru_cache(maxsize=256)
+def _xla_function(
+    fn: Callable[..., Any], diff: str, options: tuple[tuple[str, Any], ...]
+) -> Callable[..., Any]:
+    """``f(diff_tensor, others)`` calling ``fn`` under ``tf.function(jit_compile=True)``, with
+    the static options bound before tracing; cached so repeated calls reuse the trace."""
+    bound = dict(options)
+
+    def run(v: Any, others: dict[str, Any]) -> Any:
+        return fn(**{diff: v}, **others, **bound)
+
+    return tf.function(run, jit_compile=True)
+
+
 @dataclasses.dataclass(frozen=True)
 class _Adapter:
     fn: Callable[..., Any]
@@ -335,6 +353,8 @@ class _Adapter:
     #: "function" (tf.nn style, keyword arrays) or "loss_class" (Keras: construct, then call)
     style: str
     public: str | None
+    #: run the call under tf.function(jit_compile=True) (XLA)
+    xla: bool = False
 
     def _compute(self, call: _Call) -> Callable[..., Any]:
         """``f(diff_tensor, others: dict)`` running ``pre`` and the API call."""
@@ -352,6 +372,9 @@ class _Adapter:
                 return loss(others["y_true"], y_pred, **extra)
 
             return run_loss
+
+        if self.xla:
+            return _xla_function(fn, call.diff, call.options)
 
         def run_function(v: Any, others: dict[str, Any]) -> Any:
             return fn(**{call.diff: pre(v) if pre else v}, **others, **options)
@@ -421,12 +444,17 @@ class _Adapter:
         else:
             args = ", ".join(f"{name}={name}" for name, _ in call.arrays)
             expr = f"{source}({args}{', ' + options if options else ''})"
+            if self.xla:
+                # the options are static Python values: bound before tracing, as users do
+                bound = f"functools.partial({source}, {options})" if options else source
+                expr = f"tf.function({bound}, jit_compile=True)({args})"
         body = f"with tf.device({_device_name(device)!r}):\n    {pre}    out = {expr}\n"
         if not pre:
             body = f"with tf.device({_device_name(device)!r}):\n    out = {expr}\n"
         return conventions.reproducer_script(
-            title=f"{self.public or source} on {device}",
+            title=f"{self.public or source} on {device}{' under XLA' if self.xla else ''}",
             imports=[
+                *(["import functools"] if self.xla and call.options else []),
                 "import tensorflow as tf",
                 *imports_for([a for _, a in call.arrays]),
                 *imports,
@@ -465,7 +493,7 @@ class _TensorFlow:
         # Keras losses are classes: constructed with the options, then called
         style = "loss_class" if spec.api.startswith("keras.") else "function"
         return adapter.EntryFunctions.of(
-            _Adapter(fn=fn, prepare=spec.prepare, style=style, public=public)
+            _Adapter(fn=fn, prepare=spec.prepare, style=style, public=public, xla=mode == XLA)
         )
 
 
@@ -509,9 +537,13 @@ _PROBABILITY_PATH_ISSUE = "https://github.com/keras-team/keras/issues/9247"
 _BCE_CLIP_ISSUE = "https://github.com/keras-team/keras/issues/15249"
 
 
+#: the rows that also run under XLA
+_WITH_XLA = (adapter.PLAIN, XLA)
+
+
 def _softmax_family(name: str, op: str, arg_name: str) -> adapter.ApiSpec:
     prepare = functools.partial(_prep_softmax_family, op=op, arg_name=arg_name)
-    return adapter.ApiSpec(name, op, prepare, _SOFTMAX_CAPS)
+    return adapter.ApiSpec(name, op, prepare, _SOFTMAX_CAPS, modes=_WITH_XLA)
 
 
 def _row(
@@ -525,9 +557,13 @@ def _row(
     variant: str = "",
     **options: Any,
 ) -> adapter.ApiSpec:
-    """A table row whose preparer takes the public name as ``api`` and ``options``."""
+    """A table row whose preparer takes the public name as ``api`` and ``options``; the
+    tf.nn functions also run under XLA."""
     bound = functools.partial(prepare, api=name.split("[", 1)[0], **options)
-    return adapter.ApiSpec(name, op, bound, capabilities, deviations, known_issues, variant)
+    modes = _WITH_XLA if name.startswith("tf.") else ()
+    return adapter.ApiSpec(
+        name, op, bound, capabilities, deviations, known_issues, variant, modes=modes
+    )
 
 
 def _keras_caps(target: str, **flags: Any) -> Capabilities:

@@ -18,6 +18,10 @@ is reported as :class:`~verify.registry.base.Unsupported` with PyTorch's message
 from __future__ import annotations
 
 import dataclasses
+import functools
+import os
+import shutil
+import time
 import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -215,14 +219,96 @@ def _loss_call(
     return _Call(arrays, ("input", "target"), kwargs, ("input",), dtype=x.dtype)
 
 
+# --- torch.compile -------------------------------------------------------------------------
+
+#: the torch.compile code path (inductor, dynamic shapes) of the APIs listed with it
+COMPILED = adapter.Mode("compiled")
+
+# A compiled function past Dynamo's recompile limit silently runs eagerly, which would report
+# eager results under a [compiled] name: allow more variants (dtypes, ranks, options) and make
+# hitting the limit an error instead.
+torch._dynamo.config.recompile_limit = RECOMPILE_LIMIT = 256
+torch._dynamo.config.fail_on_recompile_limit_hit = True
+
+_COMPILERS = ("g++", "c++", "clang++")
+
+
+@functools.cache
+def _cpp_compiler() -> str | None:
+    """The C++ compiler inductor's CPU backend would use, or None."""
+    wanted = os.environ.get("CXX")
+    for name in ((wanted,) if wanted else ()) + _COMPILERS:
+        if shutil.which(name):
+            return name
+    return None
+
+
+@functools.cache
+def _compiled_function(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` under ``torch.compile`` (inductor), once per process: every later draw reuses
+    the compiled code.  ``dynamic=True`` keeps new shapes from recompiling, and Python floats
+    and ints (``label_smoothing``, ``ignore_index``) are symbolic too (Dynamo's
+    ``specialize_float``/``specialize_int`` are off); Dynamo guards on strings and booleans
+    (``reduction``, ``log_target``), so each of their values compiles once."""
+    return torch.compile(fn, backend="inductor", dynamic=True)
+
+
+class _Compiled:
+    """``fn`` called through :func:`_compiled_function`.  The first call of each signature
+    (string and boolean options, tensor dtypes, ranks, devices, grad mode: what Dynamo guards
+    on) is where inductor compiles; its wall time, which includes that one run, is summed
+    into ``seconds``."""
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self.fn = fn
+        self.seconds = 0.0
+        self.signatures: set[tuple[Any, ...]] = set()
+
+    def require_compiler(self, device: str) -> None:
+        if device == "cpu" and _cpp_compiler() is None:
+            raise Unsupported(
+                "torch.compile (inductor) on the CPU needs a C++ compiler; none of "
+                f"{', '.join(_COMPILERS)} (or $CXX) is on PATH"
+            )
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        guarded = tuple(sorted((k, v) for k, v in kwargs.items() if isinstance(v, str | bool)))
+        every = [a for a in (*args, *kwargs.values()) if isinstance(a, torch.Tensor)]
+        signature = (
+            guarded,
+            tuple((t.dtype, t.dim(), t.device.type, t.requires_grad) for t in every),
+            torch.is_grad_enabled(),
+        )
+        first = signature not in self.signatures
+        started = time.perf_counter()
+        try:
+            out = _compiled_function(self.fn)(*args, **kwargs)
+        except torch._dynamo.exc.FailOnRecompileLimitHit as error:
+            # a limit of this harness, not a result of the API: skip rather than fail
+            raise Unsupported(
+                f"torch.compile reached Dynamo's recompile limit ({RECOMPILE_LIMIT} variants of "
+                "this function in this process); the case is not run rather than run eagerly"
+            ) from error
+        if first:
+            self.seconds += time.perf_counter() - started
+            self.signatures.add(signature)
+        return out
+
+    def result_extra(self) -> dict[str, Any]:
+        return {"compile_s": round(self.seconds, 3), "compiled_signatures": len(self.signatures)}
+
+
 # --- the entry builder ----------------------------------------------------------------------
 
 
 def _entry_functions(
-    spec: adapter.ApiSpec, fn: Callable[..., Any], public: str | None
+    spec: adapter.ApiSpec, fn: Callable[..., Any], public: str | None, mode: adapter.Mode
 ) -> adapter.EntryFunctions:
-    """Forward, vjp, bind and reproducers of ``spec`` calling ``fn`` (see the module doc)."""
+    """Forward, vjp, bind and reproducers of ``spec`` calling ``fn`` (see the module doc),
+    through ``torch.compile`` when ``mode`` is :data:`COMPILED`."""
     op = spec.op
+    compiled = _Compiled(fn) if mode == COMPILED else None
+    runner: Callable[..., Any] = fn if compiled is None else compiled
     #: index-target entries refuse out-of-range targets on CUDA (see CUDA_ASSERT_ISSUE)
     index_target = spec.capabilities.target == "index"
 
@@ -237,6 +323,8 @@ def _entry_functions(
                     "with a device-side assert that leaves the CUDA context unusable "
                     f"({CUDA_ASSERT_ISSUE})"
                 )
+        if compiled is not None:
+            compiled.require_compiler(device)
         return spec.prepare(args)
 
     def tensors_for(call: _Call, device: str, grad: bool) -> dict[str, torch.Tensor]:
@@ -250,7 +338,7 @@ def _entry_functions(
         call = prepare(kwargs, device)
         tensors = tensors_for(call, device, grad=False)
         with torch.no_grad():
-            out = call.invoke(fn, tensors)
+            out = call.invoke(runner, tensors)
         _synchronize(device)
         return to_numpy(out, call.dtype)
 
@@ -258,7 +346,7 @@ def _entry_functions(
         call = prepare(kwargs, device)
         tensors = tensors_for(call, device, grad=True)
         with torch.enable_grad():
-            out = call.invoke(fn, tensors)
+            out = call.invoke(runner, tensors)
             g = to_tensor(np.asarray(grad_output), device).to(out.dtype).reshape(out.shape)
             inputs = [tensors[name] for name in call.wrt]
             grads = torch.autograd.grad(out, inputs, g, allow_unused=True)
@@ -277,14 +365,16 @@ def _entry_functions(
 
             def run_forward() -> Any:
                 with torch.no_grad():
-                    out = call.invoke(fn, tensors)
+                    out = call.invoke(runner, tensors)
                 _synchronize(device)
                 return out
 
+            if compiled is not None:
+                run_forward()  # compile outside the timed region
             return run_forward
 
         with torch.no_grad():
-            template = call.invoke(fn, tensors)
+            template = call.invoke(runner, tensors)
         g = torch.ones_like(template)
 
         def run_backward() -> Any:
@@ -293,11 +383,13 @@ def _entry_functions(
             for name in call.wrt:
                 leaves[name] = tensors[name].detach().requires_grad_(True)
             with torch.enable_grad():
-                out = call.invoke(fn, leaves)
+                out = call.invoke(runner, leaves)
                 grads = torch.autograd.grad(out, [leaves[n] for n in call.wrt], g)
             _synchronize(device)
             return grads
 
+        if compiled is not None:
+            run_backward()  # compile the backward outside the timed region
         return run_backward
 
     def reproducer(kwargs: Kwargs, device: str) -> str:
@@ -318,6 +410,8 @@ def _entry_functions(
                 lines.append(f"{name} = torch.from_numpy({value_literal(array)})")
             if device != "cpu":
                 lines[-1] += f".to({device!r})"
+        if compiled is not None:
+            expression = f"torch.compile({expression}, dynamic=True)"
         body = call.source(expression)
         values = 'out.detach().to("cpu", torch.float64).numpy()'
         arrays: list[np.ndarray] = list(call.arrays.values())
@@ -357,6 +451,7 @@ def _entry_functions(
         bind=bind,
         reproducer=reproducer,
         gradient_reproducer=gradient_reproducer,
+        result_extra=None if compiled is None else compiled.result_extra,
     )
 
 
@@ -381,7 +476,7 @@ class _Torch:
     def functions(
         self, spec: adapter.ApiSpec, fn: Callable[..., Any], public: str | None, mode: adapter.Mode
     ) -> adapter.EntryFunctions:
-        return _entry_functions(spec, fn, public)
+        return _entry_functions(spec, fn, public, mode)
 
 
 # --- translations, one per API --------------------------------------------------------------
@@ -498,6 +593,8 @@ _INDEX_CE = Capabilities(
     kdim=True,
 )
 _SOFTMAX_CAPS = Capabilities(reductions=(), axis=True)
+#: the rows that also run under torch.compile
+_WITH_COMPILED = (adapter.PLAIN, COMPILED)
 _LINEAR_CE = Capabilities(
     reductions=_LOSS_REDUCTIONS,
     target="index",
@@ -513,6 +610,7 @@ _SPECS: tuple[adapter.ApiSpec, ...] = (
         _cross_entropy_index,
         _INDEX_CE,
         variant="class-index targets",
+        modes=_WITH_COMPILED,
     ),
     adapter.ApiSpec(
         "torch.nn.functional.cross_entropy[probs]",
@@ -526,6 +624,7 @@ _SPECS: tuple[adapter.ApiSpec, ...] = (
             kdim=True,
         ),
         variant="probability targets",
+        modes=_WITH_COMPILED,
     ),
     adapter.ApiSpec(
         "torch.nn.CrossEntropyLoss",
@@ -547,9 +646,19 @@ _SPECS: tuple[adapter.ApiSpec, ...] = (
         ),
     ),
     adapter.ApiSpec(
-        "torch.nn.functional.log_softmax", "log_softmax", _softmax_family, _SOFTMAX_CAPS
+        "torch.nn.functional.log_softmax",
+        "log_softmax",
+        _softmax_family,
+        _SOFTMAX_CAPS,
+        modes=_WITH_COMPILED,
     ),
-    adapter.ApiSpec("torch.nn.functional.softmax", "softmax", _softmax_family, _SOFTMAX_CAPS),
+    adapter.ApiSpec(
+        "torch.nn.functional.softmax",
+        "softmax",
+        _softmax_family,
+        _SOFTMAX_CAPS,
+        modes=_WITH_COMPILED,
+    ),
     adapter.ApiSpec("torch.logsumexp", "logsumexp", _softmax_family, _SOFTMAX_CAPS),
     adapter.ApiSpec(
         "torch.nn.functional.binary_cross_entropy",
@@ -569,6 +678,7 @@ _SPECS: tuple[adapter.ApiSpec, ...] = (
             pos_weight=True,
             kdim=True,
         ),
+        modes=_WITH_COMPILED,
     ),
     adapter.ApiSpec(
         "torch.nn.functional.kl_div",
@@ -580,6 +690,7 @@ _SPECS: tuple[adapter.ApiSpec, ...] = (
             log_target=True,
             kdim=True,
         ),
+        modes=_WITH_COMPILED,
     ),
     adapter.ApiSpec(
         "torch.nn.functional.linear_cross_entropy",
