@@ -27,9 +27,14 @@ def _out(values: Any, like: Any) -> np.ndarray:
 
 
 def _log_softmax(x: np.ndarray, axis: int) -> np.ndarray:
+    """The stable algorithm: shift by the max, then ``log1p`` of the sum of the terms other
+    than one top term (``log(1 + s)`` would lose ``s`` below the unit roundoff)."""
     m = np.max(x, axis=axis, keepdims=True)
     z = x - m
-    return z - np.log(np.sum(np.exp(z), axis=axis, keepdims=True))
+    top = np.argmax(x, axis=axis)
+    e = np.exp(z)
+    np.put_along_axis(e, np.expand_dims(top, axis), 0.0, axis=axis)
+    return z - np.log1p(np.sum(e, axis=axis, keepdims=True))
 
 
 def _ce_rows(x: np.ndarray, t: np.ndarray, w: np.ndarray, eps: float, off: float) -> np.ndarray:

@@ -63,6 +63,8 @@ import mlx.core as mx
 import mlx.nn
 import numpy as np
 
+from verify.ops import DEVICES as _DEVICES
+from verify.ops import DTYPES as _DTYPES
 from verify.registry import adapter
 from verify.registry.base import (
     Capabilities,
@@ -85,8 +87,6 @@ from verify.reproducer_literals import array_literal, imports_for
 
 FRAMEWORK = "mlx"
 
-_DTYPES = ("float16", "bfloat16", "float32", "float64")
-_DEVICES = ("cpu", "cuda")
 _DOCS = "https://ml-explore.github.io/mlx/build/html/python"
 _LOSS_REDUCTIONS = ("none", "sum", "mean")
 
