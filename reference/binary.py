@@ -66,8 +66,7 @@ from reference.pointwise import (
     operand,
     xexp,
 )
-
-REDUCTIONS = ("none", "sum", "mean")
+from reference.types import REDUCTIONS, OutDtype, Reduction
 
 
 def _divisor(reduction: str, count: Fraction) -> Fraction:
@@ -208,7 +207,11 @@ def _bce(input: Any, target: Any, weight: Any, reduction: str, out_dtype: Any) -
 
 
 def binary_cross_entropy(
-    input: Any, target: Any, weight: Any = None, reduction: str = "mean", out_dtype: Any = None
+    input: Any,
+    target: Any,
+    weight: Any = None,
+    reduction: Reduction = "mean",
+    out_dtype: OutDtype = None,
 ) -> np.ndarray:
     """Correctly rounded binary cross-entropy of probabilities (see the module docstring)."""
     b = _bce(input, target, weight, reduction, out_dtype)
@@ -219,9 +222,9 @@ def binary_cross_entropy_grad(
     input: Any,
     target: Any,
     weight: Any = None,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
     grad_output: Any = None,
-    out_dtype: Any = None,
+    out_dtype: OutDtype = None,
 ) -> np.ndarray:
     """VJP of :func:`binary_cross_entropy` with respect to ``input``."""
     b = _bce(input, target, weight, reduction, out_dtype)
@@ -317,9 +320,9 @@ def binary_cross_entropy_with_logits(
     input: Any,
     target: Any,
     weight: Any = None,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
     pos_weight: Any = None,
-    out_dtype: Any = None,
+    out_dtype: OutDtype = None,
 ) -> np.ndarray:
     """Correctly rounded binary cross-entropy of logits (see the module docstring)."""
     b = _with_logits(input, target, weight, reduction, pos_weight, out_dtype)
@@ -330,10 +333,10 @@ def binary_cross_entropy_with_logits_grad(
     input: Any,
     target: Any,
     weight: Any = None,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
     pos_weight: Any = None,
     grad_output: Any = None,
-    out_dtype: Any = None,
+    out_dtype: OutDtype = None,
 ) -> np.ndarray:
     """VJP of :func:`binary_cross_entropy_with_logits` with respect to ``input``."""
     b = _with_logits(input, target, weight, reduction, pos_weight, out_dtype)

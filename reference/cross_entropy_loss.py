@@ -55,8 +55,7 @@ from reference.enclosure import Enc
 from reference.exact import XVal
 from reference.formats import Format
 from reference.rounding import round_dd, round_rational
-
-REDUCTIONS = ("none", "sum", "mean")
+from reference.types import REDUCTIONS, OutDtype, Reduction
 
 
 # ------------------------------------------------------------------------------ arguments
@@ -382,8 +381,8 @@ def nll_loss(
     target: Any,
     weight: Any = None,
     ignore_index: int = -100,
-    reduction: str = "mean",
-    out_dtype: Any = None,
+    reduction: Reduction = "mean",
+    out_dtype: OutDtype = None,
 ) -> np.ndarray:
     """Correctly rounded negative log-likelihood loss (``torch.nn.functional.nll_loss``)."""
     p = _problem(input, target, weight, ignore_index, reduction, 0.0, out_dtype, "nll_loss")
@@ -396,9 +395,9 @@ def cross_entropy(
     target: Any,
     weight: Any = None,
     ignore_index: int = -100,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
     label_smoothing: float = 0.0,
-    out_dtype: Any = None,
+    out_dtype: OutDtype = None,
 ) -> np.ndarray:
     """Correctly rounded cross-entropy (``torch.nn.functional.cross_entropy``)."""
     p = _problem(
@@ -514,9 +513,9 @@ def nll_loss_grad(
     target: Any,
     weight: Any = None,
     ignore_index: int = -100,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
     grad_output: Any = None,
-    out_dtype: Any = None,
+    out_dtype: OutDtype = None,
 ) -> np.ndarray:
     """VJP of :func:`nll_loss` with respect to ``input``."""
     p = _problem(input, target, weight, ignore_index, reduction, 0.0, out_dtype, "nll_loss")
@@ -528,10 +527,10 @@ def cross_entropy_grad(
     target: Any,
     weight: Any = None,
     ignore_index: int = -100,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
     label_smoothing: float = 0.0,
     grad_output: Any = None,
-    out_dtype: Any = None,
+    out_dtype: OutDtype = None,
 ) -> np.ndarray:
     """VJP of :func:`cross_entropy` with respect to ``input``."""
     p = _problem(

@@ -87,8 +87,7 @@ from reference.pointwise import (
     xexp,
     xpow,
 )
-
-REDUCTIONS = ("none", "sum", "mean")
+from reference.types import REDUCTIONS, OutDtype, Reduction
 
 
 def _check_gamma(gamma: float, name: str) -> Fraction:
@@ -300,8 +299,8 @@ def sigmoid_focal_loss(
     target: Any,
     alpha: float = 0.25,
     gamma: float = 2.0,
-    reduction: str = "none",
-    out_dtype: Any = None,
+    reduction: Reduction = "none",
+    out_dtype: OutDtype = None,
 ) -> np.ndarray:
     """Correctly rounded sigmoid focal loss (torchvision's definition; module docstring)."""
     s = _sigmoid(input, target, alpha, gamma, reduction, out_dtype)
@@ -313,9 +312,9 @@ def sigmoid_focal_loss_grad(
     target: Any,
     alpha: float = 0.25,
     gamma: float = 2.0,
-    reduction: str = "none",
+    reduction: Reduction = "none",
     grad_output: Any = None,
-    out_dtype: Any = None,
+    out_dtype: OutDtype = None,
 ) -> np.ndarray:
     """VJP of :func:`sigmoid_focal_loss` with respect to ``input``."""
     s = _sigmoid(input, target, alpha, gamma, reduction, out_dtype)
@@ -564,8 +563,8 @@ def softmax_focal_loss(
     target: Any,
     alpha: Any = None,
     gamma: float = 2.0,
-    reduction: str = "mean",
-    out_dtype: Any = None,
+    reduction: Reduction = "mean",
+    out_dtype: OutDtype = None,
 ) -> np.ndarray:
     """Correctly rounded categorical focal loss from logits (Keras's definition; module
     docstring)."""
@@ -610,9 +609,9 @@ def softmax_focal_loss_grad(
     target: Any,
     alpha: Any = None,
     gamma: float = 2.0,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
     grad_output: Any = None,
-    out_dtype: Any = None,
+    out_dtype: OutDtype = None,
 ) -> np.ndarray:
     """VJP of :func:`softmax_focal_loss` with respect to ``input``."""
     p = _softmax_problem(input, target, alpha, gamma, reduction, out_dtype)

@@ -43,8 +43,7 @@ from reference.pointwise import (
     loss,
     xexp,
 )
-
-REDUCTIONS = ("none", "sum", "mean", "batchmean")
+from reference.types import KL_REDUCTIONS, KLReduction, OutDtype
 
 #: with ``log_target``, a target above this makes |e^t (t - x)| exceed 10^458 whenever
 #: t != x (|t - x| >= 2^-1074): beyond every format's range, so the term is taken as +-inf
@@ -62,7 +61,7 @@ class _KL:
 
 def _kl(input: Any, target: Any, reduction: str, log_target: bool, out_dtype: Any) -> _KL:
     name = "kl_div"
-    check_reduction(reduction, REDUCTIONS, name)
+    check_reduction(reduction, KL_REDUCTIONS, name)
     a, fmt_name = as_float_array(input, "input")
     fmt = out_format(out_dtype, fmt_name)
     tt = as_float_array(target, "target")[0]
@@ -130,9 +129,9 @@ def _kl(input: Any, target: Any, reduction: str, log_target: bool, out_dtype: An
 def kl_div(
     input: Any,
     target: Any,
-    reduction: str = "mean",
+    reduction: KLReduction = "mean",
     log_target: bool = False,
-    out_dtype: Any = None,
+    out_dtype: OutDtype = None,
 ) -> np.ndarray:
     """Correctly rounded Kullback-Leibler divergence terms or their reduction (see the module
     docstring)."""
@@ -143,10 +142,10 @@ def kl_div(
 def kl_div_grad(
     input: Any,
     target: Any,
-    reduction: str = "mean",
+    reduction: KLReduction = "mean",
     log_target: bool = False,
     grad_output: Any = None,
-    out_dtype: Any = None,
+    out_dtype: OutDtype = None,
 ) -> np.ndarray:
     """VJP of :func:`kl_div` with respect to ``input``: :math:`-t\\,s` (:math:`-e^t s`)."""
     k = _kl(input, target, reduction, log_target, out_dtype)

@@ -92,6 +92,7 @@ from reference.formats import FLOAT64, Format
 from reference.lse import ExactRow, row_stats
 from reference.rounding import certify, round_rational
 from reference.tiers import STATS
+from reference.types import OutDtype, Reduction
 
 U = 2.0**-53
 K = 1.0 + 2.0**-40
@@ -437,9 +438,9 @@ def linear_cross_entropy(
     linear_bias: Any = None,
     weight: Any = None,
     ignore_index: int | None = -100,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
     label_smoothing: float = 0.0,
-    out_dtype: Any = None,
+    out_dtype: OutDtype = None,
 ) -> np.ndarray:
     """Correctly rounded ``cross_entropy(input @ linear_weight^T + linear_bias, target, ...)``
     (``torch.nn.functional.linear_cross_entropy``), the logits taken exactly."""
@@ -540,10 +541,10 @@ def linear_cross_entropy_grad(
     linear_bias: Any = None,
     weight: Any = None,
     ignore_index: int | None = -100,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
     label_smoothing: float = 0.0,
     grad_output: Any = None,
-    out_dtype: Any = None,
+    out_dtype: OutDtype = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """VJP of :func:`linear_cross_entropy`: ``(grad_input, grad_linear_weight,
     grad_linear_bias)``, the last None without a bias; each correctly rounded."""

@@ -42,6 +42,7 @@ from reference.arrays import (
 from reference.enclosure import Enc
 from reference.exact import XVal
 from reference.rounding import round_dd, round_rational
+from reference.types import OutDtype
 
 
 def _prepare(x: Any, axis: int, out_dtype: Any):  # type: ignore[no-untyped-def]
@@ -60,7 +61,7 @@ def _grad_rows(grad_output: Any, shape: tuple[int, ...], ax: int | None, name: s
     return move_axis_last(g, ax)[0]
 
 
-def logsumexp(x: Any, axis: int = -1, out_dtype: Any = None) -> np.ndarray:
+def logsumexp(x: Any, axis: int = -1, out_dtype: OutDtype = None) -> np.ndarray:
     """Correctly rounded :math:`\\log\\sum_j e^{x_j}` along ``axis`` (the axis is removed)."""
     _a, x2, moved, _ax, fmt = _prepare(x, axis, out_dtype)
     kinds = classify_rows(x2)
@@ -81,7 +82,7 @@ def logsumexp(x: Any, axis: int = -1, out_dtype: Any = None) -> np.ndarray:
 
 
 def logsumexp_grad(
-    x: Any, axis: int = -1, grad_output: Any = None, out_dtype: Any = None
+    x: Any, axis: int = -1, grad_output: Any = None, out_dtype: OutDtype = None
 ) -> np.ndarray:
     """VJP of :func:`logsumexp`: :math:`g\\,\\mathrm{softmax}(x)`."""
     _a, x2, moved, ax, fmt = _prepare(x, axis, out_dtype)
@@ -105,7 +106,7 @@ def logsumexp_grad(
     return to_output(restore_axis(out, moved, ax), fmt.name)
 
 
-def softmax(x: Any, axis: int = -1, out_dtype: Any = None) -> np.ndarray:
+def softmax(x: Any, axis: int = -1, out_dtype: OutDtype = None) -> np.ndarray:
     """Correctly rounded :math:`e^{x_i}/\\sum_j e^{x_j}` along ``axis``."""
     _a, x2, moved, ax, fmt = _prepare(x, axis, out_dtype)
     kinds = classify_rows(x2)
@@ -126,7 +127,7 @@ def softmax(x: Any, axis: int = -1, out_dtype: Any = None) -> np.ndarray:
 
 
 def softmax_grad(
-    x: Any, axis: int = -1, grad_output: Any = None, out_dtype: Any = None
+    x: Any, axis: int = -1, grad_output: Any = None, out_dtype: OutDtype = None
 ) -> np.ndarray:
     """VJP of :func:`softmax`: :math:`y_i (g_i - \\sum_j g_j y_j)`."""
     a, x2, moved, ax, fmt = _prepare(x, axis, out_dtype)
@@ -181,7 +182,7 @@ def softmax_grad(
     return to_output(restore_axis(out, moved, ax), fmt.name)
 
 
-def log_softmax(x: Any, axis: int = -1, out_dtype: Any = None) -> np.ndarray:
+def log_softmax(x: Any, axis: int = -1, out_dtype: OutDtype = None) -> np.ndarray:
     """Correctly rounded :math:`x_i - \\log\\sum_j e^{x_j}` along ``axis``."""
     _a, x2, moved, ax, fmt = _prepare(x, axis, out_dtype)
     kinds = classify_rows(x2)
@@ -204,7 +205,7 @@ def log_softmax(x: Any, axis: int = -1, out_dtype: Any = None) -> np.ndarray:
 
 
 def log_softmax_grad(
-    x: Any, axis: int = -1, grad_output: Any = None, out_dtype: Any = None
+    x: Any, axis: int = -1, grad_output: Any = None, out_dtype: OutDtype = None
 ) -> np.ndarray:
     """VJP of :func:`log_softmax`: :math:`g_i - y_i \\sum_j g_j`."""
     a, x2, moved, ax, fmt = _prepare(x, axis, out_dtype)
