@@ -133,8 +133,33 @@ def kl_div(
     log_target: bool = False,
     out_dtype: OutDtype = None,
 ) -> np.ndarray:
-    """Correctly rounded Kullback-Leibler divergence terms or their reduction (see the module
-    docstring)."""
+    r"""Correctly rounded Kullback-Leibler divergence (``torch.nn.functional.kl_div``).
+
+    The term is :math:`\ell = t\,(\log t - x)` (0 where :math:`t = 0`), or :math:`e^t (t - x)` with
+    ``log_target``; :math:`x` are log-probabilities.
+
+    Args:
+        input: Log-probabilities :math:`x`.
+        target: Probabilities :math:`t`, or log-probabilities with ``log_target``, shaped like
+            ``input``.
+        reduction: ``none``, ``sum``, ``mean`` (over all elements) or ``batchmean`` (over the first
+            dimension's size).
+        log_target: Whether ``target`` holds log-probabilities.
+        out_dtype: The output format, float16, bfloat16, float32 or float64
+            (:data:`reference.types.OutDtype`); ``None``: the format of ``input``.
+
+    Returns:
+        ``input``'s shape for ``none``, else a 0-d array, in the output format; the exact value
+        rounded once.
+
+    Raises:
+        ValueError: ``reduction`` is not one of ``none``, ``sum``, ``mean``, ``batchmean``;
+            ``target`` is not shaped like ``input``.
+        TypeError: ``input`` or ``target`` has an integer or boolean dtype or a format other than
+            the four, or ``out_dtype`` names none of them.
+        CertificationError: A value could not be certified within the exact tier's precision cap (no
+            unproven value is returned).
+    """
     k = _kl(input, target, reduction, log_target, out_dtype)
     return loss(k.terms, reduction, k.divisor)
 
@@ -147,7 +172,30 @@ def kl_div_grad(
     grad_output: Any = None,
     out_dtype: OutDtype = None,
 ) -> np.ndarray:
-    """VJP of :func:`kl_div` with respect to ``input``: :math:`-t\\,s` (:math:`-e^t s`)."""
+    r"""VJP of :func:`kl_div` with respect to ``input``: :math:`-t\,s` (:math:`-e^t s` with
+    ``log_target``).
+
+    :math:`s` is the cotangent times the reduction's scale.
+
+    Args:
+        input, target, reduction, log_target: As for :func:`kl_div`.
+        grad_output: The cotangent: shaped like ``input`` for ``none``, a scalar otherwise
+            (``None``: ones).
+        out_dtype: The output format, float16, bfloat16, float32 or float64
+            (:data:`reference.types.OutDtype`); ``None``: the format of ``input``.
+
+    Returns:
+        ``input``'s shape, in the output format, each element the exact value rounded once.
+
+    Raises:
+        ValueError: ``reduction`` is not one of ``none``, ``sum``, ``mean``, ``batchmean``;
+            ``target`` is not shaped like ``input``; ``grad_output`` has the wrong shape (the
+            input's for ``none``, a scalar otherwise).
+        TypeError: ``input``, ``target`` or ``grad_output`` has an integer or boolean dtype or a
+            format other than the four, or ``out_dtype`` names none of them.
+        CertificationError: A value could not be certified within the exact tier's precision cap (no
+            unproven value is returned).
+    """
     k = _kl(input, target, reduction, log_target, out_dtype)
     t = k.t
     cot = cotangent(grad_output, reduction, k.terms.shape, k.divisor)
