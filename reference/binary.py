@@ -66,8 +66,7 @@ from reference.pointwise import (
     operand,
     xexp,
 )
-
-REDUCTIONS = ("none", "sum", "mean")
+from reference.types import REDUCTIONS, OutDtype, Reduction
 
 
 def _divisor(reduction: str, count: Fraction) -> Fraction:
@@ -208,9 +207,40 @@ def _bce(input: Any, target: Any, weight: Any, reduction: str, out_dtype: Any) -
 
 
 def binary_cross_entropy(
-    input: Any, target: Any, weight: Any = None, reduction: str = "mean", out_dtype: Any = None
+    input: Any,
+    target: Any,
+    weight: Any = None,
+    reduction: Reduction = "mean",
+    out_dtype: OutDtype = None,
 ) -> np.ndarray:
-    """Correctly rounded binary cross-entropy of probabilities (see the module docstring)."""
+    r"""Correctly rounded binary cross-entropy of probabilities
+    (``torch.nn.functional.binary_cross_entropy``).
+
+    The term is :math:`\ell = -w\,(y \log p + (1 - y) \log(1 - p))` with :math:`0 \log 0 = 0` and
+    without PyTorch's clamp of each logarithm at -100 (module docstring).
+
+    Args:
+        input: Probabilities :math:`p \in [0, 1]` (NaN propagates).
+        target: Probabilities :math:`y \in [0, 1]`, shaped like ``input``.
+        weight: Weights :math:`w` broadcast to ``input``'s shape (``None``: ones).
+        reduction: ``none`` (one value per element), ``sum`` or ``mean`` (over all elements).
+        out_dtype: The output format, float16, bfloat16, float32 or float64
+            (:data:`reference.types.OutDtype`); ``None``: the format of ``input``.
+
+    Returns:
+        ``input``'s shape for ``none``, else a 0-d array, in the output format; the exact value
+        rounded once (:math:`p = 0` with :math:`y > 0`, or :math:`p = 1` with :math:`y < 1`, gives
+        :math:`+\infty` times :math:`w`).
+
+    Raises:
+        ValueError: ``reduction`` is not one of ``none``, ``sum``, ``mean``; ``target`` is not
+            shaped like ``input``; ``input`` or ``target`` has a value outside [0, 1]; ``weight``
+            does not broadcast to ``input``'s shape or holds an infinity.
+        TypeError: an array argument has an integer or boolean dtype or a format other than the
+            four, or ``out_dtype`` names none of them.
+        CertificationError: A value could not be certified within the exact tier's precision cap (no
+            unproven value is returned).
+    """
     b = _bce(input, target, weight, reduction, out_dtype)
     return loss(b.terms, reduction, _divisor(reduction, b.divisor))
 
@@ -219,11 +249,33 @@ def binary_cross_entropy_grad(
     input: Any,
     target: Any,
     weight: Any = None,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
     grad_output: Any = None,
-    out_dtype: Any = None,
+    out_dtype: OutDtype = None,
 ) -> np.ndarray:
-    """VJP of :func:`binary_cross_entropy` with respect to ``input``."""
+    r"""VJP of :func:`binary_cross_entropy` with respect to ``input``:
+    :math:`g\,w\,(p - y) / (p (1 - p))`.
+
+    At :math:`p = y \in \{0, 1\}` the one-sided limit :math:`w` (:math:`-w` at 1) is used.
+
+    Args:
+        input, target, weight, reduction: As for :func:`binary_cross_entropy`.
+        grad_output: The cotangent: shaped like ``input`` for ``none``, a scalar otherwise
+            (``None``: ones).
+        out_dtype: The output format, float16, bfloat16, float32 or float64
+            (:data:`reference.types.OutDtype`); ``None``: the format of ``input``.
+
+    Returns:
+        ``input``'s shape, in the output format, each element the exact value rounded once.
+
+    Raises:
+        ValueError: ``reduction`` is not one of ``none``, ``sum``, ``mean``; ``target`` is not
+            shaped like ``input``; ``input`` or ``target`` has a value outside [0, 1]; ``weight``
+            does not broadcast to ``input``'s shape or holds an infinity; ``grad_output`` has the
+            wrong shape (the input's for ``none``, a scalar otherwise).
+        TypeError: an array argument has an integer or boolean dtype or a format other than the
+            four, or ``out_dtype`` names none of them.
+    """
     b = _bce(input, target, weight, reduction, out_dtype)
     p, y, w = b.p, b.y, b.w
     cot = cotangent(grad_output, reduction, b.terms.shape, _divisor(reduction, b.divisor))
@@ -317,11 +369,39 @@ def binary_cross_entropy_with_logits(
     input: Any,
     target: Any,
     weight: Any = None,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
     pos_weight: Any = None,
-    out_dtype: Any = None,
+    out_dtype: OutDtype = None,
 ) -> np.ndarray:
-    """Correctly rounded binary cross-entropy of logits (see the module docstring)."""
+    r"""Correctly rounded binary cross-entropy of logits
+    (``torch.nn.functional.binary_cross_entropy_with_logits``).
+
+    The term is :math:`\ell = w\,(\pi y\,\mathrm{sp}(-x) + (1 - y)\,\mathrm{sp}(x))`,
+    :math:`\mathrm{sp}(z) = \log(1 + e^z)` (module docstring).
+
+    Args:
+        input: Logits :math:`x`.
+        target: Probabilities :math:`y \in [0, 1]`, shaped like ``input``.
+        weight: Weights :math:`w` broadcast to ``input``'s shape (``None``: ones).
+        reduction: ``none`` (one value per element), ``sum`` or ``mean`` (over all elements).
+        pos_weight: Positive-class weights :math:`\pi` broadcast to ``input``'s shape (usually one
+            per class along the last dimension; ``None``: ones).
+        out_dtype: The output format, float16, bfloat16, float32 or float64
+            (:data:`reference.types.OutDtype`); ``None``: the format of ``input``.
+
+    Returns:
+        ``input``'s shape for ``none``, else a 0-d array, in the output format; the exact value
+        rounded once.
+
+    Raises:
+        ValueError: ``reduction`` is not one of ``none``, ``sum``, ``mean``; ``target`` is not
+            shaped like ``input``; ``target`` has a value outside [0, 1]; ``weight`` or
+            ``pos_weight`` does not broadcast to ``input``'s shape or holds an infinity.
+        TypeError: an array argument has an integer or boolean dtype or a format other than the
+            four, or ``out_dtype`` names none of them.
+        CertificationError: A value could not be certified within the exact tier's precision cap (no
+            unproven value is returned).
+    """
     b = _with_logits(input, target, weight, reduction, pos_weight, out_dtype)
     return loss(b.terms, reduction, _divisor(reduction, b.divisor))
 
@@ -330,12 +410,35 @@ def binary_cross_entropy_with_logits_grad(
     input: Any,
     target: Any,
     weight: Any = None,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
     pos_weight: Any = None,
     grad_output: Any = None,
-    out_dtype: Any = None,
+    out_dtype: OutDtype = None,
 ) -> np.ndarray:
-    """VJP of :func:`binary_cross_entropy_with_logits` with respect to ``input``."""
+    r"""VJP of :func:`binary_cross_entropy_with_logits` with respect to ``input``:
+    :math:`g\,w\,((\pi y + 1 - y)\,\sigma(x) - \pi y)`.
+
+    Args:
+        input, target, weight, reduction, pos_weight: As for
+            :func:`binary_cross_entropy_with_logits`.
+        grad_output: The cotangent: shaped like ``input`` for ``none``, a scalar otherwise
+            (``None``: ones).
+        out_dtype: The output format, float16, bfloat16, float32 or float64
+            (:data:`reference.types.OutDtype`); ``None``: the format of ``input``.
+
+    Returns:
+        ``input``'s shape, in the output format, each element the exact value rounded once.
+
+    Raises:
+        ValueError: ``reduction`` is not one of ``none``, ``sum``, ``mean``; ``target`` is not
+            shaped like ``input``; ``target`` has a value outside [0, 1]; ``weight`` or
+            ``pos_weight`` does not broadcast to ``input``'s shape or holds an infinity;
+            ``grad_output`` has the wrong shape (the input's for ``none``, a scalar otherwise).
+        TypeError: an array argument has an integer or boolean dtype or a format other than the
+            four, or ``out_dtype`` names none of them.
+        CertificationError: A value could not be certified within the exact tier's precision cap (no
+            unproven value is returned).
+    """
     b = _with_logits(input, target, weight, reduction, pos_weight, out_dtype)
     x, y, w, pw = b.x, b.y, b.w, b.pw
     cot = cotangent(grad_output, reduction, b.terms.shape, _divisor(reduction, b.divisor))

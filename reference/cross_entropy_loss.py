@@ -55,8 +55,7 @@ from reference.enclosure import Enc
 from reference.exact import XVal
 from reference.formats import Format
 from reference.rounding import round_dd, round_rational
-
-REDUCTIONS = ("none", "sum", "mean")
+from reference.types import REDUCTIONS, OutDtype, Reduction
 
 
 # ------------------------------------------------------------------------------ arguments
@@ -382,10 +381,36 @@ def nll_loss(
     target: Any,
     weight: Any = None,
     ignore_index: int = -100,
-    reduction: str = "mean",
-    out_dtype: Any = None,
+    reduction: Reduction = "mean",
+    out_dtype: OutDtype = None,
 ) -> np.ndarray:
-    """Correctly rounded negative log-likelihood loss (``torch.nn.functional.nll_loss``)."""
+    r"""Correctly rounded negative log-likelihood loss (``torch.nn.functional.nll_loss``).
+
+    Row :math:`n`'s term is :math:`\ell_n = -w_{t_n} x_{n,t_n}` (0 where ignored).
+
+    Args:
+        input: Log-probabilities, shape (C,), (N, C) or (N, C, d1, ..., dk); the class axis is 1 (0
+            unbatched).
+        target: Integer class indices of shape (N, d1, ..., dk) (() unbatched).
+        weight: Class weights of shape (C,) (``None``: ones).
+        ignore_index: A target value whose rows contribute exactly 0 (loss and gradient).
+        reduction: ``none`` (one value per row), ``sum`` or ``mean`` (the sum over the total weight
+            :math:`W` of the non-ignored rows' targets).
+        out_dtype: The output format, float16, bfloat16, float32 or float64
+            (:data:`reference.types.OutDtype`); ``None``: the format of ``input``.
+
+    Returns:
+        The per-row losses of shape (N, d1, ..., dk) (() unbatched) for ``none``, else a 0-d array,
+        in the output format; the exact value rounded once (``mean`` over zero total weight is NaN).
+
+    Raises:
+        ValueError: ``reduction`` is not one of ``none``, ``sum``, ``mean``; ``input`` is 0-d;
+            ``weight`` is not of shape (C,); an index target has the wrong shape or holds a class
+            outside [0, C) that is not ``ignore_index``.
+        TypeError: ``input`` or ``weight`` has an integer or boolean dtype or a format other than
+            the four, or ``out_dtype`` names none of them. A target that does not hold integer class
+            indices raises it too.
+    """
     p = _problem(input, target, weight, ignore_index, reduction, 0.0, out_dtype, "nll_loss")
     special, value = _row_special(p, nll=True)
     return _reduce(p, special, value, None, None, nll=True)
@@ -396,11 +421,43 @@ def cross_entropy(
     target: Any,
     weight: Any = None,
     ignore_index: int = -100,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
     label_smoothing: float = 0.0,
-    out_dtype: Any = None,
+    out_dtype: OutDtype = None,
 ) -> np.ndarray:
-    """Correctly rounded cross-entropy (``torch.nn.functional.cross_entropy``)."""
+    r"""Correctly rounded cross-entropy (``torch.nn.functional.cross_entropy``).
+
+    Row :math:`n`'s term is :math:`\ell_n = \sum_i q_{n,i} (\log\sum_j e^{x_{n,j}} - x_{n,i})`,
+    :math:`q` the weighted, smoothed target (module docstring).
+
+    Args:
+        input: Logits, shape (C,), (N, C) or (N, C, d1, ..., dk); the class axis is 1 (0 unbatched).
+        target: Integer class indices of shape (N, d1, ..., dk) (() unbatched), or floating-point
+            class probabilities shaped like ``input``.
+        weight: Class weights of shape (C,) (``None``: ones).
+        ignore_index: A target value whose rows contribute exactly 0 (loss and gradient).
+        reduction: ``none`` (one value per row), ``sum`` or ``mean`` (the sum over the total weight
+            :math:`W` of the non-ignored rows' targets; over the number of rows for probability
+            targets).
+        label_smoothing: :math:`\varepsilon \in [0, 1]`, mixing the target with the uniform
+            distribution over the C classes.
+        out_dtype: The output format, float16, bfloat16, float32 or float64
+            (:data:`reference.types.OutDtype`); ``None``: the format of ``input``.
+
+    Returns:
+        The per-row losses of shape (N, d1, ..., dk) (() unbatched) for ``none``, else a 0-d array,
+        in the output format; the exact value rounded once (``mean`` over zero total weight is NaN).
+
+    Raises:
+        ValueError: ``reduction`` is not one of ``none``, ``sum``, ``mean``; ``label_smoothing`` is
+            not in [0, 1]; ``input`` is 0-d; ``weight`` is not of shape (C,); an index target has
+            the wrong shape or holds a class outside [0, C) that is not ``ignore_index``; a
+            probability target is not shaped like ``input``.
+        TypeError: ``input``, ``weight`` or a probability target has an integer or boolean dtype or
+            a format other than the four, or ``out_dtype`` names none of them.
+        CertificationError: A value could not be certified within the exact tier's precision cap (no
+            unproven value is returned).
+    """
     p = _problem(
         input, target, weight, ignore_index, reduction, label_smoothing, out_dtype, "cross_entropy"
     )
@@ -514,11 +571,34 @@ def nll_loss_grad(
     target: Any,
     weight: Any = None,
     ignore_index: int = -100,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
     grad_output: Any = None,
-    out_dtype: Any = None,
+    out_dtype: OutDtype = None,
 ) -> np.ndarray:
-    """VJP of :func:`nll_loss` with respect to ``input``."""
+    r"""VJP of :func:`nll_loss` with respect to ``input``: :math:`-s_n w_{t_n}` at the target.
+
+    :math:`s_n` is the cotangent times the reduction's scale (1, or :math:`1/W` for ``mean``); every
+    other element is 0.
+
+    Args:
+        input, target, weight, ignore_index, reduction: As for :func:`nll_loss`.
+        grad_output: The cotangent: shaped like the loss for ``none``, a scalar otherwise (``None``:
+            ones).
+        out_dtype: The output format, float16, bfloat16, float32 or float64
+            (:data:`reference.types.OutDtype`); ``None``: the format of ``input``.
+
+    Returns:
+        ``input``'s shape, in the output format, each element the exact value rounded once.
+
+    Raises:
+        ValueError: ``reduction`` is not one of ``none``, ``sum``, ``mean``; ``input`` is 0-d;
+            ``weight`` is not of shape (C,); an index target has the wrong shape or holds a class
+            outside [0, C) that is not ``ignore_index``; ``grad_output`` has the wrong shape (the
+            loss's for ``none``, a scalar otherwise).
+        TypeError: ``input`` or ``weight`` has an integer or boolean dtype or a format other than
+            the four, or ``out_dtype`` names none of them. A target that does not hold integer class
+            indices raises it too.
+    """
     p = _problem(input, target, weight, ignore_index, reduction, 0.0, out_dtype, "nll_loss")
     return _grad(p, grad_output, nll=True)
 
@@ -528,12 +608,39 @@ def cross_entropy_grad(
     target: Any,
     weight: Any = None,
     ignore_index: int = -100,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
     label_smoothing: float = 0.0,
     grad_output: Any = None,
-    out_dtype: Any = None,
+    out_dtype: OutDtype = None,
 ) -> np.ndarray:
-    """VJP of :func:`cross_entropy` with respect to ``input``."""
+    r"""VJP of :func:`cross_entropy` with respect to ``input``: :math:`s_n (Q_n y_{n,i} - q_{n,i})`.
+
+    :math:`y` is the softmax of row :math:`n`, :math:`Q_n = \sum_i q_{n,i}` and :math:`s_n` the
+    cotangent times the reduction's scale.
+
+    Args:
+        input, target, weight, ignore_index, reduction, label_smoothing: As for
+            :func:`cross_entropy`.
+        grad_output: The cotangent: shaped like the loss for ``none``, a scalar otherwise (``None``:
+            ones).
+        out_dtype: The output format, float16, bfloat16, float32 or float64
+            (:data:`reference.types.OutDtype`); ``None``: the format of ``input``.
+
+    Returns:
+        ``input``'s shape, in the output format, each element the exact value rounded once (0 on
+        ignored rows, NaN on rows whose term is not finite).
+
+    Raises:
+        ValueError: ``reduction`` is not one of ``none``, ``sum``, ``mean``; ``label_smoothing`` is
+            not in [0, 1]; ``input`` is 0-d; ``weight`` is not of shape (C,); an index target has
+            the wrong shape or holds a class outside [0, C) that is not ``ignore_index``; a
+            probability target is not shaped like ``input``; ``grad_output`` has the wrong shape
+            (the loss's for ``none``, a scalar otherwise).
+        TypeError: ``input``, ``weight`` or a probability target has an integer or boolean dtype or
+            a format other than the four, or ``out_dtype`` names none of them.
+        CertificationError: A value could not be certified within the exact tier's precision cap (no
+            unproven value is returned).
+    """
     p = _problem(
         input, target, weight, ignore_index, reduction, label_smoothing, out_dtype, "cross_entropy"
     )

@@ -87,8 +87,7 @@ from reference.pointwise import (
     xexp,
     xpow,
 )
-
-REDUCTIONS = ("none", "sum", "mean")
+from reference.types import REDUCTIONS, OutDtype, Reduction
 
 
 def _check_gamma(gamma: float, name: str) -> Fraction:
@@ -300,10 +299,39 @@ def sigmoid_focal_loss(
     target: Any,
     alpha: float = 0.25,
     gamma: float = 2.0,
-    reduction: str = "none",
-    out_dtype: Any = None,
+    reduction: Reduction = "none",
+    out_dtype: OutDtype = None,
 ) -> np.ndarray:
-    """Correctly rounded sigmoid focal loss (torchvision's definition; module docstring)."""
+    r"""Correctly rounded sigmoid focal loss (``torchvision.ops.sigmoid_focal_loss``).
+
+    The term is :math:`\ell = a_t\,\mathrm{ce}\,(1 - p_t)^\gamma` with :math:`p = \sigma(x)`,
+    :math:`\mathrm{ce} = y\,\mathrm{sp}(-x) + (1-y)\,\mathrm{sp}(x)`,
+    :math:`p_t = p y + (1-p)(1-y)`, :math:`a_t = \alpha y + (1-\alpha)(1-y)` for
+    :math:`\alpha \ge 0`, else 1 (module docstring).
+
+    Args:
+        input: Logits :math:`x`.
+        target: Probabilities :math:`y \in [0, 1]`, shaped like ``input``.
+        alpha: The class balance :math:`\alpha` (a negative value turns it off).
+        gamma: The focusing exponent :math:`\gamma \ge 0`.
+        reduction: ``none`` (the default: one value per element), ``sum`` or ``mean`` (over all
+            elements).
+        out_dtype: The output format, float16, bfloat16, float32 or float64
+            (:data:`reference.types.OutDtype`); ``None``: the format of ``input``.
+
+    Returns:
+        ``input``'s shape for ``none``, else a 0-d array, in the output format; the exact value
+        rounded once.
+
+    Raises:
+        ValueError: ``reduction`` is not one of ``none``, ``sum``, ``mean``; ``target`` is not
+            shaped like ``input`` or has a value outside [0, 1]; ``alpha`` is not finite; ``gamma``
+            is negative or not finite.
+        TypeError: ``input`` or ``target`` has an integer or boolean dtype or a format other than
+            the four, or ``out_dtype`` names none of them.
+        CertificationError: A value could not be certified within the exact tier's precision cap (no
+            unproven value is returned).
+    """
     s = _sigmoid(input, target, alpha, gamma, reduction, out_dtype)
     return loss(s.terms, reduction, _divisor(reduction, s.x.size))
 
@@ -313,11 +341,36 @@ def sigmoid_focal_loss_grad(
     target: Any,
     alpha: float = 0.25,
     gamma: float = 2.0,
-    reduction: str = "none",
+    reduction: Reduction = "none",
     grad_output: Any = None,
-    out_dtype: Any = None,
+    out_dtype: OutDtype = None,
 ) -> np.ndarray:
-    """VJP of :func:`sigmoid_focal_loss` with respect to ``input``."""
+    r"""VJP of :func:`sigmoid_focal_loss` with respect to ``input``.
+
+    :math:`\partial\ell/\partial x = a_t[(\sigma(x) - y)\,q^\gamma +
+    \gamma\,\mathrm{ce}\,(1-2y)\,q^{\gamma-1}\sigma(x)\sigma(-x)]`, :math:`q = 1 - p_t`, times the
+    cotangent (module docstring).
+
+    Args:
+        input, target, alpha, gamma, reduction: As for :func:`sigmoid_focal_loss`.
+        grad_output: The cotangent: shaped like ``input`` for ``none``, a scalar otherwise
+            (``None``: ones).
+        out_dtype: The output format, float16, bfloat16, float32 or float64
+            (:data:`reference.types.OutDtype`); ``None``: the format of ``input``.
+
+    Returns:
+        ``input``'s shape, in the output format, each element the exact value rounded once.
+
+    Raises:
+        ValueError: ``reduction`` is not one of ``none``, ``sum``, ``mean``; ``target`` is not
+            shaped like ``input`` or has a value outside [0, 1]; ``alpha`` is not finite; ``gamma``
+            is negative or not finite; ``grad_output`` has the wrong shape (the input's for
+            ``none``, a scalar otherwise).
+        TypeError: ``input``, ``target`` or ``grad_output`` has an integer or boolean dtype or a
+            format other than the four, or ``out_dtype`` names none of them.
+        CertificationError: A value could not be certified within the exact tier's precision cap (no
+            unproven value is returned).
+    """
     s = _sigmoid(input, target, alpha, gamma, reduction, out_dtype)
     x, y, g, alpha = s.x, s.y, s.gamma, s.alpha
     cot = cotangent(grad_output, reduction, s.terms.shape, _divisor(reduction, x.size))
@@ -564,11 +617,39 @@ def softmax_focal_loss(
     target: Any,
     alpha: Any = None,
     gamma: float = 2.0,
-    reduction: str = "mean",
-    out_dtype: Any = None,
+    reduction: Reduction = "mean",
+    out_dtype: OutDtype = None,
 ) -> np.ndarray:
-    """Correctly rounded categorical focal loss from logits (Keras's definition; module
-    docstring)."""
+    r"""Correctly rounded categorical focal loss from logits
+    (``keras.losses.CategoricalFocalCrossentropy``, ``from_logits=True``).
+
+    Row :math:`n`'s term is :math:`\ell_n = -\sum_i \alpha_i y_i (1 - p_i)^\gamma \log p_i`,
+    :math:`p = \mathrm{softmax}(x_n)`, without Keras's clipping of :math:`p` (module docstring).
+
+    Args:
+        input: Logits, shape (C,), (N, C) or (N, C, d1, ..., dk); the class axis is 1.
+        target: Integer class indices of shape (N, d1, ..., dk) (() unbatched), taken as one-hot, or
+            floating-point class probabilities shaped like ``input``.
+        alpha: Class weights :math:`\alpha`: ``None`` (ones), a scalar or shape (C,).
+        gamma: The focusing exponent :math:`\gamma \ge 0`.
+        reduction: ``none`` (one value per row), ``sum`` or ``mean`` (over rows).
+        out_dtype: The output format, float16, bfloat16, float32 or float64
+            (:data:`reference.types.OutDtype`); ``None``: the format of ``input``.
+
+    Returns:
+        The per-row losses of shape (N, d1, ..., dk) (() unbatched) for ``none``, else a 0-d array,
+        in the output format; the exact value rounded once.
+
+    Raises:
+        ValueError: ``reduction`` is not one of ``none``, ``sum``, ``mean``; ``input`` is 0-d;
+            ``gamma`` is negative or not finite; an index target has the wrong shape or holds a
+            class outside [0, C); a probability target is not shaped like ``input``; ``alpha`` is
+            neither a scalar nor of shape (C,), or is not finite.
+        TypeError: ``input``, a probability target or an ``alpha`` array has an integer or boolean
+            dtype or a format other than the four, or ``out_dtype`` names none of them.
+        CertificationError: A value could not be certified within the exact tier's precision cap (no
+            unproven value is returned).
+    """
     p = _softmax_problem(input, target, alpha, gamma, reduction, out_dtype)
     reg = np.flatnonzero(~p.special)
     fmt = p.fmt
@@ -610,11 +691,36 @@ def softmax_focal_loss_grad(
     target: Any,
     alpha: Any = None,
     gamma: float = 2.0,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
     grad_output: Any = None,
-    out_dtype: Any = None,
+    out_dtype: OutDtype = None,
 ) -> np.ndarray:
-    """VJP of :func:`softmax_focal_loss` with respect to ``input``."""
+    r"""VJP of :func:`softmax_focal_loss` with respect to ``input``: :math:`h_j - p_j \sum_i h_i`.
+
+    :math:`h_i = -\alpha_i y_i (1-p_i)^\gamma (1 - \gamma p_i \log p_i / (1 - p_i))`, times the
+    cotangent and the reduction's scale (module docstring).
+
+    Args:
+        input, target, alpha, gamma, reduction: As for :func:`softmax_focal_loss`.
+        grad_output: The cotangent: shaped like the loss for ``none``, a scalar otherwise (``None``:
+            ones).
+        out_dtype: The output format, float16, bfloat16, float32 or float64
+            (:data:`reference.types.OutDtype`); ``None``: the format of ``input``.
+
+    Returns:
+        ``input``'s shape, in the output format, each element the exact value rounded once.
+
+    Raises:
+        ValueError: ``reduction`` is not one of ``none``, ``sum``, ``mean``; ``input`` is 0-d;
+            ``gamma`` is negative or not finite; an index target has the wrong shape or holds a
+            class outside [0, C); a probability target is not shaped like ``input``; ``alpha`` is
+            neither a scalar nor of shape (C,), or is not finite; ``grad_output`` has the wrong
+            shape (the loss's for ``none``, a scalar otherwise).
+        TypeError: ``input``, a probability target or an ``alpha`` array has an integer or boolean
+            dtype or a format other than the four, or ``out_dtype`` names none of them.
+        CertificationError: A value could not be certified within the exact tier's precision cap (no
+            unproven value is returned).
+    """
     p = _softmax_problem(input, target, alpha, gamma, reduction, out_dtype)
     R, C = p.x2.shape
     fmt = p.fmt

@@ -43,8 +43,7 @@ from reference.pointwise import (
     loss,
     xexp,
 )
-
-REDUCTIONS = ("none", "sum", "mean", "batchmean")
+from reference.types import KL_REDUCTIONS, KLReduction, OutDtype
 
 #: with ``log_target``, a target above this makes |e^t (t - x)| exceed 10^458 whenever
 #: t != x (|t - x| >= 2^-1074): beyond every format's range, so the term is taken as +-inf
@@ -62,7 +61,7 @@ class _KL:
 
 def _kl(input: Any, target: Any, reduction: str, log_target: bool, out_dtype: Any) -> _KL:
     name = "kl_div"
-    check_reduction(reduction, REDUCTIONS, name)
+    check_reduction(reduction, KL_REDUCTIONS, name)
     a, fmt_name = as_float_array(input, "input")
     fmt = out_format(out_dtype, fmt_name)
     tt = as_float_array(target, "target")[0]
@@ -130,12 +129,37 @@ def _kl(input: Any, target: Any, reduction: str, log_target: bool, out_dtype: An
 def kl_div(
     input: Any,
     target: Any,
-    reduction: str = "mean",
+    reduction: KLReduction = "mean",
     log_target: bool = False,
-    out_dtype: Any = None,
+    out_dtype: OutDtype = None,
 ) -> np.ndarray:
-    """Correctly rounded Kullback-Leibler divergence terms or their reduction (see the module
-    docstring)."""
+    r"""Correctly rounded Kullback-Leibler divergence (``torch.nn.functional.kl_div``).
+
+    The term is :math:`\ell = t\,(\log t - x)` (0 where :math:`t = 0`), or :math:`e^t (t - x)` with
+    ``log_target``; :math:`x` are log-probabilities.
+
+    Args:
+        input: Log-probabilities :math:`x`.
+        target: Probabilities :math:`t`, or log-probabilities with ``log_target``, shaped like
+            ``input``.
+        reduction: ``none``, ``sum``, ``mean`` (over all elements) or ``batchmean`` (over the first
+            dimension's size).
+        log_target: Whether ``target`` holds log-probabilities.
+        out_dtype: The output format, float16, bfloat16, float32 or float64
+            (:data:`reference.types.OutDtype`); ``None``: the format of ``input``.
+
+    Returns:
+        ``input``'s shape for ``none``, else a 0-d array, in the output format; the exact value
+        rounded once.
+
+    Raises:
+        ValueError: ``reduction`` is not one of ``none``, ``sum``, ``mean``, ``batchmean``;
+            ``target`` is not shaped like ``input``.
+        TypeError: ``input`` or ``target`` has an integer or boolean dtype or a format other than
+            the four, or ``out_dtype`` names none of them.
+        CertificationError: A value could not be certified within the exact tier's precision cap (no
+            unproven value is returned).
+    """
     k = _kl(input, target, reduction, log_target, out_dtype)
     return loss(k.terms, reduction, k.divisor)
 
@@ -143,12 +167,35 @@ def kl_div(
 def kl_div_grad(
     input: Any,
     target: Any,
-    reduction: str = "mean",
+    reduction: KLReduction = "mean",
     log_target: bool = False,
     grad_output: Any = None,
-    out_dtype: Any = None,
+    out_dtype: OutDtype = None,
 ) -> np.ndarray:
-    """VJP of :func:`kl_div` with respect to ``input``: :math:`-t\\,s` (:math:`-e^t s`)."""
+    r"""VJP of :func:`kl_div` with respect to ``input``: :math:`-t\,s` (:math:`-e^t s` with
+    ``log_target``).
+
+    :math:`s` is the cotangent times the reduction's scale.
+
+    Args:
+        input, target, reduction, log_target: As for :func:`kl_div`.
+        grad_output: The cotangent: shaped like ``input`` for ``none``, a scalar otherwise
+            (``None``: ones).
+        out_dtype: The output format, float16, bfloat16, float32 or float64
+            (:data:`reference.types.OutDtype`); ``None``: the format of ``input``.
+
+    Returns:
+        ``input``'s shape, in the output format, each element the exact value rounded once.
+
+    Raises:
+        ValueError: ``reduction`` is not one of ``none``, ``sum``, ``mean``, ``batchmean``;
+            ``target`` is not shaped like ``input``; ``grad_output`` has the wrong shape (the
+            input's for ``none``, a scalar otherwise).
+        TypeError: ``input``, ``target`` or ``grad_output`` has an integer or boolean dtype or a
+            format other than the four, or ``out_dtype`` names none of them.
+        CertificationError: A value could not be certified within the exact tier's precision cap (no
+            unproven value is returned).
+    """
     k = _kl(input, target, reduction, log_target, out_dtype)
     t = k.t
     cot = cotangent(grad_output, reduction, k.terms.shape, k.divisor)

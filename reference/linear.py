@@ -92,6 +92,7 @@ from reference.formats import FLOAT64, Format
 from reference.lse import ExactRow, row_stats
 from reference.rounding import certify, round_rational
 from reference.tiers import STATS
+from reference.types import OutDtype, Reduction
 
 U = 2.0**-53
 K = 1.0 + 2.0**-40
@@ -437,12 +438,43 @@ def linear_cross_entropy(
     linear_bias: Any = None,
     weight: Any = None,
     ignore_index: int | None = -100,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
     label_smoothing: float = 0.0,
-    out_dtype: Any = None,
+    out_dtype: OutDtype = None,
 ) -> np.ndarray:
-    """Correctly rounded ``cross_entropy(input @ linear_weight^T + linear_bias, target, ...)``
-    (``torch.nn.functional.linear_cross_entropy``), the logits taken exactly."""
+    r"""Correctly rounded ``cross_entropy(input @ linear_weight^T + linear_bias, target, ...)``
+    (``torch.nn.functional.linear_cross_entropy``).
+
+    The logits :math:`z = x W^\top + b` are taken exactly (never rounded), then
+    :math:`\ell_n = \sum_i q_{n,i} (\log\sum_j e^{z_{n,j}} - z_{n,i})` as in
+    :func:`reference.cross_entropy`.
+
+    Args:
+        input: Activations :math:`x` of shape (N, H) or (H,).
+        linear_weight: :math:`W` of shape (V, H), or (V, d1, ..., dk, H) for a K-dimensional loss.
+        target: As for :func:`reference.cross_entropy`, for logits of shape (N, V) or
+            (N, V, d1, ..., dk) ((V,) unbatched).
+        linear_bias: :math:`b` of shape (V,) or (V, d1, ..., dk) (``None``: none).
+        weight, reduction, label_smoothing: As for :func:`reference.cross_entropy`.
+        ignore_index: As for :func:`reference.cross_entropy` (``None``: -100).
+        out_dtype: The output format, float16, bfloat16, float32 or float64
+            (:data:`reference.types.OutDtype`); ``None``: the format of ``input``.
+
+    Returns:
+        The per-row losses of shape (N, d1, ..., dk) (() unbatched) for ``none``, else a 0-d array,
+        in the output format; the exact value rounded once.
+
+    Raises:
+        ValueError: ``input`` is not of shape (H,) or (N, H); ``linear_weight`` is not of shape
+            (V, H) or (V, d1, ..., dk, H) with ``input``'s H (or is K-dimensional with unbatched
+            input); ``linear_bias`` is not of shape (V, d1, ..., dk); and every
+            :func:`reference.cross_entropy` argument error (``reduction``, ``label_smoothing``,
+            ``weight``, ``target``) for the logits of shape (N, V, d1, ..., dk).
+        TypeError: an array argument has an integer or boolean dtype or a format other than the
+            four, or ``out_dtype`` names none of them.
+        CertificationError: A value could not be certified within the exact tier's precision cap (no
+            unproven value is returned).
+    """
     L = _linear_args(input, linear_weight, linear_bias, out_dtype)
     lg = _exact_logits(L)
     p = _problem(L, lg, target, weight, ignore_index, reduction, label_smoothing)
@@ -540,13 +572,42 @@ def linear_cross_entropy_grad(
     linear_bias: Any = None,
     weight: Any = None,
     ignore_index: int | None = -100,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
     label_smoothing: float = 0.0,
     grad_output: Any = None,
-    out_dtype: Any = None,
+    out_dtype: OutDtype = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """VJP of :func:`linear_cross_entropy`: ``(grad_input, grad_linear_weight,
-    grad_linear_bias)``, the last None without a bias; each correctly rounded."""
+    r"""VJP of :func:`linear_cross_entropy`:
+    :math:`(\partial z\, W,\ \partial z^\top x,\ \sum_n \partial z_n)`.
+
+    :math:`\partial z` is the exact cross-entropy gradient with respect to the logits
+    (:func:`reference.cross_entropy_grad`).
+
+    Args:
+        input, linear_weight, target, linear_bias, weight, ignore_index, reduction, label_smoothing:
+            As for :func:`linear_cross_entropy`.
+        grad_output: The cotangent: shaped like the loss for ``none``, a scalar otherwise (``None``:
+            ones).
+        out_dtype: The output format, float16, bfloat16, float32 or float64
+            (:data:`reference.types.OutDtype`); ``None``: the format of ``input``.
+
+    Returns:
+        ``(grad_input, grad_linear_weight, grad_linear_bias)`` shaped like ``input``,
+        ``linear_weight`` and ``linear_bias`` (``None`` without a bias), in the output format, each
+        element the exact value rounded once.
+
+    Raises:
+        ValueError: ``input`` is not of shape (H,) or (N, H); ``linear_weight`` is not of shape
+            (V, H) or (V, d1, ..., dk, H) with ``input``'s H (or is K-dimensional with unbatched
+            input); ``linear_bias`` is not of shape (V, d1, ..., dk); and every
+            :func:`reference.cross_entropy` argument error (``reduction``, ``label_smoothing``,
+            ``weight``, ``target``) for the logits of shape (N, V, d1, ..., dk); ``grad_output`` has
+            the wrong shape (the loss's for ``none``, a scalar otherwise).
+        TypeError: an array argument has an integer or boolean dtype or a format other than the
+            four, or ``out_dtype`` names none of them.
+        CertificationError: A value could not be certified within the exact tier's precision cap (no
+            unproven value is returned).
+    """
     L = _linear_args(input, linear_weight, linear_bias, out_dtype)
     lg = _exact_logits(L)
     p = _problem(L, lg, target, weight, ignore_index, reduction, label_smoothing)

@@ -42,6 +42,7 @@ from reference.arrays import (
 from reference.enclosure import Enc
 from reference.exact import XVal
 from reference.rounding import round_dd, round_rational
+from reference.types import OutDtype
 
 
 def _prepare(x: Any, axis: int, out_dtype: Any):  # type: ignore[no-untyped-def]
@@ -60,8 +61,27 @@ def _grad_rows(grad_output: Any, shape: tuple[int, ...], ax: int | None, name: s
     return move_axis_last(g, ax)[0]
 
 
-def logsumexp(x: Any, axis: int = -1, out_dtype: Any = None) -> np.ndarray:
-    """Correctly rounded :math:`\\log\\sum_j e^{x_j}` along ``axis`` (the axis is removed)."""
+def logsumexp(x: Any, axis: int = -1, out_dtype: OutDtype = None) -> np.ndarray:
+    r"""Correctly rounded :math:`\mathrm{LSE}(x) = \log\sum_j e^{x_j}` along ``axis``.
+
+    Args:
+        x: Floating-point array, at least one dimension (a torch tensor is read too).
+        axis: The reduced axis (negative counts from the end).
+        out_dtype: The output format, float16, bfloat16, float32 or float64
+            (:data:`reference.types.OutDtype`); ``None``: the format of ``x``.
+
+    Returns:
+        ``x``'s shape without ``axis``, in the output format: each value the exact
+        :math:`\mathrm{LSE}` rounded once (+inf for a row holding one +inf, -inf for an all -inf or
+        empty row, NaN for NaN or two +inf).
+
+    Raises:
+        ValueError: ``x`` is 0-d, or ``axis`` is out of range.
+        TypeError: ``x`` has an integer or boolean dtype or a format other than the four, or
+            ``out_dtype`` names none of them.
+        CertificationError: A value could not be certified within the exact tier's precision cap (no
+            unproven value is returned).
+    """
     _a, x2, moved, _ax, fmt = _prepare(x, axis, out_dtype)
     kinds = classify_rows(x2)
     out = np.full(x2.shape[0], np.nan, dtype=fmt.dtype)
@@ -81,9 +101,30 @@ def logsumexp(x: Any, axis: int = -1, out_dtype: Any = None) -> np.ndarray:
 
 
 def logsumexp_grad(
-    x: Any, axis: int = -1, grad_output: Any = None, out_dtype: Any = None
+    x: Any, axis: int = -1, grad_output: Any = None, out_dtype: OutDtype = None
 ) -> np.ndarray:
-    """VJP of :func:`logsumexp`: :math:`g\\,\\mathrm{softmax}(x)`."""
+    r"""VJP of :func:`logsumexp`: :math:`\bar x_i = g\,\mathrm{softmax}(x)_i`.
+
+    Args:
+        x: As for :func:`logsumexp`.
+        axis: As for :func:`logsumexp`.
+        grad_output: The cotangent :math:`g`, shaped like :func:`logsumexp`'s output (``None``:
+            ones).
+        out_dtype: The output format, float16, bfloat16, float32 or float64
+            (:data:`reference.types.OutDtype`); ``None``: the format of ``x``.
+
+    Returns:
+        ``x``'s shape, in the output format, each element the exact product rounded once (NaN on
+        rows that are not regular: NaN, +inf or all -inf).
+
+    Raises:
+        ValueError: ``x`` is 0-d, ``axis`` is out of range, or ``grad_output`` has another shape
+            than the output.
+        TypeError: ``x`` or ``grad_output`` has an integer or boolean dtype or a format other than
+            the four, or ``out_dtype`` names none of them.
+        CertificationError: A value could not be certified within the exact tier's precision cap (no
+            unproven value is returned).
+    """
     _a, x2, moved, ax, fmt = _prepare(x, axis, out_dtype)
     out_shape = moved[:-1]
     if grad_output is None:
@@ -105,8 +146,26 @@ def logsumexp_grad(
     return to_output(restore_axis(out, moved, ax), fmt.name)
 
 
-def softmax(x: Any, axis: int = -1, out_dtype: Any = None) -> np.ndarray:
-    """Correctly rounded :math:`e^{x_i}/\\sum_j e^{x_j}` along ``axis``."""
+def softmax(x: Any, axis: int = -1, out_dtype: OutDtype = None) -> np.ndarray:
+    r"""Correctly rounded :math:`\mathrm{softmax}(x)_i = e^{x_i} / \sum_j e^{x_j}` along ``axis``.
+
+    Args:
+        x: Floating-point array, at least one dimension (a torch tensor is read too).
+        axis: The class axis (negative counts from the end).
+        out_dtype: The output format, float16, bfloat16, float32 or float64
+            (:data:`reference.types.OutDtype`); ``None``: the format of ``x``.
+
+    Returns:
+        ``x``'s shape, in the output format, each element the exact value rounded once (a row
+        holding one +inf is one-hot; a NaN, two-+inf or all -inf row is NaN).
+
+    Raises:
+        ValueError: ``x`` is 0-d, or ``axis`` is out of range.
+        TypeError: ``x`` has an integer or boolean dtype or a format other than the four, or
+            ``out_dtype`` names none of them.
+        CertificationError: A value could not be certified within the exact tier's precision cap (no
+            unproven value is returned).
+    """
     _a, x2, moved, ax, fmt = _prepare(x, axis, out_dtype)
     kinds = classify_rows(x2)
     out = np.full(x2.shape, np.nan, dtype=fmt.dtype)
@@ -126,9 +185,30 @@ def softmax(x: Any, axis: int = -1, out_dtype: Any = None) -> np.ndarray:
 
 
 def softmax_grad(
-    x: Any, axis: int = -1, grad_output: Any = None, out_dtype: Any = None
+    x: Any, axis: int = -1, grad_output: Any = None, out_dtype: OutDtype = None
 ) -> np.ndarray:
-    """VJP of :func:`softmax`: :math:`y_i (g_i - \\sum_j g_j y_j)`."""
+    r"""VJP of :func:`softmax`: :math:`\bar x_i = y_i (g_i - \sum_j g_j y_j)`,
+    :math:`y = \mathrm{softmax}(x)`.
+
+    Args:
+        x: As for :func:`softmax`.
+        axis: As for :func:`softmax`.
+        grad_output: The cotangent :math:`g`, shaped like ``x`` (``None``: ones).
+        out_dtype: The output format, float16, bfloat16, float32 or float64
+            (:data:`reference.types.OutDtype`); ``None``: the format of ``x``.
+
+    Returns:
+        ``x``'s shape, in the output format, each element the exact product rounded once (exactly 0
+        on a one-hot row or where :math:`g` is constant along the row).
+
+    Raises:
+        ValueError: ``x`` is 0-d, ``axis`` is out of range, or ``grad_output`` has another shape
+            than ``x``.
+        TypeError: ``x`` or ``grad_output`` has an integer or boolean dtype or a format other than
+            the four, or ``out_dtype`` names none of them.
+        CertificationError: A value could not be certified within the exact tier's precision cap (no
+            unproven value is returned).
+    """
     a, x2, moved, ax, fmt = _prepare(x, axis, out_dtype)
     g = np.ones_like(x2) if grad_output is None else _grad_rows(grad_output, a.shape, ax, "softmax")
     kinds = classify_rows(x2)
@@ -181,8 +261,27 @@ def softmax_grad(
     return to_output(restore_axis(out, moved, ax), fmt.name)
 
 
-def log_softmax(x: Any, axis: int = -1, out_dtype: Any = None) -> np.ndarray:
-    """Correctly rounded :math:`x_i - \\log\\sum_j e^{x_j}` along ``axis``."""
+def log_softmax(x: Any, axis: int = -1, out_dtype: OutDtype = None) -> np.ndarray:
+    r"""Correctly rounded :math:`\mathrm{log\_softmax}(x)_i = x_i - \log\sum_j e^{x_j}` along
+    ``axis``.
+
+    Args:
+        x: Floating-point array, at least one dimension (a torch tensor is read too).
+        axis: The class axis (negative counts from the end).
+        out_dtype: The output format, float16, bfloat16, float32 or float64
+            (:data:`reference.types.OutDtype`); ``None``: the format of ``x``.
+
+    Returns:
+        ``x``'s shape, in the output format, each element the exact value rounded once (-inf at a
+        -inf logit; on a row holding one +inf, 0 there and -inf elsewhere).
+
+    Raises:
+        ValueError: ``x`` is 0-d, or ``axis`` is out of range.
+        TypeError: ``x`` has an integer or boolean dtype or a format other than the four, or
+            ``out_dtype`` names none of them.
+        CertificationError: A value could not be certified within the exact tier's precision cap (no
+            unproven value is returned).
+    """
     _a, x2, moved, ax, fmt = _prepare(x, axis, out_dtype)
     kinds = classify_rows(x2)
     out = np.full(x2.shape, np.nan, dtype=fmt.dtype)
@@ -204,9 +303,29 @@ def log_softmax(x: Any, axis: int = -1, out_dtype: Any = None) -> np.ndarray:
 
 
 def log_softmax_grad(
-    x: Any, axis: int = -1, grad_output: Any = None, out_dtype: Any = None
+    x: Any, axis: int = -1, grad_output: Any = None, out_dtype: OutDtype = None
 ) -> np.ndarray:
-    """VJP of :func:`log_softmax`: :math:`g_i - y_i \\sum_j g_j`."""
+    r"""VJP of :func:`log_softmax`: :math:`\bar x_i = g_i - y_i \sum_j g_j`,
+    :math:`y = \mathrm{softmax}(x)`.
+
+    Args:
+        x: As for :func:`log_softmax`.
+        axis: As for :func:`log_softmax`.
+        grad_output: The cotangent :math:`g`, shaped like ``x`` (``None``: ones).
+        out_dtype: The output format, float16, bfloat16, float32 or float64
+            (:data:`reference.types.OutDtype`); ``None``: the format of ``x``.
+
+    Returns:
+        ``x``'s shape, in the output format, each element the exact product rounded once.
+
+    Raises:
+        ValueError: ``x`` is 0-d, ``axis`` is out of range, or ``grad_output`` has another shape
+            than ``x``.
+        TypeError: ``x`` or ``grad_output`` has an integer or boolean dtype or a format other than
+            the four, or ``out_dtype`` names none of them.
+        CertificationError: A value could not be certified within the exact tier's precision cap (no
+            unproven value is returned).
+    """
     a, x2, moved, ax, fmt = _prepare(x, axis, out_dtype)
     g = (
         np.ones_like(x2)
