@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Protocol
 
 from verify.checks import CHECKS
+from verify.engine.search import skip_result
 from verify.ops import DTYPES as DTYPE_ORDER
 from verify.profiles import get_profile
 from verify.registry.base import Implementation
@@ -144,16 +145,7 @@ def run_check(
     """One check on one implementation; never raises (a crash of the check is ``error``)."""
     started = time.perf_counter()
     if device not in _devices_of(impl):
-        return Result(
-            implementation=impl.name,
-            framework=impl.framework,
-            op=impl.op,
-            check=check,
-            dtype=dtype,
-            device=device,
-            status="skip",
-            message=f"{impl.name} does not run on {device} here",
-        )
+        return skip_result(impl, check, dtype, device, f"{impl.name} does not run on {device} here")
     try:
         result = CHECKS[check](impl, dtype, device, profile=profile, seed=seed)
     except Exception as exc:

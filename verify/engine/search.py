@@ -37,9 +37,17 @@ class _Failed(Exception):
     pass
 
 
-def matching_deviation(impl: Implementation, check: str, kwargs: Mapping[str, Any]) -> Any:
+def matching_deviation(
+    impl: Implementation, check: str, kwargs: Mapping[str, Any], severity: str | None = None
+) -> Any:
+    """The entry's documented deviation covering a failure of ``check`` on ``kwargs`` whose
+    severity class is ``severity`` (None: unclassified), or None."""
     for dev in impl.deviations:
-        if (not dev.checks or check in dev.checks) and _applies(dev.applies, kwargs):
+        if (
+            (not dev.checks or check in dev.checks)
+            and (not dev.severities or severity in dev.severities)
+            and _applies(dev.applies, kwargs)
+        ):
             return dev
     return None
 
@@ -241,7 +249,7 @@ class Search:
             if not verdict.failed:
                 return False
             kwargs = verdict.kwargs if verdict.kwargs is not None else kwargs_of(case)
-            dev = matching_deviation(self.impl, self.check, kwargs)
+            dev = matching_deviation(self.impl, self.check, kwargs, verdict.severity)
             if dev is not None:
                 self.deviations.setdefault(dev.link, (dev, kwargs, verdict))
                 return False

@@ -66,6 +66,9 @@ class Deviation:
     applies: Callable[[Kwargs], bool] = lambda kwargs: True
     #: check categories it covers; empty means all
     checks: tuple[str, ...] = ()
+    #: severity classes of ``verify.judge.severity`` it covers; empty means all.  A documented
+    #: loss of precision covers ``inaccurate`` results only, never a wrong value.
+    severities: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)

@@ -63,6 +63,7 @@ import mlx.core as mx
 import mlx.nn
 import numpy as np
 
+from verify.judge.severity import INACCURATE
 from verify.ops import DEVICES as _DEVICES
 from verify.ops import DTYPES as _DTYPES
 from verify.registry import adapter
@@ -526,6 +527,7 @@ _SOFTMAX_HALF_ACCUMULATION = Deviation(
     f"{_DOCS}/_autosummary/mlx.core.softmax.html",
     applies=_half_precision,
     checks=_ACCURACY_CHECKS,
+    severities=(INACCURATE,),
 )
 
 _CROSS_ENTROPY_HALF_REDUCTION = Deviation(
@@ -535,6 +537,7 @@ _CROSS_ENTROPY_HALF_REDUCTION = Deviation(
     f"{_DOCS}/nn/_autosummary_functions/mlx.nn.losses.cross_entropy.html",
     applies=_half_precision,
     checks=_ACCURACY_CHECKS,
+    severities=(INACCURATE,),
 )
 
 

@@ -229,6 +229,10 @@ COMPILED = adapter.Mode("compiled")
 # hitting the limit an error instead.
 torch._dynamo.config.recompile_limit = RECOMPILE_LIMIT = 256
 torch._dynamo.config.fail_on_recompile_limit_hit = True
+RECOMPILE_LIMIT_DOCS = (
+    "https://docs.pytorch.org/docs/stable/torch.compiler_troubleshooting.html"
+    "#changing-the-cache-size-limit"
+)
 
 _COMPILERS = ("g++", "c++", "clang++")
 
@@ -287,7 +291,8 @@ class _Compiled:
             # a limit of this harness, not a result of the API: skip rather than fail
             raise Unsupported(
                 f"torch.compile reached Dynamo's recompile limit ({RECOMPILE_LIMIT} variants of "
-                "this function in this process); the case is not run rather than run eagerly"
+                "this function in this process); the case is not run rather than run eagerly "
+                f"({RECOMPILE_LIMIT_DOCS})"
             ) from error
         if first:
             self.seconds += time.perf_counter() - started
