@@ -49,6 +49,20 @@ CHECKS: tuple[str, ...] = (
     "cross_framework",
     "bad_input",
 )
+#: the checks an entry of a compiled code path (``[jit]``, ``[xla]``, ``[compiled]``: the same
+#: API as a plain entry, through a compiler) runs: every check that judges its own numbers
+#: against the reference.  ``identity``, ``invariance`` and ``cross_framework`` test what the
+#: API means; the plain entry runs them, and since the reference decides each of them (a side
+#: fails only where its own value is outside its bound), on a compiled path they would only
+#: repeat ``accuracy`` on another sample while compiling for every new shape
+#: (``docs/checks.md``, "Compiled code paths")
+CODE_PATH_CHECKS: tuple[str, ...] = (
+    "accuracy",
+    "gradient",
+    "special_values",
+    "extreme_range",
+    "bad_input",
+)
 #: run profiles (``verify/profiles.py`` defines what each one draws)
 PROFILE_NAMES: tuple[str, ...] = ("quick", "default", "thorough")
 
@@ -266,6 +280,7 @@ def _signature_facts(name: str) -> tuple[tuple[str, ...], Mapping[str, Any]]:
 __all__ = [
     "CHECKS",
     "CLASS_LOSSES",
+    "CODE_PATH_CHECKS",
     "DEVICES",
     "DTYPES",
     "ELEMENTWISE_LOSSES",

@@ -30,17 +30,14 @@ class Profile:
     name: str
     #: examples per (implementation, check, dtype, device) search
     max_examples: int
-    #: the shape alphabet: batch sizes N, class counts C, K-dimensional extents and hidden
-    #: sizes (linear_cross_entropy) drawn.  Shapes come from these few values, fixed
-    #: per profile, so that a framework that compiles per shape (XLA) compiles each shape once
-    #: per process and reuses it for the rest of the run, instead of compiling every newly drawn
-    #: shape.  Each keeps its edge cases: one row, two classes, extent 1.
-    rows: tuple[int, ...]
-    classes: tuple[int, ...]
-    #: the trailing K-dimensional extents (d1, ..., dk) drawn for inputs of shape
-    #: (N, C, d1, ..., dk), ``()`` being the plain (N, C) case; also the extents of the extra
-    #: axes of the softmax family
-    spatial_shapes: tuple[tuple[int, ...], ...]
+    #: the shape alphabet: the (N, C, (d1, ..., dk)) shapes drawn, batch size, class count and
+    #: trailing K-dimensional extents together (``()`` is the plain (N, C) case; entries
+    #: without K-dimensional inputs drop the extents; the softmax family uses them as extra
+    #: axes).  A handful of shapes, fixed per profile, so that a framework that compiles per
+    #: shape (XLA, inductor) compiles each shape once per process and reuses it for every
+    #: later example and check, instead of compiling every newly drawn shape.  They keep the
+    #: edge cases: one row, two classes, extent 1, a class count that is not a power of two.
+    shapes: tuple[tuple[int, int, tuple[int, ...]], ...]
     #: the class counts of the large-vocabulary draws (empty: none drawn)
     large_classes: tuple[int, ...]
     #: examples of each large-vocabulary search (they are slow in an exact reference)
@@ -50,6 +47,21 @@ class Profile:
     #: failing example seen so far
     shrink_examples: int = 30
     shrink: bool = True
+
+    @property
+    def rows(self) -> tuple[int, ...]:
+        """The batch sizes N drawn."""
+        return tuple(sorted({n for n, _, _ in self.shapes}))
+
+    @property
+    def classes(self) -> tuple[int, ...]:
+        """The class counts C of ordinary (not large-vocabulary) draws."""
+        return tuple(sorted({c for _, c, _ in self.shapes}))
+
+    @property
+    def spatial_shapes(self) -> tuple[tuple[int, ...], ...]:
+        """The trailing K-dimensional extents drawn, ``()`` first."""
+        return tuple(sorted({k for _, _, k in self.shapes}, key=lambda k: (len(k), k)))
 
     @property
     def max_rows(self) -> int:
@@ -72,12 +84,6 @@ class Profile:
         return max(len(shape) for shape in self.spatial_shapes)
 
     @property
-    def spatial_extents(self) -> tuple[int, ...]:
-        """The extents of single extra axes (the softmax family's extra dimensions)."""
-        extents = sorted({d for shape in self.spatial_shapes for d in shape})
-        return tuple(extents) or (1,)
-
-    @property
     def max_hidden(self) -> int:
         """The largest hidden size drawn for linear_cross_entropy."""
         return max(self.hidden_sizes)
@@ -87,9 +93,7 @@ PROFILES: dict[str, Profile] = {
     "quick": Profile(
         name="quick",
         max_examples=10,
-        rows=(1, 3),
-        classes=(2, 3, 6),
-        spatial_shapes=((), (2,)),
+        shapes=((1, 2, ()), (3, 6, ()), (3, 3, (2,)), (1, 6, (2,))),
         large_classes=(),
         large_examples=0,
         hidden_sizes=(3,),
@@ -98,9 +102,14 @@ PROFILES: dict[str, Profile] = {
     "default": Profile(
         name="default",
         max_examples=30,
-        rows=(1, 4),
-        classes=(2, 3, 12),
-        spatial_shapes=((), (3,), (1, 2)),
+        shapes=(
+            (1, 2, ()),
+            (4, 12, ()),
+            (4, 3, (3,)),
+            (1, 12, (1, 2)),
+            (4, 2, (1, 2)),
+            (1, 3, (3,)),
+        ),
         large_classes=(4096,),
         large_examples=1,
         hidden_sizes=(1, 8),
@@ -109,9 +118,12 @@ PROFILES: dict[str, Profile] = {
     "thorough": Profile(
         name="thorough",
         max_examples=200,
-        rows=(1, 2, 3, 5, 8),
-        classes=(2, 3, 4, 7, 12, 31, 64),
-        spatial_shapes=((), (1,), (4,), (2, 3), (1, 4)),
+        shapes=tuple(
+            (n, c, k)
+            for n in (1, 2, 3, 5, 8)
+            for c in (2, 3, 4, 7, 12, 31, 64)
+            for k in ((), (1,), (4,), (2, 3), (1, 4))
+        ),
         large_classes=(32000, 50257),
         large_examples=3,
         hidden_sizes=(1, 2, 5, 16, 32),

@@ -123,22 +123,29 @@ def _present(framework: str, requested: Sequence[str]) -> list[str]:
     return [d for d in requested if d in here]
 
 
-#: where XLA's compiled programs are kept between processes and runs (JAX's persistent
-#: compilation cache, https://docs.jax.dev/en/latest/persistent_compilation_cache.html),
-#: relative to the working directory like Hypothesis' ``.hypothesis/``; the environment
-#: variable ``JAX_COMPILATION_CACHE_DIR`` overrides it
-JAX_CACHE_DIR = Path(".cache") / "jax"
+#: where compiled programs are kept between processes and runs, relative to the working
+#: directory like Hypothesis' ``.hypothesis/``: XLA's (JAX's persistent compilation cache,
+#: https://docs.jax.dev/en/latest/persistent_compilation_cache.html; the environment variable
+#: ``JAX_COMPILATION_CACHE_DIR`` overrides it) and inductor's (torch.compile's FX graph and
+#: C++ kernel caches, https://docs.pytorch.org/tutorials/recipes/torch_compile_caching_tutorial.html;
+#: ``TORCHINDUCTOR_CACHE_DIR`` overrides it).  A CI job that keeps ``.cache/`` between runs
+#: (docs/ci.md) loads what an earlier run compiled instead of compiling it again.
+COMPILATION_CACHE_DIR = Path(".cache")
+JAX_CACHE_DIR = COMPILATION_CACHE_DIR / "jax"
+INDUCTOR_CACHE_DIR = COMPILATION_CACHE_DIR / "torchinductor"
 
 
 def _use_compilation_caches() -> None:
-    """Let the workers of a run (and later runs) share what XLA compiled: the workers that
-    split JAX's plan compile each (primitive, shape, dtype) once between them, and a rerun
-    loads it from disk.  Every program is cached, however fast it compiled (the defaults keep
-    only those over one second: eager op-by-op dispatch compiles thousands of small ones).
-    Set before JAX is imported, which reads its configuration from the environment then."""
+    """Let the workers of a run (and later runs) share what XLA and inductor compiled: the
+    workers that split a framework's plan compile each (program, shape, dtype) once between
+    them, and a rerun loads it from disk.  Every XLA program is cached, however fast it
+    compiled (the defaults keep only those over one second: eager op-by-op dispatch compiles
+    thousands of small ones).  Set before the frameworks are imported, which read their
+    configuration from the environment then."""
     os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(JAX_CACHE_DIR.absolute()))
     os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
     os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
+    os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(INDUCTOR_CACHE_DIR.absolute()))
 
 
 def _redirect_output(log_path: str | None) -> None:

@@ -33,6 +33,7 @@ from typing import Any, Protocol
 
 from verify.checks import CHECKS
 from verify.engine.search import skip_result
+from verify.ops import CODE_PATH_CHECKS
 from verify.ops import DTYPES as DTYPE_ORDER
 from verify.profiles import get_profile
 from verify.registry.base import Implementation
@@ -146,6 +147,16 @@ def run_check(
     started = time.perf_counter()
     if device not in _devices_of(impl):
         return skip_result(impl, check, dtype, device, f"{impl.name} does not run on {device} here")
+    if impl.code_path and check not in CODE_PATH_CHECKS:
+        return skip_result(
+            impl,
+            check,
+            dtype,
+            device,
+            f"{check} tests what the API means, which the plain entry's {check} check covers; "
+            f"this {impl.code_path} code path is judged against the reference by "
+            f"{', '.join(CODE_PATH_CHECKS)} (docs/checks.md#compiled-code-paths)",
+        )
     try:
         result = CHECKS[check](impl, dtype, device, profile=profile, seed=seed)
     except Exception as exc:

@@ -46,7 +46,13 @@ def _peers(impl: Implementation) -> list[Implementation]:
     try:
         from verify.registry import all_implementations
 
-        return [p for p in all_implementations(impl.framework) if p.name != impl.name]
+        # the plain entries of the framework: a compiled code path is judged against the
+        # reference by its own checks (verify.ops.CODE_PATH_CHECKS)
+        return [
+            p
+            for p in all_implementations(impl.framework)
+            if p.name != impl.name and not p.code_path
+        ]
     except Exception:
         return []
 

@@ -190,6 +190,7 @@ class Registry:
             known_issues=spec.known_issues,
             docs=spec.docs or self.framework.docs(spec.api),
             variant=", ".join(note for note in (spec.variant, mode.key) if note),
+            code_path=mode.key,
         )
 
     def factories(self) -> dict[str, Factory]:

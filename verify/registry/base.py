@@ -125,6 +125,9 @@ class Implementation:
     #: ``Result.extra`` (e.g. ``{"compile_s": ...}``, the seconds a compiled entry spent
     #: compiling in this process); None: nothing to add
     result_extra: Callable[[], dict[str, Any]] | None = None
+    #: the compiled code path the API runs through ("jit", "xla", "compiled"), "" for the
+    #: plain call (:class:`verify.registry.adapter.Mode`)
+    code_path: str = ""
 
     def available_devices(self) -> tuple[str, ...]:
         """Subset of :attr:`devices` present on this machine (import of the framework is lazy)."""

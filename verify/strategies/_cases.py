@@ -70,9 +70,10 @@ def _profile(profile: str | Profile) -> Profile:
 
 
 def _sizes(draw: st.DrawFn, impl: Any, kind: str, prof: Profile, dtype: str) -> dict[str, Any]:
-    """Batch N, classes C and spatial extents from the profile's shape alphabet (``rows``,
-    ``classes``, ``spatial_shapes``: few distinct shapes, so compiled functions are reused);
-    large C only in the large-vocabulary draws."""
+    """Batch N, classes C and spatial extents: one shape of the profile's alphabet
+    (``Profile.shapes``: few distinct shapes, so compiled functions are reused), without the
+    extents for a loss that takes no K-dimensional input; large C only in the
+    large-vocabulary draws."""
     if kind == "large_vocabulary":
         if not prof.large_classes:
             raise InvalidArgument(f"profile {prof.name!r} draws no large vocabularies")
@@ -81,11 +82,9 @@ def _sizes(draw: st.DrawFn, impl: Any, kind: str, prof: Profile, dtype: str) -> 
             "c": draw(st.sampled_from(prof.large_classes), label="classes"),
             "spatial": (),
         }
-    n = draw(st.sampled_from(prof.rows), label="rows")
-    c = draw(st.sampled_from(prof.classes), label="classes")
-    spatial: tuple[int, ...] = ()
-    if impl.capabilities.kdim and prof.max_spatial_dims:
-        spatial = draw(st.sampled_from(prof.spatial_shapes), label="spatial extents")
+    n, c, spatial = draw(st.sampled_from(prof.shapes), label="shape")
+    if impl.op not in SOFTMAX_FAMILY and not impl.capabilities.kdim:
+        spatial = ()
     return {"n": n, "c": c, "spatial": spatial}
 
 
@@ -108,10 +107,8 @@ def _softmax_family(
     shape: tuple[int, ...] = (s["n"], s["c"])
     axis = -1
     if impl.capabilities.axis and s["c"] <= prof.max_classes:
-        extra = draw(st.integers(0, 1), label="extra dims")
-        shape = shape + tuple(
-            draw(st.sampled_from(prof.spatial_extents), label="extra extent") for _ in range(extra)
-        )
+        # the shape's trailing extents as extra axes, the class axis anywhere
+        shape = shape + s["spatial"]
         axis = draw(st.integers(-len(shape), len(shape) - 1), label="axis")
     x = draw(logits(dtype, shape, style=_style(draw, kind), class_axis=axis), label="x")
     return {"x": x, "axis": axis}

@@ -10,6 +10,7 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
+from verify.judge.ulp import FloatFormat
 from verify.strategies._logits import check_shape
 from verify.strategies._values import as_array, check_dtype, check_range, exact_floats
 
@@ -89,31 +90,40 @@ def probability_targets(
     shape = check_shape(shape)
     if isinstance(class_axis, bool) or not -len(shape) <= class_axis < len(shape):
         raise InvalidArgument(f"class_axis={class_axis!r} is out of range for shape {shape}")
+    return _probability_rows(fmt, shape, class_axis, zeros, normalised)
+
+
+@st.composite
+def _probability_rows(
+    draw: st.DrawFn,
+    fmt: FloatFormat,
+    shape: tuple[int, ...],
+    class_axis: int,
+    zeros: bool,
+    normalised: bool,
+) -> np.ndarray:
+    """The body of :func:`probability_targets`, decorated once (``st.composite`` inspects its
+    function's source when it decorates, far too slow to repeat on every call)."""
     n = int(np.prod(shape))
     weights = st.integers(0 if zeros else 1, 16)
-
-    @st.composite
-    def build(draw: st.DrawFn) -> np.ndarray:
-        raw = np.asarray(
-            draw(
-                _seeded_or_listed(
-                    n, weights, lambda s: np.random.default_rng(s).integers(0, 17, n).tolist()
-                ),
-                label="probability weights",
+    raw = np.asarray(
+        draw(
+            _seeded_or_listed(
+                n, weights, lambda s: np.random.default_rng(s).integers(0, 17, n).tolist()
             ),
-            dtype=np.float64,
-        ).reshape(shape)
-        moved = np.moveaxis(raw, class_axis, -1)
-        empty = moved.sum(axis=-1) == 0
-        moved[empty, 0] = 1.0
-        if normalised:
-            moved = moved / moved.sum(axis=-1, keepdims=True)
-        else:
-            moved = moved / 8.0
-        vals = np.moveaxis(moved, -1, class_axis)
-        return vals.astype(fmt.dtype)
-
-    return build()
+            label="probability weights",
+        ),
+        dtype=np.float64,
+    ).reshape(shape)
+    moved = np.moveaxis(raw, class_axis, -1)
+    empty = moved.sum(axis=-1) == 0
+    moved[empty, 0] = 1.0
+    if normalised:
+        moved = moved / moved.sum(axis=-1, keepdims=True)
+    else:
+        moved = moved / 8.0
+    vals = np.moveaxis(moved, -1, class_axis)
+    return vals.astype(fmt.dtype)
 
 
 def binary_targets(

@@ -59,26 +59,28 @@ def exact_floats(
         raise InvalidArgument(f"min_exponent={lo} must not exceed max_exponent={hi}")
     lo = max(lo, fmt.emin - fmt.precision + 1)
     hi = min(hi, fmt.emax)
-    p = fmt.precision
-
-    @st.composite
-    def draw_value(draw: st.DrawFn) -> float:
-        e = draw(st.integers(lo, hi), label="exponent")
-        if e < fmt.emin:  # subnormal: value = m * 2^(emin - p + 1), with 2^(e-emin+p-1) <= m
-            low_m = 1 << max(e - fmt.emin + p - 1, 0)
-            m = draw(st.integers(low_m, min(2 * low_m - 1, (1 << (p - 1)) - 1)), label="m")
-            value = math.ldexp(m, fmt.emin - p + 1)
-        else:
-            m = draw(st.integers(1 << (p - 1), (1 << p) - 1), label="significand")
-            value = math.ldexp(m, e - p + 1)
-        if signed and draw(st.booleans(), label="negative"):
-            value = -value
-        return value
-
-    strategy = draw_value()
+    strategy: st.SearchStrategy[float] = _exact_float(fmt, lo, hi, signed)
     if allow_zero:
         strategy = st.one_of(st.just(0.0), strategy)
     return strategy
+
+
+@st.composite
+def _exact_float(draw: st.DrawFn, fmt: FloatFormat, lo: int, hi: int, signed: bool) -> float:
+    """The body of :func:`exact_floats`, decorated once: ``st.composite`` inspects its
+    function's source when it decorates, which is far too slow to repeat on every call."""
+    p = fmt.precision
+    e = draw(st.integers(lo, hi), label="exponent")
+    if e < fmt.emin:  # subnormal: value = m * 2^(emin - p + 1), with 2^(e-emin+p-1) <= m
+        low_m = 1 << max(e - fmt.emin + p - 1, 0)
+        m = draw(st.integers(low_m, min(2 * low_m - 1, (1 << (p - 1)) - 1)), label="m")
+        value = math.ldexp(m, fmt.emin - p + 1)
+    else:
+        m = draw(st.integers(1 << (p - 1), (1 << p) - 1), label="significand")
+        value = math.ldexp(m, e - p + 1)
+    if signed and draw(st.booleans(), label="negative"):
+        value = -value
+    return value
 
 
 def grid_floats(dtype: Any, low: float, high: float, step: float) -> st.SearchStrategy[float]:
