@@ -14,12 +14,22 @@ from verify.judge.ulp import FloatFormat
 from verify.strategies._logits import check_shape
 from verify.strategies._values import as_array, check_dtype, check_range, exact_floats
 
-#: label_smoothing values are dyadic (k / 256) so that every dtype holds them exactly
-LABEL_SMOOTHING = st.one_of(
-    st.just(0.0),
-    st.sampled_from([0.0625, 0.125, 0.25, 0.5, 1.0]),
-    st.integers(1, 255).map(lambda k: k / 256),
+#: label_smoothing values: dyadic (k / 256), so that every dtype holds them exactly; powers of
+#: two (exact products) and values whose products with a logit round.  A small alphabet, like
+#: the shapes (``Profile.shapes``): a compiler specialises on the value (``torch.compile``
+#: compiles each label_smoothing anew), so a few values compile once and are reused, where
+#: 255 would compile on nearly every draw
+LABEL_SMOOTHING_VALUES: tuple[float, ...] = (
+    0.0625,
+    0.125,
+    0.25,
+    0.5,
+    1.0,
+    3 / 256,
+    77 / 256,
+    191 / 256,
 )
+LABEL_SMOOTHING = st.one_of(st.just(0.0), st.sampled_from(LABEL_SMOOTHING_VALUES))
 
 
 def _seeded_or_listed(
