@@ -316,7 +316,7 @@ def test_dashboard_grid_is_small_and_the_switch_restores_the_full_grid(
 def test_conformance_run_benchmark_counts_examples_per_second(tmp_path: Path) -> None:
     from benchmarks import bench_conformance_run as bench
 
-    assert set(bench.SLICES) == {"torch", "jax", "tensorflow", "numpy"}
+    assert set(bench.SLICES) == {"torch", "jax", "tensorflow", "numpy", "mlx"}
     examples = bench.ConformanceExamples()
     examples.setup("numpy")
     try:
@@ -324,3 +324,14 @@ def test_conformance_run_benchmark_counts_examples_per_second(tmp_path: Path) ->
     finally:
         examples.teardown("numpy")
     assert rate > 0
+
+
+def test_conformance_run_benchmark_runs_every_framework_only_in_the_full_grid(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from benchmarks import bench_conformance_run as bench
+
+    monkeypatch.delenv(parameters.FULL_ENV, raising=False)
+    assert bench._run_scopes() == ("numpy",)
+    monkeypatch.setenv(parameters.FULL_ENV, "1")
+    assert bench._run_scopes() == ("numpy", "all")
