@@ -30,9 +30,7 @@ from verify.ops import FUSED_LINEAR, output_shape, spec
 
 #: the entries measured: the dashboard grid's, or every one with XENT_BENCH_FULL=1 (benchmarks.grid)
 NAMES = grid.names(parameters.implementation_names(parameters.ROW_OPS))
-ALL_NAMES = grid.names(
-    parameters.implementation_names((*parameters.ROW_OPS, "linear_cross_entropy"))
-)
+ALL_NAMES = grid.names(parameters.implementation_names((*parameters.ROW_OPS, *FUSED_LINEAR)))
 DTYPES = grid.dtypes()
 SHAPES = grid.shapes()
 DEVICES = grid.devices()

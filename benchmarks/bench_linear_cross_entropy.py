@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from benchmarks import grid, host_memory, parameters
 from benchmarks.prepared_call import PASSES, PreparedCallBenchmark
+from verify.ops import FUSED_LINEAR
 
-NAMES = tuple(parameters.implementation_names(("linear_cross_entropy",)))
+NAMES = tuple(parameters.implementation_names(FUSED_LINEAR))
 #: without XENT_BENCH_FULL=1: float32, forward and backward together (the pass the chunked
 #: path exists for), and the GPU shape only where a GPU is present
 DTYPES = grid.dtypes()

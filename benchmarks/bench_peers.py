@@ -24,6 +24,7 @@ from benchmarks import grid, parameters
 from benchmarks.inputs import make_kwargs
 from benchmarks.prepared_call import PASSES, WARMUP_CALLS, require_fits, require_shape_enabled
 from verify import peers
+from verify.ops import CROSS_ENTROPY, FUSED_LINEAR, LINEAR_CROSS_ENTROPY
 from verify.registry.base import Capabilities
 
 _INDEX_TARGETS = Capabilities(target="index", reductions=("mean",))
@@ -81,11 +82,7 @@ def _bind_peer(
     dims = parameters.parse_shape(shape)
     require_fits("torch", op, dims, dtype, "cuda", backward)
     kwargs = make_kwargs(op, _INDEX_TARGETS, dims, dtype)
-    order = (
-        ("input", "linear_weight", "target")
-        if op == "linear_cross_entropy"
-        else ("input", "target")
-    )
+    order = ("input", "linear_weight", "target") if op in FUSED_LINEAR else ("input", "target")
     from verify.registry.torch_impls import to_tensor
 
     tensors = [to_tensor(kwargs[name], "cuda") for name in order]
@@ -121,7 +118,7 @@ def _axes(*axes: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
 class _PeerBenchmark:
     param_names = ("peer", "pass", "dtype", "shape")
     timeout = 600.0
-    op = "cross_entropy"
+    op = CROSS_ENTROPY
     peers: dict[str, Callable[[], Callable[..., Any]]] = CROSS_ENTROPY_PEERS
 
     def setup(self, peer: str, pass_: str, dtype: str, shape: str) -> None:
@@ -154,7 +151,7 @@ class PeerCrossEntropyGpuMemory(_PeerBenchmark):
 class PeerLinearCrossEntropyTime(_PeerBenchmark):
     """Wall time of one fused linear + cross entropy call on the GPU, synchronised."""
 
-    op = "linear_cross_entropy"
+    op = LINEAR_CROSS_ENTROPY
     peers = LINEAR_PEERS
     params = _axes(tuple(LINEAR_PEERS), PASSES, PEER_DTYPES, parameters.LINEAR_SHAPES)
 
@@ -165,7 +162,7 @@ class PeerLinearCrossEntropyTime(_PeerBenchmark):
 class PeerLinearCrossEntropyGpuMemory(_PeerBenchmark):
     """``torch.cuda.max_memory_allocated`` during one fused linear + cross entropy call."""
 
-    op = "linear_cross_entropy"
+    op = LINEAR_CROSS_ENTROPY
     peers = LINEAR_PEERS
     params = _axes(tuple(LINEAR_PEERS), PASSES, PEER_DTYPES, parameters.LINEAR_SHAPES)
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from benchmarks import host_memory, parameters
 from benchmarks.timing import best_time
-from verify.ops import spec
+from verify.ops import CROSS_ENTROPY, spec
 
 RATIO_SHAPE = (64, 32768)
 FUNCTIONS = ("forward", "gradient")
@@ -35,7 +35,7 @@ SEED = 7
 def _reference_function(function: str) -> Callable[..., Any]:
     """``reference.cross_entropy`` or ``reference.cross_entropy_grad`` (from the op catalogue:
     a missing one raises, it is never skipped)."""
-    op = spec("cross_entropy")
+    op = spec(CROSS_ENTROPY)
     return op.reference if function == "forward" else op.vjp
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from benchmarks import host_memory, parameters
 from benchmarks.inputs import make_kwargs, numpy_dtype
+from verify.ops import FUSED_LINEAR
 from verify.registry.base import Implementation, Unsupported
 
 #: Working-set estimate of one call, in multiples of the largest array (the (N, C) scores)
@@ -40,7 +41,7 @@ class PreparedCall:
 
 def working_set_bytes(op: str, dims: tuple[int, ...], dtype: str, backward: bool) -> int:
     """Rough upper estimate of the memory one call needs (see the constants above)."""
-    if op == "linear_cross_entropy":
+    if op in FUSED_LINEAR:
         rows, hidden, vocabulary = dims
         elements = rows * vocabulary + (rows + vocabulary) * hidden  # logits + operands
     else:
