@@ -115,7 +115,7 @@ class ReferenceLargeShape:
         shape = parameters.parse_shape(parameters.LLM)
         from benchmarks.prepared_call import require_fits
 
-        require_fits("numpy", shape, "float32", "cpu", backward=function == "gradient")
+        require_fits("numpy", CROSS_ENTROPY, shape, "float32", "cpu", function == "gradient")
         self.logits, self.target = _seeded(shape, "float32")  # type: ignore[arg-type]
 
     def _call(self) -> Any:
