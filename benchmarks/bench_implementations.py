@@ -25,6 +25,7 @@ from benchmarks import device_copy, grid, host_memory, min_bytes, parameters
 from benchmarks.inputs import first_argument, make_kwargs, numpy_dtype
 from benchmarks.prepared_call import PASSES, PreparedCallBenchmark, resolve
 from benchmarks.timing import best_time
+from benchmarks.units import unit
 from verify.judge.ulp import max_ulp_error
 from verify.ops import FUSED_LINEAR, output_shape, spec
 
@@ -59,10 +60,9 @@ class ImplementationHostMemory(PreparedCallBenchmark):
     def peakmem_call(self, name: str, pass_: str, dtype: str, shape: str, device: str) -> None:
         self.call.run()
 
+    @unit("bytes")
     def track_rss_increase(self, name: str, pass_: str, dtype: str, shape: str, device: str) -> int:
         return host_memory.peak_rss_increase(self.call.run)
-
-    track_rss_increase.unit = "bytes"  # type: ignore[attr-defined]
 
 
 class ImplementationGpuMemory(PreparedCallBenchmark):
@@ -76,14 +76,13 @@ class ImplementationGpuMemory(PreparedCallBenchmark):
         ("cuda",),
     )
 
+    @unit("bytes")
     def track_gpu_peak_bytes(
         self, name: str, pass_: str, dtype: str, shape: str, device: str
     ) -> int:
         from benchmarks.device_memory import gpu_peak_bytes
 
         return gpu_peak_bytes(self.call.impl.framework, self.call.run)
-
-    track_gpu_peak_bytes.unit = "bytes"  # type: ignore[attr-defined]
 
 
 class ImplementationBandwidth(PreparedCallBenchmark):
@@ -106,18 +105,16 @@ class ImplementationBandwidth(PreparedCallBenchmark):
             self.bytes = min_bytes.forward_bytes(arrays, out, itemsize)
         self.seconds = best_time(self.call.run)
 
+    @unit("GB/s")
     def track_gbps(self, name: str, pass_: str, dtype: str, shape: str, device: str) -> float:
         return self.bytes / self.seconds / 1e9
 
-    track_gbps.unit = "GB/s"  # type: ignore[attr-defined]
-
+    @unit("fraction")
     def track_fraction_of_copy(
         self, name: str, pass_: str, dtype: str, shape: str, device: str
     ) -> float:
         roof = device_copy.copy_bandwidth(self.call.impl.framework, device)
         return self.bytes / self.seconds / roof
-
-    track_fraction_of_copy.unit = "fraction"  # type: ignore[attr-defined]
 
 
 def _as_tuple(value: Any) -> tuple[np.ndarray, ...]:
@@ -161,14 +158,15 @@ class ImplementationAccuracy:
                 # a degenerate case (and one the reference takes far longer to round)
                 rng = np.random.default_rng(ACCURACY_SEED)
                 upstream = rng.standard_normal(out).astype(np_dtype)
-                result = impl.vjp(kwargs, upstream, device)  # type: ignore[misc]
+                vjp = impl.vjp
+                assert vjp is not None  # resolve() refuses a backward pass without one
+                result = vjp(kwargs, upstream, device)
                 expected = expected_fn(**kwargs, grad_output=upstream, out_dtype=np_dtype)
         except Unsupported as exc:
             raise NotImplementedError(f"{name}: {exc}") from None
         pairs = zip(_as_tuple(result), _as_tuple(expected), strict=False)
         self.error = max(max_ulp_error(r, e, e.dtype) for r, e in pairs)
 
+    @unit("ULP")
     def track_max_ulp(self, name: str, pass_: str, dtype: str, device: str) -> float:
         return self.error
-
-    track_max_ulp.unit = "ULP"  # type: ignore[attr-defined]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from benchmarks import grid, host_memory, parameters
 from benchmarks.prepared_call import PASSES, PreparedCallBenchmark
+from benchmarks.units import unit
 from verify.ops import FUSED_LINEAR
 
 NAMES = tuple(parameters.implementation_names(FUSED_LINEAR))
@@ -47,10 +48,9 @@ class LinearCrossEntropyHostMemory(PreparedCallBenchmark):
     def peakmem_call(self, name: str, pass_: str, dtype: str, shape: str, device: str) -> None:
         self.call.run()
 
+    @unit("bytes")
     def track_rss_increase(self, name: str, pass_: str, dtype: str, shape: str, device: str) -> int:
         return host_memory.peak_rss_increase(self.call.run)
-
-    track_rss_increase.unit = "bytes"  # type: ignore[attr-defined]
 
 
 class LinearCrossEntropyGpuMemory(PreparedCallBenchmark):
@@ -64,11 +64,10 @@ class LinearCrossEntropyGpuMemory(PreparedCallBenchmark):
         ("cuda",),
     )
 
+    @unit("bytes")
     def track_gpu_peak_bytes(
         self, name: str, pass_: str, dtype: str, shape: str, device: str
     ) -> int:
         from benchmarks.device_memory import gpu_peak_bytes
 
         return gpu_peak_bytes(self.call.impl.framework, self.call.run)
-
-    track_gpu_peak_bytes.unit = "bytes"  # type: ignore[attr-defined]

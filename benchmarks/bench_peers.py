@@ -23,6 +23,7 @@ from typing import Any
 from benchmarks import grid, parameters
 from benchmarks.inputs import make_kwargs
 from benchmarks.prepared_call import PASSES, WARMUP_CALLS, require_fits, require_shape_enabled
+from benchmarks.units import unit
 from verify import peers
 from verify.ops import CROSS_ENTROPY, FUSED_LINEAR, LINEAR_CROSS_ENTROPY
 from verify.registry.base import Capabilities
@@ -140,12 +141,11 @@ class PeerCrossEntropyGpuMemory(_PeerBenchmark):
 
     params = _axes(tuple(CROSS_ENTROPY_PEERS), PASSES, PEER_DTYPES, parameters.SHAPES)
 
+    @unit("bytes")
     def track_gpu_peak_bytes(self, peer: str, pass_: str, dtype: str, shape: str) -> int:
         from benchmarks.device_memory import gpu_peak_bytes
 
         return gpu_peak_bytes("torch", self.run)
-
-    track_gpu_peak_bytes.unit = "bytes"  # type: ignore[attr-defined]
 
 
 class PeerLinearCrossEntropyTime(_PeerBenchmark):
@@ -166,9 +166,8 @@ class PeerLinearCrossEntropyGpuMemory(_PeerBenchmark):
     peers = LINEAR_PEERS
     params = _axes(tuple(LINEAR_PEERS), PASSES, PEER_DTYPES, parameters.LINEAR_SHAPES)
 
+    @unit("bytes")
     def track_gpu_peak_bytes(self, peer: str, pass_: str, dtype: str, shape: str) -> int:
         from benchmarks.device_memory import gpu_peak_bytes
 
         return gpu_peak_bytes("torch", self.run)
-
-    track_gpu_peak_bytes.unit = "bytes"  # type: ignore[attr-defined]

@@ -103,8 +103,10 @@ def prepare(name: str, dtype: str, shape: str, device: str, backward: bool) -> P
     dims = parameters.parse_shape(shape)
     require_fits(impl.framework, impl.op, dims, dtype, device, backward)
     kwargs = make_kwargs(impl.op, impl.capabilities, dims, dtype)
+    bind = impl.bind
+    assert bind is not None  # resolve() refuses an entry without one
     try:
-        run = impl.bind(kwargs, device, backward)  # type: ignore[misc]
+        run = bind(kwargs, device, backward)
         for _ in range(WARMUP_CALLS):
             run()
     except Unsupported as exc:
