@@ -224,8 +224,7 @@ def binary_cross_entropy(
         target: Probabilities :math:`y \in [0, 1]`, shaped like ``input``.
         weight: Weights :math:`w` broadcast to ``input``'s shape (``None``: ones).
         reduction: ``none`` (one value per element), ``sum`` or ``mean`` (over all elements).
-        out_dtype: The output format, float16, bfloat16, float32 or float64
-            (:data:`reference.types.OutDtype`); ``None``: the format of ``input``.
+        out_dtype: The output format (:data:`reference.types.OutDtype`); ``None``: ``input``'s.
 
     Returns:
         ``input``'s shape for ``none``, else a 0-d array, in the output format; the exact value
@@ -238,8 +237,7 @@ def binary_cross_entropy(
             does not broadcast to ``input``'s shape or holds an infinity.
         TypeError: an array argument has an integer or boolean dtype or a format other than the
             four, or ``out_dtype`` names none of them.
-        CertificationError: A value could not be certified within the exact tier's precision cap (no
-            unproven value is returned).
+        CertificationError: A value the exact tier could not certify (none unproven is returned).
     """
     b = _bce(input, target, weight, reduction, out_dtype)
     return loss(b.terms, reduction, _divisor(reduction, b.divisor))
@@ -259,11 +257,9 @@ def binary_cross_entropy_grad(
     At :math:`p = y \in \{0, 1\}` the one-sided limit :math:`w` (:math:`-w` at 1) is used.
 
     Args:
-        input, target, weight, reduction: As for :func:`binary_cross_entropy`.
+        input, target, weight, reduction, out_dtype: As for :func:`binary_cross_entropy`.
         grad_output: The cotangent: shaped like ``input`` for ``none``, a scalar otherwise
             (``None``: ones).
-        out_dtype: The output format, float16, bfloat16, float32 or float64
-            (:data:`reference.types.OutDtype`); ``None``: the format of ``input``.
 
     Returns:
         ``input``'s shape, in the output format, each element the exact value rounded once.
@@ -386,8 +382,7 @@ def binary_cross_entropy_with_logits(
         reduction: ``none`` (one value per element), ``sum`` or ``mean`` (over all elements).
         pos_weight: Positive-class weights :math:`\pi` broadcast to ``input``'s shape (usually one
             per class along the last dimension; ``None``: ones).
-        out_dtype: The output format, float16, bfloat16, float32 or float64
-            (:data:`reference.types.OutDtype`); ``None``: the format of ``input``.
+        out_dtype: The output format (:data:`reference.types.OutDtype`); ``None``: ``input``'s.
 
     Returns:
         ``input``'s shape for ``none``, else a 0-d array, in the output format; the exact value
@@ -399,8 +394,7 @@ def binary_cross_entropy_with_logits(
             ``pos_weight`` does not broadcast to ``input``'s shape or holds an infinity.
         TypeError: an array argument has an integer or boolean dtype or a format other than the
             four, or ``out_dtype`` names none of them.
-        CertificationError: A value could not be certified within the exact tier's precision cap (no
-            unproven value is returned).
+        CertificationError: A value the exact tier could not certify (none unproven is returned).
     """
     b = _with_logits(input, target, weight, reduction, pos_weight, out_dtype)
     return loss(b.terms, reduction, _divisor(reduction, b.divisor))
@@ -419,12 +413,10 @@ def binary_cross_entropy_with_logits_grad(
     :math:`g\,w\,((\pi y + 1 - y)\,\sigma(x) - \pi y)`.
 
     Args:
-        input, target, weight, reduction, pos_weight: As for
+        input, target, weight, reduction, pos_weight, out_dtype: As for
             :func:`binary_cross_entropy_with_logits`.
         grad_output: The cotangent: shaped like ``input`` for ``none``, a scalar otherwise
             (``None``: ones).
-        out_dtype: The output format, float16, bfloat16, float32 or float64
-            (:data:`reference.types.OutDtype`); ``None``: the format of ``input``.
 
     Returns:
         ``input``'s shape, in the output format, each element the exact value rounded once.
@@ -436,8 +428,7 @@ def binary_cross_entropy_with_logits_grad(
             ``grad_output`` has the wrong shape (the input's for ``none``, a scalar otherwise).
         TypeError: an array argument has an integer or boolean dtype or a format other than the
             four, or ``out_dtype`` names none of them.
-        CertificationError: A value could not be certified within the exact tier's precision cap (no
-            unproven value is returned).
+        CertificationError: A value the exact tier could not certify (none unproven is returned).
     """
     b = _with_logits(input, target, weight, reduction, pos_weight, out_dtype)
     x, y, w, pw = b.x, b.y, b.w, b.pw

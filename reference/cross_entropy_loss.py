@@ -396,8 +396,7 @@ def nll_loss(
         ignore_index: A target value whose rows contribute exactly 0 (loss and gradient).
         reduction: ``none`` (one value per row), ``sum`` or ``mean`` (the sum over the total weight
             :math:`W` of the non-ignored rows' targets).
-        out_dtype: The output format, float16, bfloat16, float32 or float64
-            (:data:`reference.types.OutDtype`); ``None``: the format of ``input``.
+        out_dtype: The output format (:data:`reference.types.OutDtype`); ``None``: ``input``'s.
 
     Returns:
         The per-row losses of shape (N, d1, ..., dk) (() unbatched) for ``none``, else a 0-d array,
@@ -441,8 +440,7 @@ def cross_entropy(
             targets).
         label_smoothing: :math:`\varepsilon \in [0, 1]`, mixing the target with the uniform
             distribution over the C classes.
-        out_dtype: The output format, float16, bfloat16, float32 or float64
-            (:data:`reference.types.OutDtype`); ``None``: the format of ``input``.
+        out_dtype: The output format (:data:`reference.types.OutDtype`); ``None``: ``input``'s.
 
     Returns:
         The per-row losses of shape (N, d1, ..., dk) (() unbatched) for ``none``, else a 0-d array,
@@ -455,8 +453,7 @@ def cross_entropy(
             probability target is not shaped like ``input``.
         TypeError: ``input``, ``weight`` or a probability target has an integer or boolean dtype or
             a format other than the four, or ``out_dtype`` names none of them.
-        CertificationError: A value could not be certified within the exact tier's precision cap (no
-            unproven value is returned).
+        CertificationError: A value the exact tier could not certify (none unproven is returned).
     """
     p = _problem(
         input, target, weight, ignore_index, reduction, label_smoothing, out_dtype, "cross_entropy"
@@ -581,11 +578,9 @@ def nll_loss_grad(
     other element is 0.
 
     Args:
-        input, target, weight, ignore_index, reduction: As for :func:`nll_loss`.
+        input, target, weight, ignore_index, reduction, out_dtype: As for :func:`nll_loss`.
         grad_output: The cotangent: shaped like the loss for ``none``, a scalar otherwise (``None``:
             ones).
-        out_dtype: The output format, float16, bfloat16, float32 or float64
-            (:data:`reference.types.OutDtype`); ``None``: the format of ``input``.
 
     Returns:
         ``input``'s shape, in the output format, each element the exact value rounded once.
@@ -619,12 +614,10 @@ def cross_entropy_grad(
     cotangent times the reduction's scale.
 
     Args:
-        input, target, weight, ignore_index, reduction, label_smoothing: As for
+        input, target, weight, ignore_index, reduction, label_smoothing, out_dtype: As for
             :func:`cross_entropy`.
         grad_output: The cotangent: shaped like the loss for ``none``, a scalar otherwise (``None``:
             ones).
-        out_dtype: The output format, float16, bfloat16, float32 or float64
-            (:data:`reference.types.OutDtype`); ``None``: the format of ``input``.
 
     Returns:
         ``input``'s shape, in the output format, each element the exact value rounded once (0 on
@@ -638,8 +631,7 @@ def cross_entropy_grad(
             (the loss's for ``none``, a scalar otherwise).
         TypeError: ``input``, ``weight`` or a probability target has an integer or boolean dtype or
             a format other than the four, or ``out_dtype`` names none of them.
-        CertificationError: A value could not be certified within the exact tier's precision cap (no
-            unproven value is returned).
+        CertificationError: A value the exact tier could not certify (none unproven is returned).
     """
     p = _problem(
         input, target, weight, ignore_index, reduction, label_smoothing, out_dtype, "cross_entropy"

@@ -316,8 +316,7 @@ def sigmoid_focal_loss(
         gamma: The focusing exponent :math:`\gamma \ge 0`.
         reduction: ``none`` (the default: one value per element), ``sum`` or ``mean`` (over all
             elements).
-        out_dtype: The output format, float16, bfloat16, float32 or float64
-            (:data:`reference.types.OutDtype`); ``None``: the format of ``input``.
+        out_dtype: The output format (:data:`reference.types.OutDtype`); ``None``: ``input``'s.
 
     Returns:
         ``input``'s shape for ``none``, else a 0-d array, in the output format; the exact value
@@ -329,8 +328,7 @@ def sigmoid_focal_loss(
             is negative or not finite.
         TypeError: ``input`` or ``target`` has an integer or boolean dtype or a format other than
             the four, or ``out_dtype`` names none of them.
-        CertificationError: A value could not be certified within the exact tier's precision cap (no
-            unproven value is returned).
+        CertificationError: A value the exact tier could not certify (none unproven is returned).
     """
     s = _sigmoid(input, target, alpha, gamma, reduction, out_dtype)
     return loss(s.terms, reduction, _divisor(reduction, s.x.size))
@@ -352,11 +350,9 @@ def sigmoid_focal_loss_grad(
     cotangent (module docstring).
 
     Args:
-        input, target, alpha, gamma, reduction: As for :func:`sigmoid_focal_loss`.
+        input, target, alpha, gamma, reduction, out_dtype: As for :func:`sigmoid_focal_loss`.
         grad_output: The cotangent: shaped like ``input`` for ``none``, a scalar otherwise
             (``None``: ones).
-        out_dtype: The output format, float16, bfloat16, float32 or float64
-            (:data:`reference.types.OutDtype`); ``None``: the format of ``input``.
 
     Returns:
         ``input``'s shape, in the output format, each element the exact value rounded once.
@@ -368,8 +364,7 @@ def sigmoid_focal_loss_grad(
             ``none``, a scalar otherwise).
         TypeError: ``input``, ``target`` or ``grad_output`` has an integer or boolean dtype or a
             format other than the four, or ``out_dtype`` names none of them.
-        CertificationError: A value could not be certified within the exact tier's precision cap (no
-            unproven value is returned).
+        CertificationError: A value the exact tier could not certify (none unproven is returned).
     """
     s = _sigmoid(input, target, alpha, gamma, reduction, out_dtype)
     x, y, g, alpha = s.x, s.y, s.gamma, s.alpha
@@ -633,8 +628,7 @@ def softmax_focal_loss(
         alpha: Class weights :math:`\alpha`: ``None`` (ones), a scalar or shape (C,).
         gamma: The focusing exponent :math:`\gamma \ge 0`.
         reduction: ``none`` (one value per row), ``sum`` or ``mean`` (over rows).
-        out_dtype: The output format, float16, bfloat16, float32 or float64
-            (:data:`reference.types.OutDtype`); ``None``: the format of ``input``.
+        out_dtype: The output format (:data:`reference.types.OutDtype`); ``None``: ``input``'s.
 
     Returns:
         The per-row losses of shape (N, d1, ..., dk) (() unbatched) for ``none``, else a 0-d array,
@@ -647,8 +641,7 @@ def softmax_focal_loss(
             neither a scalar nor of shape (C,), or is not finite.
         TypeError: ``input``, a probability target or an ``alpha`` array has an integer or boolean
             dtype or a format other than the four, or ``out_dtype`` names none of them.
-        CertificationError: A value could not be certified within the exact tier's precision cap (no
-            unproven value is returned).
+        CertificationError: A value the exact tier could not certify (none unproven is returned).
     """
     p = _softmax_problem(input, target, alpha, gamma, reduction, out_dtype)
     reg = np.flatnonzero(~p.special)
@@ -701,11 +694,9 @@ def softmax_focal_loss_grad(
     cotangent and the reduction's scale (module docstring).
 
     Args:
-        input, target, alpha, gamma, reduction: As for :func:`softmax_focal_loss`.
+        input, target, alpha, gamma, reduction, out_dtype: As for :func:`softmax_focal_loss`.
         grad_output: The cotangent: shaped like the loss for ``none``, a scalar otherwise (``None``:
             ones).
-        out_dtype: The output format, float16, bfloat16, float32 or float64
-            (:data:`reference.types.OutDtype`); ``None``: the format of ``input``.
 
     Returns:
         ``input``'s shape, in the output format, each element the exact value rounded once.
@@ -718,8 +709,7 @@ def softmax_focal_loss_grad(
             shape (the loss's for ``none``, a scalar otherwise).
         TypeError: ``input``, a probability target or an ``alpha`` array has an integer or boolean
             dtype or a format other than the four, or ``out_dtype`` names none of them.
-        CertificationError: A value could not be certified within the exact tier's precision cap (no
-            unproven value is returned).
+        CertificationError: A value the exact tier could not certify (none unproven is returned).
     """
     p = _softmax_problem(input, target, alpha, gamma, reduction, out_dtype)
     R, C = p.x2.shape

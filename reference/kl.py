@@ -145,8 +145,7 @@ def kl_div(
         reduction: ``none``, ``sum``, ``mean`` (over all elements) or ``batchmean`` (over the first
             dimension's size).
         log_target: Whether ``target`` holds log-probabilities.
-        out_dtype: The output format, float16, bfloat16, float32 or float64
-            (:data:`reference.types.OutDtype`); ``None``: the format of ``input``.
+        out_dtype: The output format (:data:`reference.types.OutDtype`); ``None``: ``input``'s.
 
     Returns:
         ``input``'s shape for ``none``, else a 0-d array, in the output format; the exact value
@@ -157,8 +156,7 @@ def kl_div(
             ``target`` is not shaped like ``input``.
         TypeError: ``input`` or ``target`` has an integer or boolean dtype or a format other than
             the four, or ``out_dtype`` names none of them.
-        CertificationError: A value could not be certified within the exact tier's precision cap (no
-            unproven value is returned).
+        CertificationError: A value the exact tier could not certify (none unproven is returned).
     """
     k = _kl(input, target, reduction, log_target, out_dtype)
     return loss(k.terms, reduction, k.divisor)
@@ -178,11 +176,9 @@ def kl_div_grad(
     :math:`s` is the cotangent times the reduction's scale.
 
     Args:
-        input, target, reduction, log_target: As for :func:`kl_div`.
+        input, target, reduction, log_target, out_dtype: As for :func:`kl_div`.
         grad_output: The cotangent: shaped like ``input`` for ``none``, a scalar otherwise
             (``None``: ones).
-        out_dtype: The output format, float16, bfloat16, float32 or float64
-            (:data:`reference.types.OutDtype`); ``None``: the format of ``input``.
 
     Returns:
         ``input``'s shape, in the output format, each element the exact value rounded once.
@@ -193,8 +189,7 @@ def kl_div_grad(
             input's for ``none``, a scalar otherwise).
         TypeError: ``input``, ``target`` or ``grad_output`` has an integer or boolean dtype or a
             format other than the four, or ``out_dtype`` names none of them.
-        CertificationError: A value could not be certified within the exact tier's precision cap (no
-            unproven value is returned).
+        CertificationError: A value the exact tier could not certify (none unproven is returned).
     """
     k = _kl(input, target, reduction, log_target, out_dtype)
     t = k.t

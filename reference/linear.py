@@ -457,8 +457,7 @@ def linear_cross_entropy(
         linear_bias: :math:`b` of shape (V,) or (V, d1, ..., dk) (``None``: none).
         weight, reduction, label_smoothing: As for :func:`reference.cross_entropy`.
         ignore_index: As for :func:`reference.cross_entropy` (``None``: -100).
-        out_dtype: The output format, float16, bfloat16, float32 or float64
-            (:data:`reference.types.OutDtype`); ``None``: the format of ``input``.
+        out_dtype: The output format (:data:`reference.types.OutDtype`); ``None``: ``input``'s.
 
     Returns:
         The per-row losses of shape (N, d1, ..., dk) (() unbatched) for ``none``, else a 0-d array,
@@ -472,8 +471,7 @@ def linear_cross_entropy(
             ``weight``, ``target``) for the logits of shape (N, V, d1, ..., dk).
         TypeError: an array argument has an integer or boolean dtype or a format other than the
             four, or ``out_dtype`` names none of them.
-        CertificationError: A value could not be certified within the exact tier's precision cap (no
-            unproven value is returned).
+        CertificationError: A value the exact tier could not certify (none unproven is returned).
     """
     L = _linear_args(input, linear_weight, linear_bias, out_dtype)
     lg = _exact_logits(L)
@@ -584,12 +582,10 @@ def linear_cross_entropy_grad(
     (:func:`reference.cross_entropy_grad`).
 
     Args:
-        input, linear_weight, target, linear_bias, weight, ignore_index, reduction, label_smoothing:
-            As for :func:`linear_cross_entropy`.
+        input, linear_weight, target, linear_bias, weight, ignore_index, reduction, label_smoothing,
+            out_dtype: As for :func:`linear_cross_entropy`.
         grad_output: The cotangent: shaped like the loss for ``none``, a scalar otherwise (``None``:
             ones).
-        out_dtype: The output format, float16, bfloat16, float32 or float64
-            (:data:`reference.types.OutDtype`); ``None``: the format of ``input``.
 
     Returns:
         ``(grad_input, grad_linear_weight, grad_linear_bias)`` shaped like ``input``,
@@ -605,8 +601,7 @@ def linear_cross_entropy_grad(
             the wrong shape (the loss's for ``none``, a scalar otherwise).
         TypeError: an array argument has an integer or boolean dtype or a format other than the
             four, or ``out_dtype`` names none of them.
-        CertificationError: A value could not be certified within the exact tier's precision cap (no
-            unproven value is returned).
+        CertificationError: A value the exact tier could not certify (none unproven is returned).
     """
     L = _linear_args(input, linear_weight, linear_bias, out_dtype)
     lg = _exact_logits(L)

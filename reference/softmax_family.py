@@ -67,8 +67,7 @@ def logsumexp(x: Any, axis: int = -1, out_dtype: OutDtype = None) -> np.ndarray:
     Args:
         x: Floating-point array, at least one dimension (a torch tensor is read too).
         axis: The reduced axis (negative counts from the end).
-        out_dtype: The output format, float16, bfloat16, float32 or float64
-            (:data:`reference.types.OutDtype`); ``None``: the format of ``x``.
+        out_dtype: The output format (:data:`reference.types.OutDtype`); ``None``: ``x``'s.
 
     Returns:
         ``x``'s shape without ``axis``, in the output format: each value the exact
@@ -79,8 +78,7 @@ def logsumexp(x: Any, axis: int = -1, out_dtype: OutDtype = None) -> np.ndarray:
         ValueError: ``x`` is 0-d, or ``axis`` is out of range.
         TypeError: ``x`` has an integer or boolean dtype or a format other than the four, or
             ``out_dtype`` names none of them.
-        CertificationError: A value could not be certified within the exact tier's precision cap (no
-            unproven value is returned).
+        CertificationError: A value the exact tier could not certify (none unproven is returned).
     """
     _a, x2, moved, _ax, fmt = _prepare(x, axis, out_dtype)
     kinds = classify_rows(x2)
@@ -106,12 +104,9 @@ def logsumexp_grad(
     r"""VJP of :func:`logsumexp`: :math:`\bar x_i = g\,\mathrm{softmax}(x)_i`.
 
     Args:
-        x: As for :func:`logsumexp`.
-        axis: As for :func:`logsumexp`.
+        x, axis, out_dtype: As for :func:`logsumexp`.
         grad_output: The cotangent :math:`g`, shaped like :func:`logsumexp`'s output (``None``:
             ones).
-        out_dtype: The output format, float16, bfloat16, float32 or float64
-            (:data:`reference.types.OutDtype`); ``None``: the format of ``x``.
 
     Returns:
         ``x``'s shape, in the output format, each element the exact product rounded once (NaN on
@@ -122,8 +117,7 @@ def logsumexp_grad(
             than the output.
         TypeError: ``x`` or ``grad_output`` has an integer or boolean dtype or a format other than
             the four, or ``out_dtype`` names none of them.
-        CertificationError: A value could not be certified within the exact tier's precision cap (no
-            unproven value is returned).
+        CertificationError: A value the exact tier could not certify (none unproven is returned).
     """
     _a, x2, moved, ax, fmt = _prepare(x, axis, out_dtype)
     out_shape = moved[:-1]
@@ -152,8 +146,7 @@ def softmax(x: Any, axis: int = -1, out_dtype: OutDtype = None) -> np.ndarray:
     Args:
         x: Floating-point array, at least one dimension (a torch tensor is read too).
         axis: The class axis (negative counts from the end).
-        out_dtype: The output format, float16, bfloat16, float32 or float64
-            (:data:`reference.types.OutDtype`); ``None``: the format of ``x``.
+        out_dtype: The output format (:data:`reference.types.OutDtype`); ``None``: ``x``'s.
 
     Returns:
         ``x``'s shape, in the output format, each element the exact value rounded once (a row
@@ -163,8 +156,7 @@ def softmax(x: Any, axis: int = -1, out_dtype: OutDtype = None) -> np.ndarray:
         ValueError: ``x`` is 0-d, or ``axis`` is out of range.
         TypeError: ``x`` has an integer or boolean dtype or a format other than the four, or
             ``out_dtype`` names none of them.
-        CertificationError: A value could not be certified within the exact tier's precision cap (no
-            unproven value is returned).
+        CertificationError: A value the exact tier could not certify (none unproven is returned).
     """
     _a, x2, moved, ax, fmt = _prepare(x, axis, out_dtype)
     kinds = classify_rows(x2)
@@ -191,11 +183,8 @@ def softmax_grad(
     :math:`y = \mathrm{softmax}(x)`.
 
     Args:
-        x: As for :func:`softmax`.
-        axis: As for :func:`softmax`.
+        x, axis, out_dtype: As for :func:`softmax`.
         grad_output: The cotangent :math:`g`, shaped like ``x`` (``None``: ones).
-        out_dtype: The output format, float16, bfloat16, float32 or float64
-            (:data:`reference.types.OutDtype`); ``None``: the format of ``x``.
 
     Returns:
         ``x``'s shape, in the output format, each element the exact product rounded once (exactly 0
@@ -206,8 +195,7 @@ def softmax_grad(
             than ``x``.
         TypeError: ``x`` or ``grad_output`` has an integer or boolean dtype or a format other than
             the four, or ``out_dtype`` names none of them.
-        CertificationError: A value could not be certified within the exact tier's precision cap (no
-            unproven value is returned).
+        CertificationError: A value the exact tier could not certify (none unproven is returned).
     """
     a, x2, moved, ax, fmt = _prepare(x, axis, out_dtype)
     g = np.ones_like(x2) if grad_output is None else _grad_rows(grad_output, a.shape, ax, "softmax")
@@ -268,8 +256,7 @@ def log_softmax(x: Any, axis: int = -1, out_dtype: OutDtype = None) -> np.ndarra
     Args:
         x: Floating-point array, at least one dimension (a torch tensor is read too).
         axis: The class axis (negative counts from the end).
-        out_dtype: The output format, float16, bfloat16, float32 or float64
-            (:data:`reference.types.OutDtype`); ``None``: the format of ``x``.
+        out_dtype: The output format (:data:`reference.types.OutDtype`); ``None``: ``x``'s.
 
     Returns:
         ``x``'s shape, in the output format, each element the exact value rounded once (-inf at a
@@ -279,8 +266,7 @@ def log_softmax(x: Any, axis: int = -1, out_dtype: OutDtype = None) -> np.ndarra
         ValueError: ``x`` is 0-d, or ``axis`` is out of range.
         TypeError: ``x`` has an integer or boolean dtype or a format other than the four, or
             ``out_dtype`` names none of them.
-        CertificationError: A value could not be certified within the exact tier's precision cap (no
-            unproven value is returned).
+        CertificationError: A value the exact tier could not certify (none unproven is returned).
     """
     _a, x2, moved, ax, fmt = _prepare(x, axis, out_dtype)
     kinds = classify_rows(x2)
@@ -309,11 +295,8 @@ def log_softmax_grad(
     :math:`y = \mathrm{softmax}(x)`.
 
     Args:
-        x: As for :func:`log_softmax`.
-        axis: As for :func:`log_softmax`.
+        x, axis, out_dtype: As for :func:`log_softmax`.
         grad_output: The cotangent :math:`g`, shaped like ``x`` (``None``: ones).
-        out_dtype: The output format, float16, bfloat16, float32 or float64
-            (:data:`reference.types.OutDtype`); ``None``: the format of ``x``.
 
     Returns:
         ``x``'s shape, in the output format, each element the exact product rounded once.
@@ -323,8 +306,7 @@ def log_softmax_grad(
             than ``x``.
         TypeError: ``x`` or ``grad_output`` has an integer or boolean dtype or a format other than
             the four, or ``out_dtype`` names none of them.
-        CertificationError: A value could not be certified within the exact tier's precision cap (no
-            unproven value is returned).
+        CertificationError: A value the exact tier could not certify (none unproven is returned).
     """
     a, x2, moved, ax, fmt = _prepare(x, axis, out_dtype)
     g = (

@@ -30,7 +30,7 @@ import importlib
 import inspect
 import types
 from collections.abc import Callable, Mapping
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 
@@ -39,7 +39,7 @@ DTYPES: tuple[str, ...] = ("float16", "bfloat16", "float32", "float64")
 #: devices an entry may declare (``cuda`` only where a GPU is present)
 DEVICES: tuple[str, ...] = ("cpu", "cuda")
 #: check categories of the report, in the order a session runs them (``bad_input`` last)
-CHECKS: tuple[str, ...] = (
+Check = Literal[
     "accuracy",
     "gradient",
     "identity",
@@ -48,7 +48,8 @@ CHECKS: tuple[str, ...] = (
     "extreme_range",
     "cross_framework",
     "bad_input",
-)
+]
+CHECKS: tuple[str, ...] = get_args(Check)
 #: run profiles (``verify/profiles.py`` defines what each one draws)
 PROFILE_NAMES: tuple[str, ...] = ("quick", "default", "thorough")
 
@@ -294,6 +295,7 @@ __all__ = [
     "BINARY_CROSS_ENTROPY_WITH_LOGITS",
     "BINARY_TARGET_OPS",
     "CHECKS",
+    "Check",
     "CLASS_LOSSES",
     "CROSS_ENTROPY",
     "DEVICES",
