@@ -18,6 +18,7 @@ session runs this check after all others of a device.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -25,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from verify.engine.outcome import format_value
-from verify.engine.search import matching_deviation, reproducer_for
+from verify.engine.search import matching_deviation, reproducer_for, result_for
 from verify.judge import severity
 from verify.judge.ulp import float_format
 from verify.ops import (
@@ -179,38 +180,35 @@ def run(
                 deviating.append(desc)
             else:
                 silent.append((desc, kw, detail))
-    common = dict(
-        implementation=impl.name,
-        framework=impl.framework,
-        op=impl.op,
-        check=CHECK,
-        dtype=dtype,
-        device=device,
+    result = functools.partial(
+        result_for,
+        impl,
+        CHECK,
+        dtype,
+        device,
         examples=examples,
         duration_s=round(time.perf_counter() - started, 3),
     )
     if examples == 0:
         reason = unsupported or "no invalid input applies to this entry"
-        return Result(status="skip", message=f"not applicable: {reason}", **common)
+        return result(status="skip", message=f"not applicable: {reason}")
     summary = "; ".join(findings)
     if silent:
         desc, kw, detail = silent[0]
-        return Result(
+        return result(
             status="fail",
             message=f"accepts invalid input without an error: {desc}: {detail}. All: {summary}",
             reproducer=reproducer_for(impl, kw, device, ""),
             links=[d.link for d in deviations],
             severity=severity.ACCEPTED_BAD_INPUT,
             extra={"input_pattern": f"bad input: {desc}", "severity_note": f"{desc}: {detail}"},
-            **common,
         )
     if deviations:
-        return Result(
+        return result(
             status="deviation",
             message=f"documented behaviour: {summary}",
             links=sorted({d.link for d in deviations}),
             severity=severity.ACCEPTED_BAD_INPUT,
             extra={"input_pattern": f"bad input: {deviating[0]}"},
-            **common,
         )
-    return Result(status="pass", message=summary, **common)
+    return result(status="pass", message=summary)

@@ -345,13 +345,11 @@ class Search:
         return result
 
     def _bare_result(self, status: str, message: str, started: float, **extra: Any) -> Result:
-        return Result(
-            implementation=self.impl.name,
-            framework=self.impl.framework,
-            op=self.impl.op,
-            check=self.check,
-            dtype=self.dtype,
-            device=self.device,
+        return result_for(
+            self.impl,
+            self.check,
+            self.dtype,
+            self.device,
             status=status,
             examples=self.examples,
             max_ulp=self.max_ulp,
@@ -420,8 +418,9 @@ def _describe(verdict: Verdict) -> str:
     return "pass" + (f" (bound ratio {ratio:.3g})" if ratio is not None else "")
 
 
-def skip_result(impl: Implementation, check: str, dtype: str, device: str, message: str) -> Result:
-    """A ``skip`` result for a check that does not apply."""
+def result_for(impl: Implementation, check: str, dtype: str, device: str, **fields: Any) -> Result:
+    """The result of ``check`` on ``impl`` in ``dtype`` on ``device``: the row's identity read
+    from the entry, the other :class:`~verify.results.Result` fields from ``fields``."""
     return Result(
         implementation=impl.name,
         framework=impl.framework,
@@ -429,9 +428,20 @@ def skip_result(impl: Implementation, check: str, dtype: str, device: str, messa
         check=check,
         dtype=dtype,
         device=device,
-        status="skip",
-        message=message,
+        **fields,
     )
 
 
-__all__ = ["Search", "matching_deviation", "matching_known_issue", "reproducer_for", "skip_result"]
+def skip_result(impl: Implementation, check: str, dtype: str, device: str, message: str) -> Result:
+    """A ``skip`` result for a check that does not apply."""
+    return result_for(impl, check, dtype, device, status="skip", message=message)
+
+
+__all__ = [
+    "Search",
+    "matching_deviation",
+    "matching_known_issue",
+    "reproducer_for",
+    "result_for",
+    "skip_result",
+]
