@@ -52,14 +52,12 @@ from typing import Any
 import numpy as np
 
 from reference import elementary as el
-from reference.arrays import as_float_array, out_format
 from reference.enclosure import Enc
 from reference.exact import XVal
 from reference.pointwise import (
     Terms,
-    check_reduction,
-    check_same_shape,
     cotangent,
+    elementwise_operands,
     fraction,
     gradient,
     loss,
@@ -168,11 +166,7 @@ class _BCE:
 
 def _bce(input: Any, target: Any, weight: Any, reduction: str, out_dtype: Any) -> _BCE:
     name = "binary_cross_entropy"
-    check_reduction(reduction, REDUCTIONS, name)
-    a, fmt_name = as_float_array(input, "input")
-    fmt = out_format(out_dtype, fmt_name)
-    y = as_float_array(target, "target")[0]
-    check_same_shape(a, y, "target", name)
+    a, y, fmt = elementwise_operands(name, input, target, reduction, REDUCTIONS, out_dtype)
     check_unit_interval(a, "input probabilities", name)
     check_unit_interval(y, "target", name)
     shape = a.shape
@@ -311,11 +305,7 @@ def _with_logits(
     input: Any, target: Any, weight: Any, reduction: str, pos_weight: Any, out_dtype: Any
 ) -> _Logits:
     name = "binary_cross_entropy_with_logits"
-    check_reduction(reduction, REDUCTIONS, name)
-    a, fmt_name = as_float_array(input, "input")
-    fmt = out_format(out_dtype, fmt_name)
-    y = as_float_array(target, "target")[0]
-    check_same_shape(a, y, "target", name)
+    a, y, fmt = elementwise_operands(name, input, target, reduction, REDUCTIONS, out_dtype)
     check_unit_interval(y, "target", name)
     shape = a.shape
     w = np.ones(shape) if weight is None else operand(weight, "weight", shape)

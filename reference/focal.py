@@ -68,7 +68,7 @@ from typing import Any, cast
 import numpy as np
 
 from reference import tiers
-from reference.arrays import as_float_array, classify_rows, out_format
+from reference.arrays import as_float_array, classify_rows
 from reference.binary import check_unit_interval
 from reference.elementary import TINY
 from reference.enclosure import Enc, K
@@ -77,13 +77,13 @@ from reference.formats import Format
 from reference.lse import ExactRow, RowStats
 from reference.pointwise import (
     Terms,
-    check_reduction,
-    check_same_shape,
     const,
     cotangent,
+    elementwise_operands,
     fraction,
     gradient,
     loss,
+    loss_input,
     xexp,
     xpow,
 )
@@ -254,11 +254,7 @@ def _sigmoid(
     input: Any, target: Any, alpha: float, gamma: float, reduction: str, out_dtype: Any
 ) -> _Sigmoid:
     name = "sigmoid_focal_loss"
-    check_reduction(reduction, REDUCTIONS, name)
-    a, fmt_name = as_float_array(input, "input")
-    fmt = out_format(out_dtype, fmt_name)
-    yy = as_float_array(target, "target")[0]
-    check_same_shape(a, yy, "target", name)
+    a, yy, fmt = elementwise_operands(name, input, target, reduction, REDUCTIONS, out_dtype)
     check_unit_interval(yy, "target", name)
     alpha = float(alpha)
     if not np.isfinite(alpha):
@@ -422,9 +418,7 @@ def _softmax_problem(
     input: Any, target: Any, alpha: Any, gamma: float, reduction: str, out_dtype: Any
 ) -> _Softmax:
     name = "softmax_focal_loss"
-    check_reduction(reduction, REDUCTIONS, name)
-    a, fmt_name = as_float_array(input, "input")
-    fmt = out_format(out_dtype, fmt_name)
+    a, fmt = loss_input(name, input, reduction, REDUCTIONS, out_dtype)
     if a.ndim == 0:
         raise ValueError(f"{name}: input must have shape (C,), (N, C) or (N, C, d1, ..., dk)")
     g = _check_gamma(gamma, name)

@@ -30,14 +30,12 @@ from typing import Any
 
 import numpy as np
 
-from reference.arrays import as_float_array, out_format
 from reference.enclosure import Enc
 from reference.exact import XVal
 from reference.pointwise import (
     Terms,
-    check_reduction,
-    check_same_shape,
     cotangent,
+    elementwise_operands,
     fraction,
     gradient,
     loss,
@@ -61,11 +59,7 @@ class _KL:
 
 def _kl(input: Any, target: Any, reduction: str, log_target: bool, out_dtype: Any) -> _KL:
     name = "kl_div"
-    check_reduction(reduction, KL_REDUCTIONS, name)
-    a, fmt_name = as_float_array(input, "input")
-    fmt = out_format(out_dtype, fmt_name)
-    tt = as_float_array(target, "target")[0]
-    check_same_shape(a, tt, "target", name)
+    a, tt, fmt = elementwise_operands(name, input, target, reduction, KL_REDUCTIONS, out_dtype)
     shape = a.shape
     x, t = a.reshape(-1), tt.reshape(-1)
     nan = np.isnan(x) | np.isnan(t)
