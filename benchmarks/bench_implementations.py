@@ -21,9 +21,16 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks import device_copy, grid, host_memory, min_bytes, parameters
+from benchmarks import device_copy, grid, min_bytes, parameters
 from benchmarks.inputs import first_argument, make_kwargs, numpy_dtype
-from benchmarks.prepared_call import PASSES, PreparedCallBenchmark, resolve
+from benchmarks.prepared_call import (
+    PASSES,
+    PreparedCallBenchmark,
+    _CallGpuMemory,
+    _CallHostMemory,
+    _CallTime,
+    resolve,
+)
 from benchmarks.timing import best_time
 from benchmarks.units import unit
 from verify.judge.ulp import max_ulp_error
@@ -43,29 +50,19 @@ ACCURACY_LINEAR_SHAPE = (64, 128, 1024)
 ACCURACY_SEED = 11
 
 
-class ImplementationTime(PreparedCallBenchmark):
+class ImplementationTime(_CallTime):
     """Wall time of one call (forward, or forward and backward), device synchronised."""
 
     params = (NAMES, PASSES, DTYPES, SHAPES, DEVICES)
 
-    def time_call(self, name: str, pass_: str, dtype: str, shape: str, device: str) -> None:
-        self.call.run()
 
-
-class ImplementationHostMemory(PreparedCallBenchmark):
+class ImplementationHostMemory(_CallHostMemory):
     """CPU memory: asv's process peak RSS, and the RSS growth during the call alone."""
 
     params = (NAMES, PASSES, DTYPES, SHAPES, ("cpu",))
 
-    def peakmem_call(self, name: str, pass_: str, dtype: str, shape: str, device: str) -> None:
-        self.call.run()
 
-    @unit("bytes")
-    def track_rss_increase(self, name: str, pass_: str, dtype: str, shape: str, device: str) -> int:
-        return host_memory.peak_rss_increase(self.call.run)
-
-
-class ImplementationGpuMemory(PreparedCallBenchmark):
+class ImplementationGpuMemory(_CallGpuMemory):
     """GPU peak memory allocated by the framework during one call (see device_memory)."""
 
     params = (
@@ -75,14 +72,6 @@ class ImplementationGpuMemory(PreparedCallBenchmark):
         SHAPES,
         ("cuda",),
     )
-
-    @unit("bytes")
-    def track_gpu_peak_bytes(
-        self, name: str, pass_: str, dtype: str, shape: str, device: str
-    ) -> int:
-        from benchmarks.device_memory import gpu_peak_bytes
-
-        return gpu_peak_bytes(self.call.impl.framework, self.call.run)
 
 
 class ImplementationBandwidth(PreparedCallBenchmark):

@@ -16,6 +16,7 @@ from typing import Any
 
 from benchmarks import host_memory, parameters
 from benchmarks.inputs import make_kwargs, numpy_dtype
+from benchmarks.units import unit
 from verify.ops import FUSED_LINEAR
 from verify.registry.base import Implementation, Unsupported
 
@@ -130,3 +131,37 @@ class PreparedCallBenchmark:
 
     def setup(self, name: str, pass_: str, dtype: str, shape: str, device: str) -> None:
         self.call = prepare(name, dtype, shape, device, backward=pass_ == "forward_backward")
+
+
+# The measurements every prepared call is benchmarked by.  Their names start with an
+# underscore: asv skips such module attributes, so these bases are not benchmarks themselves
+# (https://asv.readthedocs.io/en/stable/writing_benchmarks.html); a subclass in a bench_*
+# module sets ``params`` and inherits the methods.
+class _CallTime(PreparedCallBenchmark):
+    """Wall time of one call (forward, or forward and backward), device synchronised."""
+
+    def time_call(self, name: str, pass_: str, dtype: str, shape: str, device: str) -> None:
+        self.call.run()
+
+
+class _CallHostMemory(PreparedCallBenchmark):
+    """CPU memory: asv's process peak RSS, and the RSS growth during the call alone."""
+
+    def peakmem_call(self, name: str, pass_: str, dtype: str, shape: str, device: str) -> None:
+        self.call.run()
+
+    @unit("bytes")
+    def track_rss_increase(self, name: str, pass_: str, dtype: str, shape: str, device: str) -> int:
+        return host_memory.peak_rss_increase(self.call.run)
+
+
+class _CallGpuMemory(PreparedCallBenchmark):
+    """GPU peak memory allocated by the framework during one call (see device_memory)."""
+
+    @unit("bytes")
+    def track_gpu_peak_bytes(
+        self, name: str, pass_: str, dtype: str, shape: str, device: str
+    ) -> int:
+        from benchmarks.device_memory import gpu_peak_bytes
+
+        return gpu_peak_bytes(self.call.impl.framework, self.call.run)
