@@ -90,6 +90,7 @@ from reference.enclosure import Enc
 from reference.exact import XVal, ziv
 from reference.formats import FLOAT64, Format
 from reference.lse import ExactRow, row_stats
+from reference.pointwise import dd_parts, fraction
 from reference.rounding import certify, round_rational
 from reference.tiers import STATS
 from reference.types import OutDtype, Reduction
@@ -636,7 +637,7 @@ def linear_cross_entropy_grad(
     def scale_enc(rr: np.ndarray, dd: bool) -> Enc:
         if p.reduction == "none":
             return Enc.exact(gvec[rr], dd)
-        h, l, r = cel._dd_of(gex)  # type: ignore[arg-type]
+        h, l, r = dd_parts(gex)  # type: ignore[arg-type]
         if not dd:
             r, l = r + abs(l), 0.0
         n = len(rr)
@@ -726,7 +727,7 @@ def _exact_tier(
         terms = [(r, v, b) for r, v, b in terms if r in regset and b != 0]
         for r, _, _ in terms:
             if r not in qs:
-                s = _fr(gvec[r]) if p.reduction == "none" else gex
+                s = fraction(gvec[r]) if p.reduction == "none" else gex
                 qs[r] = (p.q_row(r), s)  # type: ignore[assignment]
         STATS["exact"] += 1
         v = _decide_rational(terms, rows, qs, fmt)
@@ -891,7 +892,3 @@ def _perturbation_sign(groups: dict[Fraction, _Group], mass: Fraction) -> int:
             if hi < 0:
                 return -1
     return 0
-
-
-def _fr(v: float) -> Fraction:
-    return Fraction(float(v))
