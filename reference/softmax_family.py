@@ -41,6 +41,7 @@ from reference.arrays import (
 )
 from reference.enclosure import Enc
 from reference.exact import XVal
+from reference.formats import Format
 from reference.rounding import round_dd, round_rational
 from reference.types import OutDtype
 
@@ -50,6 +51,25 @@ def _prepare(x: Any, axis: int, out_dtype: Any):  # type: ignore[no-untyped-def]
     fmt = out_format(out_dtype, fmt_name)
     x2, moved, ax = move_axis_last(a, axis)
     return a, x2, moved, ax, fmt
+
+
+def _with_regular_rows(
+    out: np.ndarray,
+    x2: np.ndarray,
+    regular: np.ndarray,
+    fmt: Format,
+    vec: tiers.VecFn,
+    elem: tiers.ElemFn,
+    per_row: bool = False,
+) -> np.ndarray:
+    """``out`` with the rows of ``x2`` flagged ``regular`` (a finite maximum) evaluated by the
+    tiers (:func:`reference.tiers.elementwise`: ``vec`` in float64 and double-double, ``elem``
+    exact); the other rows keep the special values already in ``out``."""
+    reg = np.flatnonzero(regular)
+    if reg.size:
+        res = tiers.elementwise(select_rows(x2, reg), fmt, vec, elem, per_row=per_row)
+        out = assign_rows(out, reg, res)
+    return out
 
 
 def _grad_rows(grad_output: Any, shape: tuple[int, ...], ax: int | None, name: str) -> np.ndarray:
@@ -85,16 +105,15 @@ def logsumexp(x: Any, axis: int = -1, out_dtype: OutDtype = None) -> np.ndarray:
     out = np.full(x2.shape[0], np.nan, dtype=fmt.dtype)
     out[kinds.posinf] = np.inf
     out[kinds.allneg] = -np.inf
-    reg = np.flatnonzero(kinds.regular)
-    if reg.size:
-        res = tiers.elementwise(
-            select_rows(x2, reg),
-            fmt,
-            lambda st, rows, dd: st.logS + Enc.exact(st.m, dd),
-            lambda er, r, i: er.lse(),
-            per_row=True,
-        )
-        out = assign_rows(out, reg, res)
+    out = _with_regular_rows(
+        out,
+        x2,
+        kinds.regular,
+        fmt,
+        lambda st, rows, dd: st.logS + Enc.exact(st.m, dd),
+        lambda er, r, i: er.lse(),
+        per_row=True,
+    )
     return to_output(out.reshape(moved[:-1]), fmt.name)
 
 
@@ -127,16 +146,15 @@ def logsumexp_grad(
         g = widen(_grad_rows(grad_output, out_shape, None, "logsumexp"))
     kinds = classify_rows(x2)
     out = np.full(x2.shape, np.nan, dtype=fmt.dtype)
-    reg = np.flatnonzero(kinds.regular)
-    if reg.size:
-        gr = g[reg]
-        res = tiers.elementwise(
-            select_rows(x2, reg),
-            fmt,
-            lambda st, rows, dd: st.scaled_e(Enc.exact(gr[rows], dd) / st.S),
-            lambda er, r, i: er.softmax(i) * XVal.of(Fraction(float(gr[r]))),
-        )
-        out = assign_rows(out, reg, res)
+    gr = g[kinds.regular]
+    out = _with_regular_rows(
+        out,
+        x2,
+        kinds.regular,
+        fmt,
+        lambda st, rows, dd: st.scaled_e(Enc.exact(gr[rows], dd) / st.S),
+        lambda er, r, i: er.softmax(i) * XVal.of(Fraction(float(gr[r]))),
+    )
     return to_output(restore_axis(out, moved, ax), fmt.name)
 
 
@@ -164,15 +182,14 @@ def softmax(x: Any, axis: int = -1, out_dtype: OutDtype = None) -> np.ndarray:
     pi = np.flatnonzero(kinds.posinf)
     out[pi] = 0.0
     out[pi, kinds.posinf_index[pi]] = 1.0
-    reg = np.flatnonzero(kinds.regular)
-    if reg.size:
-        res = tiers.elementwise(
-            select_rows(x2, reg),
-            fmt,
-            lambda st, rows, dd: st.softmax(),
-            lambda er, r, i: er.softmax(i),
-        )
-        out = assign_rows(out, reg, res)
+    out = _with_regular_rows(
+        out,
+        x2,
+        kinds.regular,
+        fmt,
+        lambda st, rows, dd: st.softmax(),
+        lambda er, r, i: er.softmax(i),
+    )
     return to_output(restore_axis(out, moved, ax), fmt.name)
 
 
@@ -274,17 +291,14 @@ def log_softmax(x: Any, axis: int = -1, out_dtype: OutDtype = None) -> np.ndarra
     pi = np.flatnonzero(kinds.posinf)
     out[pi] = -np.inf
     out[pi, kinds.posinf_index[pi]] = 0.0
-    reg = np.flatnonzero(kinds.regular)
-    if reg.size:
 
-        def vec(st, rows, dd):  # type: ignore[no-untyped-def]
-            ls = st.d - st.logS.expand()
-            if np.any(st.masked):  # exactly -inf there, certified as such (radius 0)
-                ls = ls.where(~st.masked, Enc.exact(np.full(st.masked.shape, -np.inf), dd))
-            return ls
+    def vec(st, rows, dd):  # type: ignore[no-untyped-def]
+        ls = st.d - st.logS.expand()
+        if np.any(st.masked):  # exactly -inf there, certified as such (radius 0)
+            ls = ls.where(~st.masked, Enc.exact(np.full(st.masked.shape, -np.inf), dd))
+        return ls
 
-        res = tiers.elementwise(select_rows(x2, reg), fmt, vec, lambda er, r, i: er.log_softmax(i))
-        out = assign_rows(out, reg, res)
+    out = _with_regular_rows(out, x2, kinds.regular, fmt, vec, lambda er, r, i: er.log_softmax(i))
     return to_output(restore_axis(out, moved, ax), fmt.name)
 
 
