@@ -61,14 +61,11 @@ from reference.pointwise import (
     fraction,
     gradient,
     loss,
+    mean_divisor,
     operand,
     xexp,
 )
 from reference.types import REDUCTIONS, OutDtype, Reduction
-
-
-def _divisor(reduction: str, count: Fraction) -> Fraction:
-    return count if reduction == "mean" else Fraction(1)
 
 
 # --------------------------------------------------------------- shared logistic pieces
@@ -234,7 +231,7 @@ def binary_cross_entropy(
         CertificationError: A value the exact tier could not certify (none unproven is returned).
     """
     b = _bce(input, target, weight, reduction, out_dtype)
-    return loss(b.terms, reduction, _divisor(reduction, b.divisor))
+    return loss(b.terms, reduction, mean_divisor(reduction, b.divisor))
 
 
 def binary_cross_entropy_grad(
@@ -259,16 +256,13 @@ def binary_cross_entropy_grad(
         ``input``'s shape, in the output format, each element the exact value rounded once.
 
     Raises:
-        ValueError: ``reduction`` is not one of ``none``, ``sum``, ``mean``; ``target`` is not
-            shaped like ``input``; ``input`` or ``target`` has a value outside [0, 1]; ``weight``
-            does not broadcast to ``input``'s shape or holds an infinity; ``grad_output`` has the
-            wrong shape (the input's for ``none``, a scalar otherwise).
-        TypeError: an array argument has an integer or boolean dtype or a format other than the
-            four, or ``out_dtype`` names none of them.
+        ValueError: As for :func:`binary_cross_entropy`, or ``grad_output`` has the wrong shape (the
+            input's for ``none``, a scalar otherwise).
+        TypeError: As for :func:`binary_cross_entropy`.
     """
     b = _bce(input, target, weight, reduction, out_dtype)
     p, y, w = b.p, b.y, b.w
-    cot = cotangent(grad_output, reduction, b.terms.shape, _divisor(reduction, b.divisor))
+    cot = cotangent(grad_output, reduction, b.terms.shape, mean_divisor(reduction, b.divisor))
 
     def dvec(idx: np.ndarray, dd: bool) -> Enc:
         pv = Enc.exact(p[idx], dd)
@@ -382,12 +376,11 @@ def binary_cross_entropy_with_logits(
         ValueError: ``reduction`` is not one of ``none``, ``sum``, ``mean``; ``target`` is not
             shaped like ``input``; ``target`` has a value outside [0, 1]; ``weight`` or
             ``pos_weight`` does not broadcast to ``input``'s shape or holds an infinity.
-        TypeError: an array argument has an integer or boolean dtype or a format other than the
-            four, or ``out_dtype`` names none of them.
-        CertificationError: A value the exact tier could not certify (none unproven is returned).
+        TypeError: As for :func:`binary_cross_entropy`.
+        CertificationError: As for :func:`binary_cross_entropy`.
     """
     b = _with_logits(input, target, weight, reduction, pos_weight, out_dtype)
-    return loss(b.terms, reduction, _divisor(reduction, b.divisor))
+    return loss(b.terms, reduction, mean_divisor(reduction, b.divisor))
 
 
 def binary_cross_entropy_with_logits_grad(
@@ -412,17 +405,15 @@ def binary_cross_entropy_with_logits_grad(
         ``input``'s shape, in the output format, each element the exact value rounded once.
 
     Raises:
-        ValueError: ``reduction`` is not one of ``none``, ``sum``, ``mean``; ``target`` is not
-            shaped like ``input``; ``target`` has a value outside [0, 1]; ``weight`` or
-            ``pos_weight`` does not broadcast to ``input``'s shape or holds an infinity;
-            ``grad_output`` has the wrong shape (the input's for ``none``, a scalar otherwise).
+        ValueError: As for :func:`binary_cross_entropy_with_logits`, or ``grad_output`` has the
+            wrong shape (the input's for ``none``, a scalar otherwise).
         TypeError: an array argument has an integer or boolean dtype or a format other than the
             four, or ``out_dtype`` names none of them.
         CertificationError: A value the exact tier could not certify (none unproven is returned).
     """
     b = _with_logits(input, target, weight, reduction, pos_weight, out_dtype)
     x, y, w, pw = b.x, b.y, b.w, b.pw
-    cot = cotangent(grad_output, reduction, b.terms.shape, _divisor(reduction, b.divisor))
+    cot = cotangent(grad_output, reduction, b.terms.shape, mean_divisor(reduction, b.divisor))
 
     def dvec(idx: np.ndarray, dd: bool) -> Enc:
         lg = logistic(x[idx], dd)

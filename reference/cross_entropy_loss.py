@@ -576,13 +576,9 @@ def nll_loss_grad(
         ``input``'s shape, in the output format, each element the exact value rounded once.
 
     Raises:
-        ValueError: ``reduction`` is not one of ``none``, ``sum``, ``mean``; ``input`` is 0-d;
-            ``weight`` is not of shape (C,); an index target has the wrong shape or holds a class
-            outside [0, C) that is not ``ignore_index``; ``grad_output`` has the wrong shape (the
-            loss's for ``none``, a scalar otherwise).
-        TypeError: ``input`` or ``weight`` has an integer or boolean dtype or a format other than
-            the four, or ``out_dtype`` names none of them. A target that does not hold integer class
-            indices raises it too.
+        ValueError: As for :func:`nll_loss`, or ``grad_output`` has the wrong shape (the loss's for
+            ``none``, a scalar otherwise).
+        TypeError: As for :func:`nll_loss`.
     """
     p = _problem(input, target, weight, ignore_index, reduction, 0.0, out_dtype, "nll_loss")
     return _grad(p, grad_output, nll=True)
@@ -614,14 +610,10 @@ def cross_entropy_grad(
         ignored rows, NaN on rows whose term is not finite).
 
     Raises:
-        ValueError: ``reduction`` is not one of ``none``, ``sum``, ``mean``; ``label_smoothing`` is
-            not in [0, 1]; ``input`` is 0-d; ``weight`` is not of shape (C,); an index target has
-            the wrong shape or holds a class outside [0, C) that is not ``ignore_index``; a
-            probability target is not shaped like ``input``; ``grad_output`` has the wrong shape
-            (the loss's for ``none``, a scalar otherwise).
-        TypeError: ``input``, ``weight`` or a probability target has an integer or boolean dtype or
-            a format other than the four, or ``out_dtype`` names none of them.
-        CertificationError: A value the exact tier could not certify (none unproven is returned).
+        ValueError: As for :func:`cross_entropy`, or ``grad_output`` has the wrong shape (the loss's
+            for ``none``, a scalar otherwise).
+        TypeError: As for :func:`cross_entropy`.
+        CertificationError: As for :func:`cross_entropy`.
     """
     p = _problem(
         input, target, weight, ignore_index, reduction, label_smoothing, out_dtype, "cross_entropy"

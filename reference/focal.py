@@ -84,6 +84,7 @@ from reference.pointwise import (
     gradient,
     loss,
     loss_input,
+    mean_divisor,
     xexp,
     xpow,
 )
@@ -286,10 +287,6 @@ def _sigmoid(
     return _Sigmoid(x, y, alpha, g, terms)
 
 
-def _divisor(reduction: str, n: int) -> Fraction:
-    return Fraction(n) if reduction == "mean" else Fraction(1)
-
-
 def sigmoid_focal_loss(
     input: Any,
     target: Any,
@@ -327,7 +324,7 @@ def sigmoid_focal_loss(
         CertificationError: A value the exact tier could not certify (none unproven is returned).
     """
     s = _sigmoid(input, target, alpha, gamma, reduction, out_dtype)
-    return loss(s.terms, reduction, _divisor(reduction, s.x.size))
+    return loss(s.terms, reduction, mean_divisor(reduction, s.x.size))
 
 
 def sigmoid_focal_loss_grad(
@@ -354,17 +351,15 @@ def sigmoid_focal_loss_grad(
         ``input``'s shape, in the output format, each element the exact value rounded once.
 
     Raises:
-        ValueError: ``reduction`` is not one of ``none``, ``sum``, ``mean``; ``target`` is not
-            shaped like ``input`` or has a value outside [0, 1]; ``alpha`` is not finite; ``gamma``
-            is negative or not finite; ``grad_output`` has the wrong shape (the input's for
-            ``none``, a scalar otherwise).
+        ValueError: As for :func:`sigmoid_focal_loss`, or ``grad_output`` has the wrong shape (the
+            input's for ``none``, a scalar otherwise).
         TypeError: ``input``, ``target`` or ``grad_output`` has an integer or boolean dtype or a
             format other than the four, or ``out_dtype`` names none of them.
-        CertificationError: A value the exact tier could not certify (none unproven is returned).
+        CertificationError: As for :func:`sigmoid_focal_loss`.
     """
     s = _sigmoid(input, target, alpha, gamma, reduction, out_dtype)
     x, y, g, alpha = s.x, s.y, s.gamma, s.alpha
-    cot = cotangent(grad_output, reduction, s.terms.shape, _divisor(reduction, x.size))
+    cot = cotangent(grad_output, reduction, s.terms.shape, mean_divisor(reduction, x.size))
 
     def dvec(idx: np.ndarray, dd: bool) -> Enc:
         pc = _pieces(x[idx], y[idx], g, dd)
@@ -696,14 +691,10 @@ def softmax_focal_loss_grad(
         ``input``'s shape, in the output format, each element the exact value rounded once.
 
     Raises:
-        ValueError: ``reduction`` is not one of ``none``, ``sum``, ``mean``; ``input`` is 0-d;
-            ``gamma`` is negative or not finite; an index target has the wrong shape or holds a
-            class outside [0, C); a probability target is not shaped like ``input``; ``alpha`` is
-            neither a scalar nor of shape (C,), or is not finite; ``grad_output`` has the wrong
-            shape (the loss's for ``none``, a scalar otherwise).
-        TypeError: ``input``, a probability target or an ``alpha`` array has an integer or boolean
-            dtype or a format other than the four, or ``out_dtype`` names none of them.
-        CertificationError: A value the exact tier could not certify (none unproven is returned).
+        ValueError: As for :func:`softmax_focal_loss`, or ``grad_output`` has the wrong shape (the
+            loss's for ``none``, a scalar otherwise).
+        TypeError: As for :func:`softmax_focal_loss`.
+        CertificationError: As for :func:`softmax_focal_loss`.
     """
     p = _softmax_problem(input, target, alpha, gamma, reduction, out_dtype)
     R, C = p.x2.shape

@@ -178,12 +178,11 @@ def kl_div_grad(
         ``input``'s shape, in the output format, each element the exact value rounded once.
 
     Raises:
-        ValueError: ``reduction`` is not one of ``none``, ``sum``, ``mean``, ``batchmean``;
-            ``target`` is not shaped like ``input``; ``grad_output`` has the wrong shape (the
-            input's for ``none``, a scalar otherwise).
+        ValueError: As for :func:`kl_div`, or ``grad_output`` has the wrong shape (the input's for
+            ``none``, a scalar otherwise).
         TypeError: ``input``, ``target`` or ``grad_output`` has an integer or boolean dtype or a
             format other than the four, or ``out_dtype`` names none of them.
-        CertificationError: A value the exact tier could not certify (none unproven is returned).
+        CertificationError: As for :func:`kl_div`.
     """
     k = _kl(input, target, reduction, log_target, out_dtype)
     t = k.t

@@ -594,15 +594,10 @@ def linear_cross_entropy_grad(
         element the exact value rounded once.
 
     Raises:
-        ValueError: ``input`` is not of shape (H,) or (N, H); ``linear_weight`` is not of shape
-            (V, H) or (V, d1, ..., dk, H) with ``input``'s H (or is K-dimensional with unbatched
-            input); ``linear_bias`` is not of shape (V, d1, ..., dk); and every
-            :func:`reference.cross_entropy` argument error (``reduction``, ``label_smoothing``,
-            ``weight``, ``target``) for the logits of shape (N, V, d1, ..., dk); ``grad_output`` has
-            the wrong shape (the loss's for ``none``, a scalar otherwise).
-        TypeError: an array argument has an integer or boolean dtype or a format other than the
-            four, or ``out_dtype`` names none of them.
-        CertificationError: A value the exact tier could not certify (none unproven is returned).
+        ValueError: As for :func:`linear_cross_entropy`, or ``grad_output`` has the wrong shape (the
+            loss's for ``none``, a scalar otherwise).
+        TypeError: As for :func:`linear_cross_entropy`.
+        CertificationError: As for :func:`linear_cross_entropy`.
     """
     L = _linear_args(input, linear_weight, linear_bias, out_dtype)
     lg = _exact_logits(L)

@@ -383,6 +383,11 @@ def exact_product(a: float, b: float, fmt: Format) -> float:
     return round_rational(fraction(a) * fraction(b), fmt)
 
 
+def mean_divisor(reduction: str, count: int | Fraction) -> Fraction:
+    """What a loss's exact sum is divided by: ``count`` for ``mean``, 1 otherwise."""
+    return Fraction(count) if reduction == "mean" else Fraction(1)
+
+
 def check_reduction(reduction: str, allowed: tuple[str, ...], name: str) -> None:
     if reduction not in allowed:
         raise ValueError(f"{name}: reduction must be one of {allowed}, got {reduction!r}")

@@ -271,19 +271,16 @@ def log_softmax(x: Any, axis: int = -1, out_dtype: OutDtype = None) -> np.ndarra
     ``axis``.
 
     Args:
-        x: Floating-point array, at least one dimension (a torch tensor is read too).
-        axis: The class axis (negative counts from the end).
-        out_dtype: The output format (:data:`reference.types.OutDtype`); ``None``: ``x``'s.
+        x, axis, out_dtype: As for :func:`softmax`.
 
     Returns:
         ``x``'s shape, in the output format, each element the exact value rounded once (-inf at a
         -inf logit; on a row holding one +inf, 0 there and -inf elsewhere).
 
     Raises:
-        ValueError: ``x`` is 0-d, or ``axis`` is out of range.
-        TypeError: ``x`` has an integer or boolean dtype or a format other than the four, or
-            ``out_dtype`` names none of them.
-        CertificationError: A value the exact tier could not certify (none unproven is returned).
+        ValueError: As for :func:`softmax`.
+        TypeError: As for :func:`softmax`.
+        CertificationError: As for :func:`softmax`.
     """
     _a, x2, moved, ax, fmt = _prepare(x, axis, out_dtype)
     kinds = classify_rows(x2)
@@ -316,11 +313,9 @@ def log_softmax_grad(
         ``x``'s shape, in the output format, each element the exact product rounded once.
 
     Raises:
-        ValueError: ``x`` is 0-d, ``axis`` is out of range, or ``grad_output`` has another shape
-            than ``x``.
-        TypeError: ``x`` or ``grad_output`` has an integer or boolean dtype or a format other than
-            the four, or ``out_dtype`` names none of them.
-        CertificationError: A value the exact tier could not certify (none unproven is returned).
+        ValueError: As for :func:`softmax_grad`.
+        TypeError: As for :func:`softmax_grad`.
+        CertificationError: As for :func:`softmax_grad`.
     """
     a, x2, moved, ax, fmt = _prepare(x, axis, out_dtype)
     g = (
