@@ -192,13 +192,9 @@ def _rows(
     extra_rows = filler.astype(x.dtype)
     bkw = dict(kw)
     bkw[key] = np.concatenate([x, extra_rows], axis=0)
-    for name in ("target",):
-        if name in kw:
-            t = np.asarray(kw[name])
-            if np.issubdtype(t.dtype, np.integer):
-                bkw[name] = np.concatenate([t, t], axis=0)
-            else:
-                bkw[name] = np.concatenate([t, t], axis=0)
+    if "target" in kw:  # the extra rows take the same targets (index or probability rows)
+        t = np.asarray(kw["target"])
+        bkw["target"] = np.concatenate([t, t], axis=0)
     a = np.asarray(call_impl(impl.forward, kw, device), dtype=np.float64)
     b = np.asarray(call_impl(impl.forward, bkw, device), dtype=np.float64)[:n]
     bound = tolerance.forward_bound(op, kw, dtype)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -42,26 +42,36 @@ def matching_deviation(
 ) -> Any:
     """The entry's documented deviation covering a failure of ``check`` on ``kwargs`` whose
     severity class is ``severity`` (None: unclassified), or None."""
-    for dev in impl.deviations:
-        if (
-            (not dev.checks or check in dev.checks)
-            and (not dev.severities or severity in dev.severities)
-            and _applies(dev.applies, kwargs)
-        ):
-            return dev
-    return None
+    return _first_covering(
+        impl.deviations,
+        check,
+        kwargs,
+        lambda dev: not dev.severities or severity in dev.severities,
+    )
 
 
 def matching_known_issue(
     impl: Implementation, check: str, dtype: str, kwargs: Mapping[str, Any]
 ) -> Any:
-    for issue in impl.known_issues:
+    """The entry's known issue covering a failure of ``check`` in ``dtype`` on ``kwargs``, or
+    None."""
+    return _first_covering(
+        impl.known_issues, check, kwargs, lambda issue: not issue.dtypes or dtype in issue.dtypes
+    )
+
+
+def _first_covering(
+    notes: Sequence[Any], check: str, kwargs: Mapping[str, Any], covers: Callable[[Any], bool]
+) -> Any:
+    """The first of ``notes`` (deviations or known issues) that names ``check`` (or no check),
+    ``covers`` accepts, and whose ``applies`` accepts ``kwargs``; None if there is none."""
+    for note in notes:
         if (
-            (not issue.checks or check in issue.checks)
-            and (not issue.dtypes or dtype in issue.dtypes)
-            and _applies(issue.applies, kwargs)
+            (not note.checks or check in note.checks)
+            and covers(note)
+            and _applies(note.applies, kwargs)
         ):
-            return issue
+            return note
     return None
 
 
