@@ -27,11 +27,14 @@ coefficients.  Special values follow ``docs/semantics-pointwise.md``.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from fractions import Fraction
 from typing import Any
 
 import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.reference_oracle import DTYPES, Real, Row, decide, round_fraction
 
@@ -647,3 +650,53 @@ __all__ = [
 def in_dtype(values: Any, dtype: str, shape: tuple[int, ...]) -> np.ndarray:
     """float64 values rounded into ``dtype`` (so exactly representable), shaped."""
     return np.asarray(values, dtype=np.float64).astype(DTYPES[dtype]).reshape(shape)
+
+
+# ------------------------------------------------------------------- reference against oracle
+def assert_same(got: np.ndarray, want: np.ndarray, dtype: str) -> None:
+    """``got`` is of the format named ``dtype`` and equals ``want`` element for element (NaN
+    where it is NaN; +0 and -0 compare equal)."""
+    got = np.asarray(got)
+    assert got.dtype == DTYPES[dtype], (got.dtype, dtype)
+    g = got.astype(np.float64)
+    w = np.asarray(want, dtype=np.float64)
+    assert g.shape == w.shape, (g.shape, w.shape)
+    same = (g == w) | (np.isnan(g) & np.isnan(w))
+    assert np.all(same), f"reference {g.tolist()} != oracle {w.tolist()}"
+
+
+#: one row of an oracle table: a reference function, its cases, how many to draw
+OracleRow = tuple[Callable[..., Any], st.SearchStrategy[dict], int]
+
+
+def oracle_table(rows: Sequence[OracleRow]) -> pytest.MarkDecorator:
+    """Parametrise a test over ``rows`` as ``(fn, cases, examples)``, one id per function."""
+    return pytest.mark.parametrize(
+        ("fn", "cases", "examples"), rows, ids=[fn.__name__ for fn, _, _ in rows]
+    )
+
+
+def assert_matches_oracle(
+    fn: Callable[..., Any], cases: st.SearchStrategy[dict], examples: int
+) -> None:
+    """``fn`` (a reference function) and this module's function of the same name agree to the
+    bit on ``examples`` drawn cases (``{"kw": kwargs, "dtype": the output format's name}``)."""
+    expected = globals()[fn.__name__]
+
+    @settings(max_examples=examples)
+    @given(cases)
+    def agrees(case: dict) -> None:
+        assert_same(fn(**case["kw"]), expected(**case["kw"]), case["dtype"])
+
+    agrees()
+
+
+def oracle_test(rows: Sequence[OracleRow]) -> Callable[..., None]:
+    """A test, parametrised over ``rows``, that each reference function agrees with this
+    module's (:func:`assert_matches_oracle`); assign it to a ``test_*`` name of a test module."""
+
+    @oracle_table(rows)
+    def test(fn: Callable[..., Any], cases: st.SearchStrategy[dict], examples: int) -> None:
+        assert_matches_oracle(fn, cases, examples)
+
+    return test
