@@ -21,18 +21,24 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks import device_copy, grid, host_memory, min_bytes, parameters
+from benchmarks import device_copy, grid, min_bytes, parameters
 from benchmarks.inputs import first_argument, make_kwargs, numpy_dtype
-from benchmarks.prepared_call import PASSES, PreparedCallBenchmark, resolve
+from benchmarks.prepared_call import (
+    PASSES,
+    PreparedCallBenchmark,
+    _CallGpuMemory,
+    _CallHostMemory,
+    _CallTime,
+    resolve,
+)
 from benchmarks.timing import best_time
+from benchmarks.units import unit
 from verify.judge.ulp import max_ulp_error
 from verify.ops import FUSED_LINEAR, output_shape, spec
 
 #: the entries measured: the dashboard grid's, or every one with XENT_BENCH_FULL=1 (benchmarks.grid)
 NAMES = grid.names(parameters.implementation_names(parameters.ROW_OPS))
-ALL_NAMES = grid.names(
-    parameters.implementation_names((*parameters.ROW_OPS, "linear_cross_entropy"))
-)
+ALL_NAMES = grid.names(parameters.implementation_names((*parameters.ROW_OPS, *FUSED_LINEAR)))
 DTYPES = grid.dtypes()
 SHAPES = grid.shapes()
 DEVICES = grid.devices()
@@ -44,30 +50,19 @@ ACCURACY_LINEAR_SHAPE = (64, 128, 1024)
 ACCURACY_SEED = 11
 
 
-class ImplementationTime(PreparedCallBenchmark):
+class ImplementationTime(_CallTime):
     """Wall time of one call (forward, or forward and backward), device synchronised."""
 
     params = (NAMES, PASSES, DTYPES, SHAPES, DEVICES)
 
-    def time_call(self, name: str, pass_: str, dtype: str, shape: str, device: str) -> None:
-        self.call.run()
 
-
-class ImplementationHostMemory(PreparedCallBenchmark):
+class ImplementationHostMemory(_CallHostMemory):
     """CPU memory: asv's process peak RSS, and the RSS growth during the call alone."""
 
     params = (NAMES, PASSES, DTYPES, SHAPES, ("cpu",))
 
-    def peakmem_call(self, name: str, pass_: str, dtype: str, shape: str, device: str) -> None:
-        self.call.run()
 
-    def track_rss_increase(self, name: str, pass_: str, dtype: str, shape: str, device: str) -> int:
-        return host_memory.peak_rss_increase(self.call.run)
-
-    track_rss_increase.unit = "bytes"  # type: ignore[attr-defined]
-
-
-class ImplementationGpuMemory(PreparedCallBenchmark):
+class ImplementationGpuMemory(_CallGpuMemory):
     """GPU peak memory allocated by the framework during one call (see device_memory)."""
 
     params = (
@@ -77,15 +72,6 @@ class ImplementationGpuMemory(PreparedCallBenchmark):
         SHAPES,
         ("cuda",),
     )
-
-    def track_gpu_peak_bytes(
-        self, name: str, pass_: str, dtype: str, shape: str, device: str
-    ) -> int:
-        from benchmarks.device_memory import gpu_peak_bytes
-
-        return gpu_peak_bytes(self.call.impl.framework, self.call.run)
-
-    track_gpu_peak_bytes.unit = "bytes"  # type: ignore[attr-defined]
 
 
 class ImplementationBandwidth(PreparedCallBenchmark):
@@ -108,18 +94,16 @@ class ImplementationBandwidth(PreparedCallBenchmark):
             self.bytes = min_bytes.forward_bytes(arrays, out, itemsize)
         self.seconds = best_time(self.call.run)
 
+    @unit("GB/s")
     def track_gbps(self, name: str, pass_: str, dtype: str, shape: str, device: str) -> float:
         return self.bytes / self.seconds / 1e9
 
-    track_gbps.unit = "GB/s"  # type: ignore[attr-defined]
-
+    @unit("fraction")
     def track_fraction_of_copy(
         self, name: str, pass_: str, dtype: str, shape: str, device: str
     ) -> float:
         roof = device_copy.copy_bandwidth(self.call.impl.framework, device)
         return self.bytes / self.seconds / roof
-
-    track_fraction_of_copy.unit = "fraction"  # type: ignore[attr-defined]
 
 
 def _as_tuple(value: Any) -> tuple[np.ndarray, ...]:
@@ -163,14 +147,15 @@ class ImplementationAccuracy:
                 # a degenerate case (and one the reference takes far longer to round)
                 rng = np.random.default_rng(ACCURACY_SEED)
                 upstream = rng.standard_normal(out).astype(np_dtype)
-                result = impl.vjp(kwargs, upstream, device)  # type: ignore[misc]
+                vjp = impl.vjp
+                assert vjp is not None  # resolve() refuses a backward pass without one
+                result = vjp(kwargs, upstream, device)
                 expected = expected_fn(**kwargs, grad_output=upstream, out_dtype=np_dtype)
         except Unsupported as exc:
             raise NotImplementedError(f"{name}: {exc}") from None
         pairs = zip(_as_tuple(result), _as_tuple(expected), strict=False)
         self.error = max(max_ulp_error(r, e, e.dtype) for r, e in pairs)
 
+    @unit("ULP")
     def track_max_ulp(self, name: str, pass_: str, dtype: str, device: str) -> float:
         return self.error
-
-    track_max_ulp.unit = "ULP"  # type: ignore[attr-defined]

@@ -13,10 +13,11 @@ the logits' N x vocabulary footprint.
 
 from __future__ import annotations
 
-from benchmarks import grid, host_memory, parameters
-from benchmarks.prepared_call import PASSES, PreparedCallBenchmark
+from benchmarks import grid, parameters
+from benchmarks.prepared_call import PASSES, _CallGpuMemory, _CallHostMemory, _CallTime
+from verify.ops import FUSED_LINEAR
 
-NAMES = tuple(parameters.implementation_names(("linear_cross_entropy",)))
+NAMES = tuple(parameters.implementation_names(FUSED_LINEAR))
 #: without XENT_BENCH_FULL=1: float32, forward and backward together (the pass the chunked
 #: path exists for), and the GPU shape only where a GPU is present
 DTYPES = grid.dtypes()
@@ -29,30 +30,19 @@ SHAPES = (
 )
 
 
-class LinearCrossEntropyTime(PreparedCallBenchmark):
+class LinearCrossEntropyTime(_CallTime):
     """Wall time of one call (forward, or forward and backward), device synchronised."""
 
     params = (NAMES, LINEAR_PASSES, DTYPES, SHAPES, DEVICES)
 
-    def time_call(self, name: str, pass_: str, dtype: str, shape: str, device: str) -> None:
-        self.call.run()
 
-
-class LinearCrossEntropyHostMemory(PreparedCallBenchmark):
+class LinearCrossEntropyHostMemory(_CallHostMemory):
     """CPU memory: asv's process peak RSS, and the RSS growth during the call alone."""
 
     params = (NAMES, LINEAR_PASSES, DTYPES, (parameters.LINEAR_CPU,), ("cpu",))
 
-    def peakmem_call(self, name: str, pass_: str, dtype: str, shape: str, device: str) -> None:
-        self.call.run()
 
-    def track_rss_increase(self, name: str, pass_: str, dtype: str, shape: str, device: str) -> int:
-        return host_memory.peak_rss_increase(self.call.run)
-
-    track_rss_increase.unit = "bytes"  # type: ignore[attr-defined]
-
-
-class LinearCrossEntropyGpuMemory(PreparedCallBenchmark):
+class LinearCrossEntropyGpuMemory(_CallGpuMemory):
     """GPU peak memory allocated during one call."""
 
     params = (
@@ -62,12 +52,3 @@ class LinearCrossEntropyGpuMemory(PreparedCallBenchmark):
         parameters.LINEAR_SHAPES,
         ("cuda",),
     )
-
-    def track_gpu_peak_bytes(
-        self, name: str, pass_: str, dtype: str, shape: str, device: str
-    ) -> int:
-        from benchmarks.device_memory import gpu_peak_bytes
-
-        return gpu_peak_bytes(self.call.impl.framework, self.call.run)
-
-    track_gpu_peak_bytes.unit = "bytes"  # type: ignore[attr-defined]

@@ -23,7 +23,9 @@ from typing import Any
 from benchmarks import grid, parameters
 from benchmarks.inputs import make_kwargs
 from benchmarks.prepared_call import PASSES, WARMUP_CALLS, require_fits, require_shape_enabled
+from benchmarks.units import unit
 from verify import peers
+from verify.ops import CROSS_ENTROPY, FUSED_LINEAR, LINEAR_CROSS_ENTROPY
 from verify.registry.base import Capabilities
 
 _INDEX_TARGETS = Capabilities(target="index", reductions=("mean",))
@@ -81,11 +83,7 @@ def _bind_peer(
     dims = parameters.parse_shape(shape)
     require_fits("torch", op, dims, dtype, "cuda", backward)
     kwargs = make_kwargs(op, _INDEX_TARGETS, dims, dtype)
-    order = (
-        ("input", "linear_weight", "target")
-        if op == "linear_cross_entropy"
-        else ("input", "target")
-    )
+    order = ("input", "linear_weight", "target") if op in FUSED_LINEAR else ("input", "target")
     from verify.registry.torch_impls import to_tensor
 
     tensors = [to_tensor(kwargs[name], "cuda") for name in order]
@@ -121,7 +119,7 @@ def _axes(*axes: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
 class _PeerBenchmark:
     param_names = ("peer", "pass", "dtype", "shape")
     timeout = 600.0
-    op = "cross_entropy"
+    op = CROSS_ENTROPY
     peers: dict[str, Callable[[], Callable[..., Any]]] = CROSS_ENTROPY_PEERS
 
     def setup(self, peer: str, pass_: str, dtype: str, shape: str) -> None:
@@ -143,18 +141,17 @@ class PeerCrossEntropyGpuMemory(_PeerBenchmark):
 
     params = _axes(tuple(CROSS_ENTROPY_PEERS), PASSES, PEER_DTYPES, parameters.SHAPES)
 
+    @unit("bytes")
     def track_gpu_peak_bytes(self, peer: str, pass_: str, dtype: str, shape: str) -> int:
         from benchmarks.device_memory import gpu_peak_bytes
 
         return gpu_peak_bytes("torch", self.run)
 
-    track_gpu_peak_bytes.unit = "bytes"  # type: ignore[attr-defined]
-
 
 class PeerLinearCrossEntropyTime(_PeerBenchmark):
     """Wall time of one fused linear + cross entropy call on the GPU, synchronised."""
 
-    op = "linear_cross_entropy"
+    op = LINEAR_CROSS_ENTROPY
     peers = LINEAR_PEERS
     params = _axes(tuple(LINEAR_PEERS), PASSES, PEER_DTYPES, parameters.LINEAR_SHAPES)
 
@@ -165,13 +162,12 @@ class PeerLinearCrossEntropyTime(_PeerBenchmark):
 class PeerLinearCrossEntropyGpuMemory(_PeerBenchmark):
     """``torch.cuda.max_memory_allocated`` during one fused linear + cross entropy call."""
 
-    op = "linear_cross_entropy"
+    op = LINEAR_CROSS_ENTROPY
     peers = LINEAR_PEERS
     params = _axes(tuple(LINEAR_PEERS), PASSES, PEER_DTYPES, parameters.LINEAR_SHAPES)
 
+    @unit("bytes")
     def track_gpu_peak_bytes(self, peer: str, pass_: str, dtype: str, shape: str) -> int:
         from benchmarks.device_memory import gpu_peak_bytes
 
         return gpu_peak_bytes("torch", self.run)
-
-    track_gpu_peak_bytes.unit = "bytes"  # type: ignore[attr-defined]

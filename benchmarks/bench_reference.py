@@ -25,7 +25,8 @@ import numpy as np
 
 from benchmarks import host_memory, parameters
 from benchmarks.timing import best_time
-from verify.ops import spec
+from benchmarks.units import unit
+from verify.ops import CROSS_ENTROPY, spec
 
 RATIO_SHAPE = (64, 32768)
 FUNCTIONS = ("forward", "gradient")
@@ -35,7 +36,7 @@ SEED = 7
 def _reference_function(function: str) -> Callable[..., Any]:
     """``reference.cross_entropy`` or ``reference.cross_entropy_grad`` (from the op catalogue:
     a missing one raises, it is never skipped)."""
-    op = spec("cross_entropy")
+    op = spec(CROSS_ENTROPY)
     return op.reference if function == "forward" else op.vjp
 
 
@@ -90,12 +91,11 @@ class ReferenceVsNumpy:
     def time_numpy_float64(self, function: str, dtype: str) -> None:
         self._baseline_call()
 
+    @unit("x NumPy float64")
     def track_ratio_to_numpy(self, function: str, dtype: str) -> float:
         reference_s = best_time(self._reference_call, budget_s=2.0)
         baseline_s = best_time(self._baseline_call, budget_s=2.0)
         return reference_s / baseline_s
-
-    track_ratio_to_numpy.unit = "x NumPy float64"  # type: ignore[attr-defined]
 
 
 class ReferenceLargeShape:
@@ -112,11 +112,12 @@ class ReferenceLargeShape:
     def setup(self, function: str) -> None:
         parameters.require_full_mode(f"the reference at {parameters.LLM}")
         self.reference = _reference_function(function)
-        shape = parameters.parse_shape(parameters.LLM)
+        rows, classes = parameters.parse_shape(parameters.LLM)
         from benchmarks.prepared_call import require_fits
 
-        require_fits("numpy", shape, "float32", "cpu", backward=function == "gradient")
-        self.logits, self.target = _seeded(shape, "float32")  # type: ignore[arg-type]
+        backward = function == "gradient"
+        require_fits("numpy", CROSS_ENTROPY, (rows, classes), "float32", "cpu", backward)
+        self.logits, self.target = _seeded((rows, classes), "float32")
 
     def _call(self) -> Any:
         return self.reference(input=self.logits, target=self.target)
@@ -127,7 +128,6 @@ class ReferenceLargeShape:
     def peakmem_reference(self, function: str) -> None:
         self._call()
 
+    @unit("bytes")
     def track_rss_increase(self, function: str) -> int:
         return host_memory.peak_rss_increase(self._call)
-
-    track_rss_increase.unit = "bytes"  # type: ignore[attr-defined]

@@ -15,6 +15,7 @@ from typing import Any
 import ml_dtypes
 import numpy as np
 
+from verify.ops import BINARY_CROSS_ENTROPY, FUSED_LINEAR, KL_DIV, NLL_LOSS
 from verify.registry.base import Capabilities
 from verify.registry.conventions import REFERENCE_ARRAYS
 
@@ -79,15 +80,15 @@ def make_kwargs(
     ``dtype``.  Options are left at the API's defaults except ``reduction`` (``"mean"`` when
     offered: the training-loop case).
     """
-    if op == "linear_cross_entropy":
+    if op in FUSED_LINEAR:
         return _linear_kwargs(capabilities, shape, dtype, seed)
     n, c = shape
     np_dtype = numpy_dtype(dtype)
     rng = np.random.default_rng(seed)
     logits = _random_logits(rng, (n, c))
-    if op in ("nll_loss", "kl_div"):
+    if op in (NLL_LOSS, KL_DIV):
         first = _rowwise(logits, _log_softmax64, np_dtype)
-    elif op == "binary_cross_entropy":
+    elif op == BINARY_CROSS_ENTROPY:
         first = _rowwise(logits, lambda v: 1.0 / (1.0 + np.exp(-v)), np_dtype)
     else:
         first = _cast(logits, np_dtype)

@@ -21,6 +21,7 @@ import os
 
 from verify.ops import DEVICES as DEVICES
 from verify.ops import DTYPES as DTYPES
+from verify.ops import FUSED_LINEAR, OPS
 
 #: Shapes (N rows, C classes) as asv parameter strings: small, medium and LLM vocabulary.
 SMALL = "256x10"
@@ -40,18 +41,7 @@ GPU_ONLY_SHAPES: frozenset[str] = frozenset({LINEAR_GPU})
 
 #: Ops whose first argument is an (N, C) array of scores, probabilities or log-probabilities;
 #: ``linear_cross_entropy`` takes (N, hidden) activations and has its own benchmark module.
-ROW_OPS: tuple[str, ...] = (
-    "softmax",
-    "log_softmax",
-    "logsumexp",
-    "cross_entropy",
-    "nll_loss",
-    "binary_cross_entropy",
-    "binary_cross_entropy_with_logits",
-    "sigmoid_focal_loss",
-    "softmax_focal_loss",
-    "kl_div",
-)
+ROW_OPS: tuple[str, ...] = tuple(op for op in OPS if op not in FUSED_LINEAR)
 
 FULL_ENV = "XENT_BENCH_FULL"
 FRAMEWORKS_ENV = "XENT_BENCH_FRAMEWORKS"

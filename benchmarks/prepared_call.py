@@ -16,6 +16,8 @@ from typing import Any
 
 from benchmarks import host_memory, parameters
 from benchmarks.inputs import make_kwargs, numpy_dtype
+from benchmarks.units import unit
+from verify.ops import FUSED_LINEAR
 from verify.registry.base import Implementation, Unsupported
 
 #: Working-set estimate of one call, in multiples of the largest array (the (N, C) scores)
@@ -40,7 +42,7 @@ class PreparedCall:
 
 def working_set_bytes(op: str, dims: tuple[int, ...], dtype: str, backward: bool) -> int:
     """Rough upper estimate of the memory one call needs (see the constants above)."""
-    if op == "linear_cross_entropy":
+    if op in FUSED_LINEAR:
         rows, hidden, vocabulary = dims
         elements = rows * vocabulary + (rows + vocabulary) * hidden  # logits + operands
     else:
@@ -102,8 +104,10 @@ def prepare(name: str, dtype: str, shape: str, device: str, backward: bool) -> P
     dims = parameters.parse_shape(shape)
     require_fits(impl.framework, impl.op, dims, dtype, device, backward)
     kwargs = make_kwargs(impl.op, impl.capabilities, dims, dtype)
+    bind = impl.bind
+    assert bind is not None  # resolve() refuses an entry without one
     try:
-        run = impl.bind(kwargs, device, backward)  # type: ignore[misc]
+        run = bind(kwargs, device, backward)
         for _ in range(WARMUP_CALLS):
             run()
     except Unsupported as exc:
@@ -127,3 +131,37 @@ class PreparedCallBenchmark:
 
     def setup(self, name: str, pass_: str, dtype: str, shape: str, device: str) -> None:
         self.call = prepare(name, dtype, shape, device, backward=pass_ == "forward_backward")
+
+
+# The measurements every prepared call is benchmarked by.  Their names start with an
+# underscore: asv skips such module attributes, so these bases are not benchmarks themselves
+# (https://asv.readthedocs.io/en/stable/writing_benchmarks.html); a subclass in a bench_*
+# module sets ``params`` and inherits the methods.
+class _CallTime(PreparedCallBenchmark):
+    """Wall time of one call (forward, or forward and backward), device synchronised."""
+
+    def time_call(self, name: str, pass_: str, dtype: str, shape: str, device: str) -> None:
+        self.call.run()
+
+
+class _CallHostMemory(PreparedCallBenchmark):
+    """CPU memory: asv's process peak RSS, and the RSS growth during the call alone."""
+
+    def peakmem_call(self, name: str, pass_: str, dtype: str, shape: str, device: str) -> None:
+        self.call.run()
+
+    @unit("bytes")
+    def track_rss_increase(self, name: str, pass_: str, dtype: str, shape: str, device: str) -> int:
+        return host_memory.peak_rss_increase(self.call.run)
+
+
+class _CallGpuMemory(PreparedCallBenchmark):
+    """GPU peak memory allocated by the framework during one call (see device_memory)."""
+
+    @unit("bytes")
+    def track_gpu_peak_bytes(
+        self, name: str, pass_: str, dtype: str, shape: str, device: str
+    ) -> int:
+        from benchmarks.device_memory import gpu_peak_bytes
+
+        return gpu_peak_bytes(self.call.impl.framework, self.call.run)

@@ -52,7 +52,7 @@ def registry_entries(frameworks: list[str]) -> list[tuple[str, str, str]]:
     """``(name, framework, op)`` of every registered entry of ``frameworks``."""
     cache = Path(tempfile.gettempdir()) / "xent-bench" / f"registry-{_fingerprint(frameworks)}.json"
     try:
-        return [tuple(row) for row in json.loads(cache.read_text())]  # type: ignore[misc]
+        return [tuple(row) for row in json.loads(cache.read_text())]
     except (OSError, ValueError):
         pass
     rows = _list_uncached(frameworks)

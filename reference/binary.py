@@ -52,25 +52,20 @@ from typing import Any
 import numpy as np
 
 from reference import elementary as el
-from reference.arrays import as_float_array, out_format
 from reference.enclosure import Enc
 from reference.exact import XVal
 from reference.pointwise import (
     Terms,
-    check_reduction,
-    check_same_shape,
     cotangent,
+    elementwise_operands,
     fraction,
     gradient,
     loss,
+    mean_divisor,
     operand,
     xexp,
 )
 from reference.types import REDUCTIONS, OutDtype, Reduction
-
-
-def _divisor(reduction: str, count: Fraction) -> Fraction:
-    return count if reduction == "mean" else Fraction(1)
 
 
 # --------------------------------------------------------------- shared logistic pieces
@@ -168,11 +163,7 @@ class _BCE:
 
 def _bce(input: Any, target: Any, weight: Any, reduction: str, out_dtype: Any) -> _BCE:
     name = "binary_cross_entropy"
-    check_reduction(reduction, REDUCTIONS, name)
-    a, fmt_name = as_float_array(input, "input")
-    fmt = out_format(out_dtype, fmt_name)
-    y = as_float_array(target, "target")[0]
-    check_same_shape(a, y, "target", name)
+    a, y, fmt = elementwise_operands(name, input, target, reduction, REDUCTIONS, out_dtype)
     check_unit_interval(a, "input probabilities", name)
     check_unit_interval(y, "target", name)
     shape = a.shape
@@ -224,8 +215,7 @@ def binary_cross_entropy(
         target: Probabilities :math:`y \in [0, 1]`, shaped like ``input``.
         weight: Weights :math:`w` broadcast to ``input``'s shape (``None``: ones).
         reduction: ``none`` (one value per element), ``sum`` or ``mean`` (over all elements).
-        out_dtype: The output format, float16, bfloat16, float32 or float64
-            (:data:`reference.types.OutDtype`); ``None``: the format of ``input``.
+        out_dtype: The output format (:data:`reference.types.OutDtype`); ``None``: ``input``'s.
 
     Returns:
         ``input``'s shape for ``none``, else a 0-d array, in the output format; the exact value
@@ -238,11 +228,10 @@ def binary_cross_entropy(
             does not broadcast to ``input``'s shape or holds an infinity.
         TypeError: an array argument has an integer or boolean dtype or a format other than the
             four, or ``out_dtype`` names none of them.
-        CertificationError: A value could not be certified within the exact tier's precision cap (no
-            unproven value is returned).
+        CertificationError: A value the exact tier could not certify (none unproven is returned).
     """
     b = _bce(input, target, weight, reduction, out_dtype)
-    return loss(b.terms, reduction, _divisor(reduction, b.divisor))
+    return loss(b.terms, reduction, mean_divisor(reduction, b.divisor))
 
 
 def binary_cross_entropy_grad(
@@ -259,26 +248,21 @@ def binary_cross_entropy_grad(
     At :math:`p = y \in \{0, 1\}` the one-sided limit :math:`w` (:math:`-w` at 1) is used.
 
     Args:
-        input, target, weight, reduction: As for :func:`binary_cross_entropy`.
+        input, target, weight, reduction, out_dtype: As for :func:`binary_cross_entropy`.
         grad_output: The cotangent: shaped like ``input`` for ``none``, a scalar otherwise
             (``None``: ones).
-        out_dtype: The output format, float16, bfloat16, float32 or float64
-            (:data:`reference.types.OutDtype`); ``None``: the format of ``input``.
 
     Returns:
         ``input``'s shape, in the output format, each element the exact value rounded once.
 
     Raises:
-        ValueError: ``reduction`` is not one of ``none``, ``sum``, ``mean``; ``target`` is not
-            shaped like ``input``; ``input`` or ``target`` has a value outside [0, 1]; ``weight``
-            does not broadcast to ``input``'s shape or holds an infinity; ``grad_output`` has the
-            wrong shape (the input's for ``none``, a scalar otherwise).
-        TypeError: an array argument has an integer or boolean dtype or a format other than the
-            four, or ``out_dtype`` names none of them.
+        ValueError: As for :func:`binary_cross_entropy`, or ``grad_output`` has the wrong shape (the
+            input's for ``none``, a scalar otherwise).
+        TypeError: As for :func:`binary_cross_entropy`.
     """
     b = _bce(input, target, weight, reduction, out_dtype)
     p, y, w = b.p, b.y, b.w
-    cot = cotangent(grad_output, reduction, b.terms.shape, _divisor(reduction, b.divisor))
+    cot = cotangent(grad_output, reduction, b.terms.shape, mean_divisor(reduction, b.divisor))
 
     def dvec(idx: np.ndarray, dd: bool) -> Enc:
         pv = Enc.exact(p[idx], dd)
@@ -315,11 +299,7 @@ def _with_logits(
     input: Any, target: Any, weight: Any, reduction: str, pos_weight: Any, out_dtype: Any
 ) -> _Logits:
     name = "binary_cross_entropy_with_logits"
-    check_reduction(reduction, REDUCTIONS, name)
-    a, fmt_name = as_float_array(input, "input")
-    fmt = out_format(out_dtype, fmt_name)
-    y = as_float_array(target, "target")[0]
-    check_same_shape(a, y, "target", name)
+    a, y, fmt = elementwise_operands(name, input, target, reduction, REDUCTIONS, out_dtype)
     check_unit_interval(y, "target", name)
     shape = a.shape
     w = np.ones(shape) if weight is None else operand(weight, "weight", shape)
@@ -386,8 +366,7 @@ def binary_cross_entropy_with_logits(
         reduction: ``none`` (one value per element), ``sum`` or ``mean`` (over all elements).
         pos_weight: Positive-class weights :math:`\pi` broadcast to ``input``'s shape (usually one
             per class along the last dimension; ``None``: ones).
-        out_dtype: The output format, float16, bfloat16, float32 or float64
-            (:data:`reference.types.OutDtype`); ``None``: the format of ``input``.
+        out_dtype: The output format (:data:`reference.types.OutDtype`); ``None``: ``input``'s.
 
     Returns:
         ``input``'s shape for ``none``, else a 0-d array, in the output format; the exact value
@@ -397,13 +376,11 @@ def binary_cross_entropy_with_logits(
         ValueError: ``reduction`` is not one of ``none``, ``sum``, ``mean``; ``target`` is not
             shaped like ``input``; ``target`` has a value outside [0, 1]; ``weight`` or
             ``pos_weight`` does not broadcast to ``input``'s shape or holds an infinity.
-        TypeError: an array argument has an integer or boolean dtype or a format other than the
-            four, or ``out_dtype`` names none of them.
-        CertificationError: A value could not be certified within the exact tier's precision cap (no
-            unproven value is returned).
+        TypeError: As for :func:`binary_cross_entropy`.
+        CertificationError: As for :func:`binary_cross_entropy`.
     """
     b = _with_logits(input, target, weight, reduction, pos_weight, out_dtype)
-    return loss(b.terms, reduction, _divisor(reduction, b.divisor))
+    return loss(b.terms, reduction, mean_divisor(reduction, b.divisor))
 
 
 def binary_cross_entropy_with_logits_grad(
@@ -419,29 +396,24 @@ def binary_cross_entropy_with_logits_grad(
     :math:`g\,w\,((\pi y + 1 - y)\,\sigma(x) - \pi y)`.
 
     Args:
-        input, target, weight, reduction, pos_weight: As for
+        input, target, weight, reduction, pos_weight, out_dtype: As for
             :func:`binary_cross_entropy_with_logits`.
         grad_output: The cotangent: shaped like ``input`` for ``none``, a scalar otherwise
             (``None``: ones).
-        out_dtype: The output format, float16, bfloat16, float32 or float64
-            (:data:`reference.types.OutDtype`); ``None``: the format of ``input``.
 
     Returns:
         ``input``'s shape, in the output format, each element the exact value rounded once.
 
     Raises:
-        ValueError: ``reduction`` is not one of ``none``, ``sum``, ``mean``; ``target`` is not
-            shaped like ``input``; ``target`` has a value outside [0, 1]; ``weight`` or
-            ``pos_weight`` does not broadcast to ``input``'s shape or holds an infinity;
-            ``grad_output`` has the wrong shape (the input's for ``none``, a scalar otherwise).
+        ValueError: As for :func:`binary_cross_entropy_with_logits`, or ``grad_output`` has the
+            wrong shape (the input's for ``none``, a scalar otherwise).
         TypeError: an array argument has an integer or boolean dtype or a format other than the
             four, or ``out_dtype`` names none of them.
-        CertificationError: A value could not be certified within the exact tier's precision cap (no
-            unproven value is returned).
+        CertificationError: A value the exact tier could not certify (none unproven is returned).
     """
     b = _with_logits(input, target, weight, reduction, pos_weight, out_dtype)
     x, y, w, pw = b.x, b.y, b.w, b.pw
-    cot = cotangent(grad_output, reduction, b.terms.shape, _divisor(reduction, b.divisor))
+    cot = cotangent(grad_output, reduction, b.terms.shape, mean_divisor(reduction, b.divisor))
 
     def dvec(idx: np.ndarray, dd: bool) -> Enc:
         lg = logistic(x[idx], dd)

@@ -54,24 +54,14 @@ from reference.arrays import (
 from reference.enclosure import Enc
 from reference.exact import XVal
 from reference.formats import Format
+from reference.pointwise import dd_parts, fraction
 from reference.rounding import round_dd, round_rational
 from reference.types import REDUCTIONS, OutDtype, Reduction
 
 
 # ------------------------------------------------------------------------------ arguments
-def _fr(v: float) -> Fraction:
-    return Fraction(float(v))
-
-
-def _dd_of(q: Fraction) -> tuple[float, float, float]:
-    h = float(q)
-    l = float(q - Fraction(h))
-    r = float(abs(q - Fraction(h) - Fraction(l))) * 2
-    return h, l, r
-
-
 def _enc_of_fractions(qs: list[Fraction], dd: bool) -> Enc:
-    parts = np.array([_dd_of(q) for q in qs]).reshape(-1, 3)
+    parts = np.array([dd_parts(q) for q in qs]).reshape(-1, 3)
     h, l, r = parts[:, 0], parts[:, 1], parts[:, 2]
     if dd:
         return Enc(h, l, r, True)
@@ -98,12 +88,12 @@ class _Problem:
         beta = eps / C
         if self.index:
             t = int(self.t[r])  # type: ignore[index]
-            q = [beta * _fr(wi) for wi in self.w] if eps else [Fraction(0)] * C
-            q[t] += (1 - eps) * _fr(self.w[t])
+            q = [beta * fraction(wi) for wi in self.w] if eps else [Fraction(0)] * C
+            q[t] += (1 - eps) * fraction(self.w[t])
             return q
         assert self.y is not None
         return [
-            _fr(self.w[i]) * ((1 - eps) * _fr(self.y[r, i]) + beta)
+            fraction(self.w[i]) * ((1 - eps) * fraction(self.y[r, i]) + beta)
             if (self.y[r, i] != 0 or eps)
             else Fraction(0)
             for i in range(C)
@@ -116,13 +106,13 @@ class _Problem:
             t = int(self.t[r])  # type: ignore[index]
             return [(1 - eps) * (i == t) + eps / C for i in range(C)]
         assert self.y is not None
-        return [(1 - eps) * _fr(self.y[r, i]) + eps / C for i in range(C)]
+        return [(1 - eps) * fraction(self.y[r, i]) + eps / C for i in range(C)]
 
     def total_weight(self) -> Fraction:
         if not self.index:
             return Fraction(self.x2.shape[0])
         keep = ~self.ignored
-        return sum((_fr(v) for v in self.w[self.t[keep]]), Fraction(0))  # type: ignore[index]
+        return sum((fraction(v) for v in self.w[self.t[keep]]), Fraction(0))  # type: ignore[index]
 
 
 def _problem(
@@ -206,8 +196,8 @@ def _row_q(p: _Problem, rows: np.ndarray, dd: bool) -> tuple[Enc | None, Enc]:
         wt = p.w[p.t[rows]]  # type: ignore[index]
         return None, Enc.exact(wt, dd)
     if p.index:
-        bw = _enc_of_fractions([beta * _fr(v) for v in p.w], dd)
-        aw = _enc_of_fractions([alpha * _fr(v) for v in p.w], dd)
+        bw = _enc_of_fractions([beta * fraction(v) for v in p.w], dd)
+        aw = _enc_of_fractions([alpha * fraction(v) for v in p.w], dd)
         t = p.t[rows]  # type: ignore[index]
         R = len(rows)
         q = bw.bcast((R, p.C))
@@ -352,7 +342,7 @@ def _reduce(p: _Problem, special: np.ndarray, value: np.ndarray, vec, row, nll: 
 
 def _nll_term(p: _Problem, r: int) -> Fraction:
     t = int(p.t[r])  # type: ignore[index]
-    return -_fr(p.w[t]) * _fr(p.x2[r, t])
+    return -fraction(p.w[t]) * fraction(p.x2[r, t])
 
 
 def _round_products(a: np.ndarray, b: np.ndarray, fmt: Format) -> np.ndarray:
@@ -364,7 +354,7 @@ def _round_products(a: np.ndarray, b: np.ndarray, fmt: Format) -> np.ndarray:
     low = (np.abs(ph) < 2.0**-900) & (ph != 0) | ~np.isfinite(ph)
     for i in np.flatnonzero(low):
         if np.isfinite(a[i]) and np.isfinite(b[i]):
-            out[i] = round_rational(_fr(a[i]) * _fr(b[i]), fmt)
+            out[i] = round_rational(fraction(a[i]) * fraction(b[i]), fmt)
         else:
             with np.errstate(invalid="ignore"):
                 out[i] = a[i] * b[i]
@@ -396,8 +386,7 @@ def nll_loss(
         ignore_index: A target value whose rows contribute exactly 0 (loss and gradient).
         reduction: ``none`` (one value per row), ``sum`` or ``mean`` (the sum over the total weight
             :math:`W` of the non-ignored rows' targets).
-        out_dtype: The output format, float16, bfloat16, float32 or float64
-            (:data:`reference.types.OutDtype`); ``None``: the format of ``input``.
+        out_dtype: The output format (:data:`reference.types.OutDtype`); ``None``: ``input``'s.
 
     Returns:
         The per-row losses of shape (N, d1, ..., dk) (() unbatched) for ``none``, else a 0-d array,
@@ -441,8 +430,7 @@ def cross_entropy(
             targets).
         label_smoothing: :math:`\varepsilon \in [0, 1]`, mixing the target with the uniform
             distribution over the C classes.
-        out_dtype: The output format, float16, bfloat16, float32 or float64
-            (:data:`reference.types.OutDtype`); ``None``: the format of ``input``.
+        out_dtype: The output format (:data:`reference.types.OutDtype`); ``None``: ``input``'s.
 
     Returns:
         The per-row losses of shape (N, d1, ..., dk) (() unbatched) for ``none``, else a 0-d array,
@@ -455,8 +443,7 @@ def cross_entropy(
             probability target is not shaped like ``input``.
         TypeError: ``input``, ``weight`` or a probability target has an integer or boolean dtype or
             a format other than the four, or ``out_dtype`` names none of them.
-        CertificationError: A value could not be certified within the exact tier's precision cap (no
-            unproven value is returned).
+        CertificationError: A value the exact tier could not certify (none unproven is returned).
     """
     p = _problem(
         input, target, weight, ignore_index, reduction, label_smoothing, out_dtype, "cross_entropy"
@@ -495,11 +482,11 @@ def _scales(p: _Problem, grad_output: Any) -> tuple[np.ndarray, Fraction | None]
     if not np.isfinite(g0):
         return np.full(R, np.nan), None
     if p.reduction == "sum":
-        return np.full(R, g0), _fr(g0)
+        return np.full(R, g0), fraction(g0)
     W = p.total_weight()
     if W == 0:
         return np.full(R, np.nan), None
-    s = _fr(g0) / W
+    s = fraction(g0) / W
     return np.full(R, float(s)), s
 
 
@@ -515,7 +502,7 @@ def _grad(p: _Problem, grad_output: Any, nll: bool) -> np.ndarray:
         rows = np.flatnonzero(~p.ignored & ~undefined)
         t = p.t[rows]  # type: ignore[index]
         if p.reduction == "mean":
-            vals = np.array([round_rational(-_fr(p.w[ti]) * gex, fmt) for ti in t])  # type: ignore[operator]
+            vals = np.array([round_rational(-fraction(p.w[ti]) * gex, fmt) for ti in t])  # type: ignore[operator]
         else:
             vals = _round_products(-p.w[t], gvec[rows], fmt)
         out[rows, t] = vals
@@ -530,7 +517,7 @@ def _grad(p: _Problem, grad_output: Any, nll: bool) -> np.ndarray:
         def scale_enc(rows: np.ndarray, dd: bool) -> Enc:
             if p.reduction == "none":
                 return Enc.exact(gvec[reg[rows]], dd)
-            h, l, r = _dd_of(sc_exact)  # type: ignore[arg-type]
+            h, l, r = dd_parts(sc_exact)  # type: ignore[arg-type]
             if not dd:
                 r, l = r + abs(l), 0.0
             n = len(rows)
@@ -548,7 +535,7 @@ def _grad(p: _Problem, grad_output: Any, nll: bool) -> np.ndarray:
                 qrow = p.q_row(rr)
                 qcache[rr] = (qrow, sum(qrow, Fraction(0)))
             q, Q = qcache[rr]
-            s = _fr(gvec[rr]) if p.reduction == "none" else sc_exact
+            s = fraction(gvec[rr]) if p.reduction == "none" else sc_exact
             if er.c == 1 and er.d[i] == 0:
                 v = XVal.of(Q) * er.softmax_minus_one(i) + XVal.of(Q - q[i])
             else:
@@ -581,23 +568,17 @@ def nll_loss_grad(
     other element is 0.
 
     Args:
-        input, target, weight, ignore_index, reduction: As for :func:`nll_loss`.
+        input, target, weight, ignore_index, reduction, out_dtype: As for :func:`nll_loss`.
         grad_output: The cotangent: shaped like the loss for ``none``, a scalar otherwise (``None``:
             ones).
-        out_dtype: The output format, float16, bfloat16, float32 or float64
-            (:data:`reference.types.OutDtype`); ``None``: the format of ``input``.
 
     Returns:
         ``input``'s shape, in the output format, each element the exact value rounded once.
 
     Raises:
-        ValueError: ``reduction`` is not one of ``none``, ``sum``, ``mean``; ``input`` is 0-d;
-            ``weight`` is not of shape (C,); an index target has the wrong shape or holds a class
-            outside [0, C) that is not ``ignore_index``; ``grad_output`` has the wrong shape (the
-            loss's for ``none``, a scalar otherwise).
-        TypeError: ``input`` or ``weight`` has an integer or boolean dtype or a format other than
-            the four, or ``out_dtype`` names none of them. A target that does not hold integer class
-            indices raises it too.
+        ValueError: As for :func:`nll_loss`, or ``grad_output`` has the wrong shape (the loss's for
+            ``none``, a scalar otherwise).
+        TypeError: As for :func:`nll_loss`.
     """
     p = _problem(input, target, weight, ignore_index, reduction, 0.0, out_dtype, "nll_loss")
     return _grad(p, grad_output, nll=True)
@@ -619,27 +600,20 @@ def cross_entropy_grad(
     cotangent times the reduction's scale.
 
     Args:
-        input, target, weight, ignore_index, reduction, label_smoothing: As for
+        input, target, weight, ignore_index, reduction, label_smoothing, out_dtype: As for
             :func:`cross_entropy`.
         grad_output: The cotangent: shaped like the loss for ``none``, a scalar otherwise (``None``:
             ones).
-        out_dtype: The output format, float16, bfloat16, float32 or float64
-            (:data:`reference.types.OutDtype`); ``None``: the format of ``input``.
 
     Returns:
         ``input``'s shape, in the output format, each element the exact value rounded once (0 on
         ignored rows, NaN on rows whose term is not finite).
 
     Raises:
-        ValueError: ``reduction`` is not one of ``none``, ``sum``, ``mean``; ``label_smoothing`` is
-            not in [0, 1]; ``input`` is 0-d; ``weight`` is not of shape (C,); an index target has
-            the wrong shape or holds a class outside [0, C) that is not ``ignore_index``; a
-            probability target is not shaped like ``input``; ``grad_output`` has the wrong shape
-            (the loss's for ``none``, a scalar otherwise).
-        TypeError: ``input``, ``weight`` or a probability target has an integer or boolean dtype or
-            a format other than the four, or ``out_dtype`` names none of them.
-        CertificationError: A value could not be certified within the exact tier's precision cap (no
-            unproven value is returned).
+        ValueError: As for :func:`cross_entropy`, or ``grad_output`` has the wrong shape (the loss's
+            for ``none``, a scalar otherwise).
+        TypeError: As for :func:`cross_entropy`.
+        CertificationError: As for :func:`cross_entropy`.
     """
     p = _problem(
         input, target, weight, ignore_index, reduction, label_smoothing, out_dtype, "cross_entropy"

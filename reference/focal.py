@@ -68,7 +68,7 @@ from typing import Any, cast
 import numpy as np
 
 from reference import tiers
-from reference.arrays import as_float_array, classify_rows, out_format
+from reference.arrays import as_float_array, classify_rows
 from reference.binary import check_unit_interval
 from reference.elementary import TINY
 from reference.enclosure import Enc, K
@@ -77,13 +77,14 @@ from reference.formats import Format
 from reference.lse import ExactRow, RowStats
 from reference.pointwise import (
     Terms,
-    check_reduction,
-    check_same_shape,
     const,
     cotangent,
+    elementwise_operands,
     fraction,
     gradient,
     loss,
+    loss_input,
+    mean_divisor,
     xexp,
     xpow,
 )
@@ -254,11 +255,7 @@ def _sigmoid(
     input: Any, target: Any, alpha: float, gamma: float, reduction: str, out_dtype: Any
 ) -> _Sigmoid:
     name = "sigmoid_focal_loss"
-    check_reduction(reduction, REDUCTIONS, name)
-    a, fmt_name = as_float_array(input, "input")
-    fmt = out_format(out_dtype, fmt_name)
-    yy = as_float_array(target, "target")[0]
-    check_same_shape(a, yy, "target", name)
+    a, yy, fmt = elementwise_operands(name, input, target, reduction, REDUCTIONS, out_dtype)
     check_unit_interval(yy, "target", name)
     alpha = float(alpha)
     if not np.isfinite(alpha):
@@ -290,10 +287,6 @@ def _sigmoid(
     return _Sigmoid(x, y, alpha, g, terms)
 
 
-def _divisor(reduction: str, n: int) -> Fraction:
-    return Fraction(n) if reduction == "mean" else Fraction(1)
-
-
 def sigmoid_focal_loss(
     input: Any,
     target: Any,
@@ -316,8 +309,7 @@ def sigmoid_focal_loss(
         gamma: The focusing exponent :math:`\gamma \ge 0`.
         reduction: ``none`` (the default: one value per element), ``sum`` or ``mean`` (over all
             elements).
-        out_dtype: The output format, float16, bfloat16, float32 or float64
-            (:data:`reference.types.OutDtype`); ``None``: the format of ``input``.
+        out_dtype: The output format (:data:`reference.types.OutDtype`); ``None``: ``input``'s.
 
     Returns:
         ``input``'s shape for ``none``, else a 0-d array, in the output format; the exact value
@@ -329,11 +321,10 @@ def sigmoid_focal_loss(
             is negative or not finite.
         TypeError: ``input`` or ``target`` has an integer or boolean dtype or a format other than
             the four, or ``out_dtype`` names none of them.
-        CertificationError: A value could not be certified within the exact tier's precision cap (no
-            unproven value is returned).
+        CertificationError: A value the exact tier could not certify (none unproven is returned).
     """
     s = _sigmoid(input, target, alpha, gamma, reduction, out_dtype)
-    return loss(s.terms, reduction, _divisor(reduction, s.x.size))
+    return loss(s.terms, reduction, mean_divisor(reduction, s.x.size))
 
 
 def sigmoid_focal_loss_grad(
@@ -352,28 +343,23 @@ def sigmoid_focal_loss_grad(
     cotangent (module docstring).
 
     Args:
-        input, target, alpha, gamma, reduction: As for :func:`sigmoid_focal_loss`.
+        input, target, alpha, gamma, reduction, out_dtype: As for :func:`sigmoid_focal_loss`.
         grad_output: The cotangent: shaped like ``input`` for ``none``, a scalar otherwise
             (``None``: ones).
-        out_dtype: The output format, float16, bfloat16, float32 or float64
-            (:data:`reference.types.OutDtype`); ``None``: the format of ``input``.
 
     Returns:
         ``input``'s shape, in the output format, each element the exact value rounded once.
 
     Raises:
-        ValueError: ``reduction`` is not one of ``none``, ``sum``, ``mean``; ``target`` is not
-            shaped like ``input`` or has a value outside [0, 1]; ``alpha`` is not finite; ``gamma``
-            is negative or not finite; ``grad_output`` has the wrong shape (the input's for
-            ``none``, a scalar otherwise).
+        ValueError: As for :func:`sigmoid_focal_loss`, or ``grad_output`` has the wrong shape (the
+            input's for ``none``, a scalar otherwise).
         TypeError: ``input``, ``target`` or ``grad_output`` has an integer or boolean dtype or a
             format other than the four, or ``out_dtype`` names none of them.
-        CertificationError: A value could not be certified within the exact tier's precision cap (no
-            unproven value is returned).
+        CertificationError: As for :func:`sigmoid_focal_loss`.
     """
     s = _sigmoid(input, target, alpha, gamma, reduction, out_dtype)
     x, y, g, alpha = s.x, s.y, s.gamma, s.alpha
-    cot = cotangent(grad_output, reduction, s.terms.shape, _divisor(reduction, x.size))
+    cot = cotangent(grad_output, reduction, s.terms.shape, mean_divisor(reduction, x.size))
 
     def dvec(idx: np.ndarray, dd: bool) -> Enc:
         pc = _pieces(x[idx], y[idx], g, dd)
@@ -427,9 +413,7 @@ def _softmax_problem(
     input: Any, target: Any, alpha: Any, gamma: float, reduction: str, out_dtype: Any
 ) -> _Softmax:
     name = "softmax_focal_loss"
-    check_reduction(reduction, REDUCTIONS, name)
-    a, fmt_name = as_float_array(input, "input")
-    fmt = out_format(out_dtype, fmt_name)
+    a, fmt = loss_input(name, input, reduction, REDUCTIONS, out_dtype)
     if a.ndim == 0:
         raise ValueError(f"{name}: input must have shape (C,), (N, C) or (N, C, d1, ..., dk)")
     g = _check_gamma(gamma, name)
@@ -633,8 +617,7 @@ def softmax_focal_loss(
         alpha: Class weights :math:`\alpha`: ``None`` (ones), a scalar or shape (C,).
         gamma: The focusing exponent :math:`\gamma \ge 0`.
         reduction: ``none`` (one value per row), ``sum`` or ``mean`` (over rows).
-        out_dtype: The output format, float16, bfloat16, float32 or float64
-            (:data:`reference.types.OutDtype`); ``None``: the format of ``input``.
+        out_dtype: The output format (:data:`reference.types.OutDtype`); ``None``: ``input``'s.
 
     Returns:
         The per-row losses of shape (N, d1, ..., dk) (() unbatched) for ``none``, else a 0-d array,
@@ -647,8 +630,7 @@ def softmax_focal_loss(
             neither a scalar nor of shape (C,), or is not finite.
         TypeError: ``input``, a probability target or an ``alpha`` array has an integer or boolean
             dtype or a format other than the four, or ``out_dtype`` names none of them.
-        CertificationError: A value could not be certified within the exact tier's precision cap (no
-            unproven value is returned).
+        CertificationError: A value the exact tier could not certify (none unproven is returned).
     """
     p = _softmax_problem(input, target, alpha, gamma, reduction, out_dtype)
     reg = np.flatnonzero(~p.special)
@@ -701,25 +683,18 @@ def softmax_focal_loss_grad(
     cotangent and the reduction's scale (module docstring).
 
     Args:
-        input, target, alpha, gamma, reduction: As for :func:`softmax_focal_loss`.
+        input, target, alpha, gamma, reduction, out_dtype: As for :func:`softmax_focal_loss`.
         grad_output: The cotangent: shaped like the loss for ``none``, a scalar otherwise (``None``:
             ones).
-        out_dtype: The output format, float16, bfloat16, float32 or float64
-            (:data:`reference.types.OutDtype`); ``None``: the format of ``input``.
 
     Returns:
         ``input``'s shape, in the output format, each element the exact value rounded once.
 
     Raises:
-        ValueError: ``reduction`` is not one of ``none``, ``sum``, ``mean``; ``input`` is 0-d;
-            ``gamma`` is negative or not finite; an index target has the wrong shape or holds a
-            class outside [0, C); a probability target is not shaped like ``input``; ``alpha`` is
-            neither a scalar nor of shape (C,), or is not finite; ``grad_output`` has the wrong
-            shape (the loss's for ``none``, a scalar otherwise).
-        TypeError: ``input``, a probability target or an ``alpha`` array has an integer or boolean
-            dtype or a format other than the four, or ``out_dtype`` names none of them.
-        CertificationError: A value could not be certified within the exact tier's precision cap (no
-            unproven value is returned).
+        ValueError: As for :func:`softmax_focal_loss`, or ``grad_output`` has the wrong shape (the
+            loss's for ``none``, a scalar otherwise).
+        TypeError: As for :func:`softmax_focal_loss`.
+        CertificationError: As for :func:`softmax_focal_loss`.
     """
     p = _softmax_problem(input, target, alpha, gamma, reduction, out_dtype)
     R, C = p.x2.shape

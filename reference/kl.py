@@ -30,14 +30,12 @@ from typing import Any
 
 import numpy as np
 
-from reference.arrays import as_float_array, out_format
 from reference.enclosure import Enc
 from reference.exact import XVal
 from reference.pointwise import (
     Terms,
-    check_reduction,
-    check_same_shape,
     cotangent,
+    elementwise_operands,
     fraction,
     gradient,
     loss,
@@ -61,11 +59,7 @@ class _KL:
 
 def _kl(input: Any, target: Any, reduction: str, log_target: bool, out_dtype: Any) -> _KL:
     name = "kl_div"
-    check_reduction(reduction, KL_REDUCTIONS, name)
-    a, fmt_name = as_float_array(input, "input")
-    fmt = out_format(out_dtype, fmt_name)
-    tt = as_float_array(target, "target")[0]
-    check_same_shape(a, tt, "target", name)
+    a, tt, fmt = elementwise_operands(name, input, target, reduction, KL_REDUCTIONS, out_dtype)
     shape = a.shape
     x, t = a.reshape(-1), tt.reshape(-1)
     nan = np.isnan(x) | np.isnan(t)
@@ -145,8 +139,7 @@ def kl_div(
         reduction: ``none``, ``sum``, ``mean`` (over all elements) or ``batchmean`` (over the first
             dimension's size).
         log_target: Whether ``target`` holds log-probabilities.
-        out_dtype: The output format, float16, bfloat16, float32 or float64
-            (:data:`reference.types.OutDtype`); ``None``: the format of ``input``.
+        out_dtype: The output format (:data:`reference.types.OutDtype`); ``None``: ``input``'s.
 
     Returns:
         ``input``'s shape for ``none``, else a 0-d array, in the output format; the exact value
@@ -157,8 +150,7 @@ def kl_div(
             ``target`` is not shaped like ``input``.
         TypeError: ``input`` or ``target`` has an integer or boolean dtype or a format other than
             the four, or ``out_dtype`` names none of them.
-        CertificationError: A value could not be certified within the exact tier's precision cap (no
-            unproven value is returned).
+        CertificationError: A value the exact tier could not certify (none unproven is returned).
     """
     k = _kl(input, target, reduction, log_target, out_dtype)
     return loss(k.terms, reduction, k.divisor)
@@ -178,23 +170,19 @@ def kl_div_grad(
     :math:`s` is the cotangent times the reduction's scale.
 
     Args:
-        input, target, reduction, log_target: As for :func:`kl_div`.
+        input, target, reduction, log_target, out_dtype: As for :func:`kl_div`.
         grad_output: The cotangent: shaped like ``input`` for ``none``, a scalar otherwise
             (``None``: ones).
-        out_dtype: The output format, float16, bfloat16, float32 or float64
-            (:data:`reference.types.OutDtype`); ``None``: the format of ``input``.
 
     Returns:
         ``input``'s shape, in the output format, each element the exact value rounded once.
 
     Raises:
-        ValueError: ``reduction`` is not one of ``none``, ``sum``, ``mean``, ``batchmean``;
-            ``target`` is not shaped like ``input``; ``grad_output`` has the wrong shape (the
-            input's for ``none``, a scalar otherwise).
+        ValueError: As for :func:`kl_div`, or ``grad_output`` has the wrong shape (the input's for
+            ``none``, a scalar otherwise).
         TypeError: ``input``, ``target`` or ``grad_output`` has an integer or boolean dtype or a
             format other than the four, or ``out_dtype`` names none of them.
-        CertificationError: A value could not be certified within the exact tier's precision cap (no
-            unproven value is returned).
+        CertificationError: As for :func:`kl_div`.
     """
     k = _kl(input, target, reduction, log_target, out_dtype)
     t = k.t

@@ -90,6 +90,7 @@ from reference.enclosure import Enc
 from reference.exact import XVal, ziv
 from reference.formats import FLOAT64, Format
 from reference.lse import ExactRow, row_stats
+from reference.pointwise import dd_parts, fraction
 from reference.rounding import certify, round_rational
 from reference.tiers import STATS
 from reference.types import OutDtype, Reduction
@@ -457,8 +458,7 @@ def linear_cross_entropy(
         linear_bias: :math:`b` of shape (V,) or (V, d1, ..., dk) (``None``: none).
         weight, reduction, label_smoothing: As for :func:`reference.cross_entropy`.
         ignore_index: As for :func:`reference.cross_entropy` (``None``: -100).
-        out_dtype: The output format, float16, bfloat16, float32 or float64
-            (:data:`reference.types.OutDtype`); ``None``: the format of ``input``.
+        out_dtype: The output format (:data:`reference.types.OutDtype`); ``None``: ``input``'s.
 
     Returns:
         The per-row losses of shape (N, d1, ..., dk) (() unbatched) for ``none``, else a 0-d array,
@@ -472,8 +472,7 @@ def linear_cross_entropy(
             ``weight``, ``target``) for the logits of shape (N, V, d1, ..., dk).
         TypeError: an array argument has an integer or boolean dtype or a format other than the
             four, or ``out_dtype`` names none of them.
-        CertificationError: A value could not be certified within the exact tier's precision cap (no
-            unproven value is returned).
+        CertificationError: A value the exact tier could not certify (none unproven is returned).
     """
     L = _linear_args(input, linear_weight, linear_bias, out_dtype)
     lg = _exact_logits(L)
@@ -584,12 +583,10 @@ def linear_cross_entropy_grad(
     (:func:`reference.cross_entropy_grad`).
 
     Args:
-        input, linear_weight, target, linear_bias, weight, ignore_index, reduction, label_smoothing:
-            As for :func:`linear_cross_entropy`.
+        input, linear_weight, target, linear_bias, weight, ignore_index, reduction, label_smoothing,
+            out_dtype: As for :func:`linear_cross_entropy`.
         grad_output: The cotangent: shaped like the loss for ``none``, a scalar otherwise (``None``:
             ones).
-        out_dtype: The output format, float16, bfloat16, float32 or float64
-            (:data:`reference.types.OutDtype`); ``None``: the format of ``input``.
 
     Returns:
         ``(grad_input, grad_linear_weight, grad_linear_bias)`` shaped like ``input``,
@@ -597,16 +594,10 @@ def linear_cross_entropy_grad(
         element the exact value rounded once.
 
     Raises:
-        ValueError: ``input`` is not of shape (H,) or (N, H); ``linear_weight`` is not of shape
-            (V, H) or (V, d1, ..., dk, H) with ``input``'s H (or is K-dimensional with unbatched
-            input); ``linear_bias`` is not of shape (V, d1, ..., dk); and every
-            :func:`reference.cross_entropy` argument error (``reduction``, ``label_smoothing``,
-            ``weight``, ``target``) for the logits of shape (N, V, d1, ..., dk); ``grad_output`` has
-            the wrong shape (the loss's for ``none``, a scalar otherwise).
-        TypeError: an array argument has an integer or boolean dtype or a format other than the
-            four, or ``out_dtype`` names none of them.
-        CertificationError: A value could not be certified within the exact tier's precision cap (no
-            unproven value is returned).
+        ValueError: As for :func:`linear_cross_entropy`, or ``grad_output`` has the wrong shape (the
+            loss's for ``none``, a scalar otherwise).
+        TypeError: As for :func:`linear_cross_entropy`.
+        CertificationError: As for :func:`linear_cross_entropy`.
     """
     L = _linear_args(input, linear_weight, linear_bias, out_dtype)
     lg = _exact_logits(L)
@@ -641,7 +632,7 @@ def linear_cross_entropy_grad(
     def scale_enc(rr: np.ndarray, dd: bool) -> Enc:
         if p.reduction == "none":
             return Enc.exact(gvec[rr], dd)
-        h, l, r = cel._dd_of(gex)  # type: ignore[arg-type]
+        h, l, r = dd_parts(gex)  # type: ignore[arg-type]
         if not dd:
             r, l = r + abs(l), 0.0
         n = len(rr)
@@ -731,7 +722,7 @@ def _exact_tier(
         terms = [(r, v, b) for r, v, b in terms if r in regset and b != 0]
         for r, _, _ in terms:
             if r not in qs:
-                s = _fr(gvec[r]) if p.reduction == "none" else gex
+                s = fraction(gvec[r]) if p.reduction == "none" else gex
                 qs[r] = (p.q_row(r), s)  # type: ignore[assignment]
         STATS["exact"] += 1
         v = _decide_rational(terms, rows, qs, fmt)
@@ -896,7 +887,3 @@ def _perturbation_sign(groups: dict[Fraction, _Group], mass: Fraction) -> int:
             if hi < 0:
                 return -1
     return 0
-
-
-def _fr(v: float) -> Fraction:
-    return Fraction(float(v))

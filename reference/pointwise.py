@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from reference import tiers
-from reference.arrays import as_float_array
+from reference.arrays import as_float_array, out_format
 from reference.enclosure import Enc
 from reference.exact import XVal, ziv
 from reference.formats import FLOAT64, Format
@@ -383,6 +383,11 @@ def exact_product(a: float, b: float, fmt: Format) -> float:
     return round_rational(fraction(a) * fraction(b), fmt)
 
 
+def mean_divisor(reduction: str, count: int | Fraction) -> Fraction:
+    """What a loss's exact sum is divided by: ``count`` for ``mean``, 1 otherwise."""
+    return Fraction(count) if reduction == "mean" else Fraction(1)
+
+
 def check_reduction(reduction: str, allowed: tuple[str, ...], name: str) -> None:
     if reduction not in allowed:
         raise ValueError(f"{name}: reduction must be one of {allowed}, got {reduction!r}")
@@ -391,3 +396,24 @@ def check_reduction(reduction: str, allowed: tuple[str, ...], name: str) -> None
 def check_same_shape(a: np.ndarray, b: np.ndarray, what: str, name: str) -> None:
     if a.shape != b.shape:
         raise ValueError(f"{name}: {what} must have the input's shape {a.shape}, got {b.shape}")
+
+
+def loss_input(
+    name: str, input: Any, reduction: str, allowed: tuple[str, ...], out_dtype: Any
+) -> tuple[np.ndarray, Format]:
+    """A loss's ``input`` as float64 (exact) and its output format, once ``reduction`` is one of
+    ``allowed`` (the argument checks every loss starts with, in this order)."""
+    check_reduction(reduction, allowed, name)
+    a, fmt_name = as_float_array(input, "input")
+    return a, out_format(out_dtype, fmt_name)
+
+
+def elementwise_operands(
+    name: str, input: Any, target: Any, reduction: str, allowed: tuple[str, ...], out_dtype: Any
+) -> tuple[np.ndarray, np.ndarray, Format]:
+    """:func:`loss_input`, and ``target`` as float64 of ``input``'s shape (the elementwise
+    losses)."""
+    a, fmt = loss_input(name, input, reduction, allowed, out_dtype)
+    y = as_float_array(target, "target")[0]
+    check_same_shape(a, y, "target", name)
+    return a, y, fmt

@@ -41,6 +41,7 @@ from reference.arrays import (
 )
 from reference.enclosure import Enc
 from reference.exact import XVal
+from reference.formats import Format
 from reference.rounding import round_dd, round_rational
 from reference.types import OutDtype
 
@@ -50,6 +51,25 @@ def _prepare(x: Any, axis: int, out_dtype: Any):  # type: ignore[no-untyped-def]
     fmt = out_format(out_dtype, fmt_name)
     x2, moved, ax = move_axis_last(a, axis)
     return a, x2, moved, ax, fmt
+
+
+def _with_regular_rows(
+    out: np.ndarray,
+    x2: np.ndarray,
+    regular: np.ndarray,
+    fmt: Format,
+    vec: tiers.VecFn,
+    elem: tiers.ElemFn,
+    per_row: bool = False,
+) -> np.ndarray:
+    """``out`` with the rows of ``x2`` flagged ``regular`` (a finite maximum) evaluated by the
+    tiers (:func:`reference.tiers.elementwise`: ``vec`` in float64 and double-double, ``elem``
+    exact); the other rows keep the special values already in ``out``."""
+    reg = np.flatnonzero(regular)
+    if reg.size:
+        res = tiers.elementwise(select_rows(x2, reg), fmt, vec, elem, per_row=per_row)
+        out = assign_rows(out, reg, res)
+    return out
 
 
 def _grad_rows(grad_output: Any, shape: tuple[int, ...], ax: int | None, name: str) -> np.ndarray:
@@ -67,8 +87,7 @@ def logsumexp(x: Any, axis: int = -1, out_dtype: OutDtype = None) -> np.ndarray:
     Args:
         x: Floating-point array, at least one dimension (a torch tensor is read too).
         axis: The reduced axis (negative counts from the end).
-        out_dtype: The output format, float16, bfloat16, float32 or float64
-            (:data:`reference.types.OutDtype`); ``None``: the format of ``x``.
+        out_dtype: The output format (:data:`reference.types.OutDtype`); ``None``: ``x``'s.
 
     Returns:
         ``x``'s shape without ``axis``, in the output format: each value the exact
@@ -79,24 +98,22 @@ def logsumexp(x: Any, axis: int = -1, out_dtype: OutDtype = None) -> np.ndarray:
         ValueError: ``x`` is 0-d, or ``axis`` is out of range.
         TypeError: ``x`` has an integer or boolean dtype or a format other than the four, or
             ``out_dtype`` names none of them.
-        CertificationError: A value could not be certified within the exact tier's precision cap (no
-            unproven value is returned).
+        CertificationError: A value the exact tier could not certify (none unproven is returned).
     """
     _a, x2, moved, _ax, fmt = _prepare(x, axis, out_dtype)
     kinds = classify_rows(x2)
     out = np.full(x2.shape[0], np.nan, dtype=fmt.dtype)
     out[kinds.posinf] = np.inf
     out[kinds.allneg] = -np.inf
-    reg = np.flatnonzero(kinds.regular)
-    if reg.size:
-        res = tiers.elementwise(
-            select_rows(x2, reg),
-            fmt,
-            lambda st, rows, dd: st.logS + Enc.exact(st.m, dd),
-            lambda er, r, i: er.lse(),
-            per_row=True,
-        )
-        out = assign_rows(out, reg, res)
+    out = _with_regular_rows(
+        out,
+        x2,
+        kinds.regular,
+        fmt,
+        lambda st, rows, dd: st.logS + Enc.exact(st.m, dd),
+        lambda er, r, i: er.lse(),
+        per_row=True,
+    )
     return to_output(out.reshape(moved[:-1]), fmt.name)
 
 
@@ -106,12 +123,9 @@ def logsumexp_grad(
     r"""VJP of :func:`logsumexp`: :math:`\bar x_i = g\,\mathrm{softmax}(x)_i`.
 
     Args:
-        x: As for :func:`logsumexp`.
-        axis: As for :func:`logsumexp`.
+        x, axis, out_dtype: As for :func:`logsumexp`.
         grad_output: The cotangent :math:`g`, shaped like :func:`logsumexp`'s output (``None``:
             ones).
-        out_dtype: The output format, float16, bfloat16, float32 or float64
-            (:data:`reference.types.OutDtype`); ``None``: the format of ``x``.
 
     Returns:
         ``x``'s shape, in the output format, each element the exact product rounded once (NaN on
@@ -122,8 +136,7 @@ def logsumexp_grad(
             than the output.
         TypeError: ``x`` or ``grad_output`` has an integer or boolean dtype or a format other than
             the four, or ``out_dtype`` names none of them.
-        CertificationError: A value could not be certified within the exact tier's precision cap (no
-            unproven value is returned).
+        CertificationError: A value the exact tier could not certify (none unproven is returned).
     """
     _a, x2, moved, ax, fmt = _prepare(x, axis, out_dtype)
     out_shape = moved[:-1]
@@ -133,16 +146,15 @@ def logsumexp_grad(
         g = widen(_grad_rows(grad_output, out_shape, None, "logsumexp"))
     kinds = classify_rows(x2)
     out = np.full(x2.shape, np.nan, dtype=fmt.dtype)
-    reg = np.flatnonzero(kinds.regular)
-    if reg.size:
-        gr = g[reg]
-        res = tiers.elementwise(
-            select_rows(x2, reg),
-            fmt,
-            lambda st, rows, dd: st.scaled_e(Enc.exact(gr[rows], dd) / st.S),
-            lambda er, r, i: er.softmax(i) * XVal.of(Fraction(float(gr[r]))),
-        )
-        out = assign_rows(out, reg, res)
+    gr = g[kinds.regular]
+    out = _with_regular_rows(
+        out,
+        x2,
+        kinds.regular,
+        fmt,
+        lambda st, rows, dd: st.scaled_e(Enc.exact(gr[rows], dd) / st.S),
+        lambda er, r, i: er.softmax(i) * XVal.of(Fraction(float(gr[r]))),
+    )
     return to_output(restore_axis(out, moved, ax), fmt.name)
 
 
@@ -152,8 +164,7 @@ def softmax(x: Any, axis: int = -1, out_dtype: OutDtype = None) -> np.ndarray:
     Args:
         x: Floating-point array, at least one dimension (a torch tensor is read too).
         axis: The class axis (negative counts from the end).
-        out_dtype: The output format, float16, bfloat16, float32 or float64
-            (:data:`reference.types.OutDtype`); ``None``: the format of ``x``.
+        out_dtype: The output format (:data:`reference.types.OutDtype`); ``None``: ``x``'s.
 
     Returns:
         ``x``'s shape, in the output format, each element the exact value rounded once (a row
@@ -163,8 +174,7 @@ def softmax(x: Any, axis: int = -1, out_dtype: OutDtype = None) -> np.ndarray:
         ValueError: ``x`` is 0-d, or ``axis`` is out of range.
         TypeError: ``x`` has an integer or boolean dtype or a format other than the four, or
             ``out_dtype`` names none of them.
-        CertificationError: A value could not be certified within the exact tier's precision cap (no
-            unproven value is returned).
+        CertificationError: A value the exact tier could not certify (none unproven is returned).
     """
     _a, x2, moved, ax, fmt = _prepare(x, axis, out_dtype)
     kinds = classify_rows(x2)
@@ -172,15 +182,14 @@ def softmax(x: Any, axis: int = -1, out_dtype: OutDtype = None) -> np.ndarray:
     pi = np.flatnonzero(kinds.posinf)
     out[pi] = 0.0
     out[pi, kinds.posinf_index[pi]] = 1.0
-    reg = np.flatnonzero(kinds.regular)
-    if reg.size:
-        res = tiers.elementwise(
-            select_rows(x2, reg),
-            fmt,
-            lambda st, rows, dd: st.softmax(),
-            lambda er, r, i: er.softmax(i),
-        )
-        out = assign_rows(out, reg, res)
+    out = _with_regular_rows(
+        out,
+        x2,
+        kinds.regular,
+        fmt,
+        lambda st, rows, dd: st.softmax(),
+        lambda er, r, i: er.softmax(i),
+    )
     return to_output(restore_axis(out, moved, ax), fmt.name)
 
 
@@ -191,11 +200,8 @@ def softmax_grad(
     :math:`y = \mathrm{softmax}(x)`.
 
     Args:
-        x: As for :func:`softmax`.
-        axis: As for :func:`softmax`.
+        x, axis, out_dtype: As for :func:`softmax`.
         grad_output: The cotangent :math:`g`, shaped like ``x`` (``None``: ones).
-        out_dtype: The output format, float16, bfloat16, float32 or float64
-            (:data:`reference.types.OutDtype`); ``None``: the format of ``x``.
 
     Returns:
         ``x``'s shape, in the output format, each element the exact product rounded once (exactly 0
@@ -206,8 +212,7 @@ def softmax_grad(
             than ``x``.
         TypeError: ``x`` or ``grad_output`` has an integer or boolean dtype or a format other than
             the four, or ``out_dtype`` names none of them.
-        CertificationError: A value could not be certified within the exact tier's precision cap (no
-            unproven value is returned).
+        CertificationError: A value the exact tier could not certify (none unproven is returned).
     """
     a, x2, moved, ax, fmt = _prepare(x, axis, out_dtype)
     g = np.ones_like(x2) if grad_output is None else _grad_rows(grad_output, a.shape, ax, "softmax")
@@ -266,21 +271,16 @@ def log_softmax(x: Any, axis: int = -1, out_dtype: OutDtype = None) -> np.ndarra
     ``axis``.
 
     Args:
-        x: Floating-point array, at least one dimension (a torch tensor is read too).
-        axis: The class axis (negative counts from the end).
-        out_dtype: The output format, float16, bfloat16, float32 or float64
-            (:data:`reference.types.OutDtype`); ``None``: the format of ``x``.
+        x, axis, out_dtype: As for :func:`softmax`.
 
     Returns:
         ``x``'s shape, in the output format, each element the exact value rounded once (-inf at a
         -inf logit; on a row holding one +inf, 0 there and -inf elsewhere).
 
     Raises:
-        ValueError: ``x`` is 0-d, or ``axis`` is out of range.
-        TypeError: ``x`` has an integer or boolean dtype or a format other than the four, or
-            ``out_dtype`` names none of them.
-        CertificationError: A value could not be certified within the exact tier's precision cap (no
-            unproven value is returned).
+        ValueError: As for :func:`softmax`.
+        TypeError: As for :func:`softmax`.
+        CertificationError: As for :func:`softmax`.
     """
     _a, x2, moved, ax, fmt = _prepare(x, axis, out_dtype)
     kinds = classify_rows(x2)
@@ -288,17 +288,14 @@ def log_softmax(x: Any, axis: int = -1, out_dtype: OutDtype = None) -> np.ndarra
     pi = np.flatnonzero(kinds.posinf)
     out[pi] = -np.inf
     out[pi, kinds.posinf_index[pi]] = 0.0
-    reg = np.flatnonzero(kinds.regular)
-    if reg.size:
 
-        def vec(st, rows, dd):  # type: ignore[no-untyped-def]
-            ls = st.d - st.logS.expand()
-            if np.any(st.masked):  # exactly -inf there, certified as such (radius 0)
-                ls = ls.where(~st.masked, Enc.exact(np.full(st.masked.shape, -np.inf), dd))
-            return ls
+    def vec(st, rows, dd):  # type: ignore[no-untyped-def]
+        ls = st.d - st.logS.expand()
+        if np.any(st.masked):  # exactly -inf there, certified as such (radius 0)
+            ls = ls.where(~st.masked, Enc.exact(np.full(st.masked.shape, -np.inf), dd))
+        return ls
 
-        res = tiers.elementwise(select_rows(x2, reg), fmt, vec, lambda er, r, i: er.log_softmax(i))
-        out = assign_rows(out, reg, res)
+    out = _with_regular_rows(out, x2, kinds.regular, fmt, vec, lambda er, r, i: er.log_softmax(i))
     return to_output(restore_axis(out, moved, ax), fmt.name)
 
 
@@ -309,22 +306,16 @@ def log_softmax_grad(
     :math:`y = \mathrm{softmax}(x)`.
 
     Args:
-        x: As for :func:`log_softmax`.
-        axis: As for :func:`log_softmax`.
+        x, axis, out_dtype: As for :func:`log_softmax`.
         grad_output: The cotangent :math:`g`, shaped like ``x`` (``None``: ones).
-        out_dtype: The output format, float16, bfloat16, float32 or float64
-            (:data:`reference.types.OutDtype`); ``None``: the format of ``x``.
 
     Returns:
         ``x``'s shape, in the output format, each element the exact product rounded once.
 
     Raises:
-        ValueError: ``x`` is 0-d, ``axis`` is out of range, or ``grad_output`` has another shape
-            than ``x``.
-        TypeError: ``x`` or ``grad_output`` has an integer or boolean dtype or a format other than
-            the four, or ``out_dtype`` names none of them.
-        CertificationError: A value could not be certified within the exact tier's precision cap (no
-            unproven value is returned).
+        ValueError: As for :func:`softmax_grad`.
+        TypeError: As for :func:`softmax_grad`.
+        CertificationError: As for :func:`softmax_grad`.
     """
     a, x2, moved, ax, fmt = _prepare(x, axis, out_dtype)
     g = (

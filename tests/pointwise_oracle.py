@@ -27,11 +27,14 @@ coefficients.  Special values follow ``docs/semantics-pointwise.md``.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from fractions import Fraction
 from typing import Any
 
 import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.reference_oracle import DTYPES, Real, Row, decide, round_fraction
 
@@ -154,6 +157,40 @@ def finish_grad(
     return np.array(vals, dtype=np.float64).reshape(shape)
 
 
+def mean_divisor(reduction: str, count: int) -> Fraction:
+    """What the exact sum is divided by: ``count`` for the mean, 1 otherwise."""
+    return Fraction(count) if reduction == "mean" else Fraction(1)
+
+
+def elementwise_loss(
+    items: list[Item],
+    x: np.ndarray,
+    name: str,
+    out_dtype: Any,
+    reduction: str,
+    divisor: Fraction | None = None,
+) -> np.ndarray:
+    """An elementwise loss of ``x``'s shape from its items (the mean over every element unless
+    ``divisor`` says otherwise)."""
+    div = mean_divisor(reduction, x.size) if divisor is None else divisor
+    return finish(items, x.shape, out_name(out_dtype, name), reduction, div)
+
+
+def elementwise_grad(
+    items: list[Item],
+    x: np.ndarray,
+    name: str,
+    out_dtype: Any,
+    reduction: str,
+    grad_output: Any,
+    divisor: Fraction | None = None,
+) -> np.ndarray:
+    """The VJP of :func:`elementwise_loss` from the derivatives' items."""
+    div = mean_divisor(reduction, x.size) if divisor is None else divisor
+    s = scales(grad_output, reduction, x.size, div)
+    return finish_grad(items, s, x.shape, out_name(out_dtype, name))
+
+
 def _bcast(a: Any, shape: tuple[int, ...]) -> np.ndarray:
     if a is None:
         return np.ones(int(np.prod(shape)))
@@ -195,13 +232,7 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean", out_dtype
     p, name = as64(input)
     y = np.asarray(target).astype(np.float64)
     loss, _ = _bce_items(p, y, _bcast(weight, p.shape))
-    return finish(
-        loss,
-        p.shape,
-        out_name(out_dtype, name),
-        reduction,
-        Fraction(p.size) if reduction == "mean" else Fraction(1),
-    )
+    return elementwise_loss(loss, p, name, out_dtype, reduction)
 
 
 def binary_cross_entropy_grad(
@@ -215,10 +246,7 @@ def binary_cross_entropy_grad(
     p, name = as64(input)
     y = np.asarray(target).astype(np.float64)
     _, grad = _bce_items(p, y, _bcast(weight, p.shape))
-    div = Fraction(p.size) if reduction == "mean" else Fraction(1)
-    return finish_grad(
-        grad, scales(grad_output, reduction, p.size, div), p.shape, out_name(out_dtype, name)
-    )
+    return elementwise_grad(grad, p, name, out_dtype, reduction, grad_output)
 
 
 def _logits_items(
@@ -278,13 +306,7 @@ def binary_cross_entropy_with_logits(
     x, name = as64(input)
     y = np.asarray(target).astype(np.float64)
     loss, _ = _logits_items(x, y, _bcast(weight, x.shape), _bcast(pos_weight, x.shape))
-    return finish(
-        loss,
-        x.shape,
-        out_name(out_dtype, name),
-        reduction,
-        Fraction(x.size) if reduction == "mean" else Fraction(1),
-    )
+    return elementwise_loss(loss, x, name, out_dtype, reduction)
 
 
 def binary_cross_entropy_with_logits_grad(
@@ -299,62 +321,41 @@ def binary_cross_entropy_with_logits_grad(
     x, name = as64(input)
     y = np.asarray(target).astype(np.float64)
     _, grad = _logits_items(x, y, _bcast(weight, x.shape), _bcast(pos_weight, x.shape))
-    div = Fraction(x.size) if reduction == "mean" else Fraction(1)
-    return finish_grad(
-        grad, scales(grad_output, reduction, x.size, div), x.shape, out_name(out_dtype, name)
-    )
+    return elementwise_grad(grad, x, name, out_dtype, reduction, grad_output)
 
 
 # ---------------------------------------------------------------------------- kl_div
+def _kl_decided(zero_mass: bool, tk: float, xk: float) -> tuple[Item, Item] | None:
+    """The (loss, derivative) items of a term that the target's zero mass or an infinity
+    decides, without arithmetic; None for a finite term."""
+    if zero_mass:
+        return ("exact", Fraction(0)), ("exact", Fraction(0))
+    if tk == math.inf:
+        return ("special", math.nan if xk == math.inf else math.inf), ("special", math.nan)
+    if math.isinf(xk):
+        return ("special", -xk), ("special", math.nan)
+    return None
+
+
+def _kl_term(xk: float, tk: float, log_target: bool) -> tuple[Item, Item]:
+    if math.isnan(xk) or math.isnan(tk) or (not log_target and tk < 0):
+        return ("special", math.nan), ("special", math.nan)
+    decided = _kl_decided(tk == (-math.inf if log_target else 0), tk, xk)
+    if decided is not None:
+        return decided
+    T, X = fr(tk), fr(xk)
+    if not log_target:
+        return ("real", lambda: (Real(T).log() - X) * T), ("exact", -T)
+    if tk > 1800 and T != X:  # beyond every format (documented convention)
+        return ("special", math.copysign(math.inf, tk - xk)), ("special", math.nan)
+    return ("real", lambda: Real(T).exp() * (T - X)), ("real", lambda: -Real(T).exp())
+
+
 def _kl_items(x: np.ndarray, t: np.ndarray, log_target: bool) -> tuple[list[Item], list[Item]]:
-    loss: list[Item] = []
-    grad: list[Item] = []
-    for xk, tk in zip(x.reshape(-1), t.reshape(-1), strict=True):
-        if math.isnan(xk) or math.isnan(tk):
-            loss.append(("special", math.nan))
-            grad.append(("special", math.nan))
-            continue
-        if log_target:
-            if tk == -math.inf:
-                loss.append(("exact", Fraction(0)))
-                grad.append(("exact", Fraction(0)))
-                continue
-            if tk == math.inf:
-                loss.append(("special", math.nan if xk == math.inf else math.inf))
-                grad.append(("special", math.nan))
-                continue
-            if math.isinf(xk):
-                loss.append(("special", -xk))
-                grad.append(("special", math.nan))
-                continue
-            T, X = fr(tk), fr(xk)
-            if tk > 1800 and T != X:  # beyond every format (documented convention)
-                loss.append(("special", math.copysign(math.inf, tk - xk)))
-                grad.append(("special", math.nan))
-                continue
-            loss.append(("real", lambda T=T, X=X: Real(T).exp() * (T - X)))
-            grad.append(("real", lambda T=T: -Real(T).exp()))
-            continue
-        if tk < 0:
-            loss.append(("special", math.nan))
-            grad.append(("special", math.nan))
-            continue
-        if tk == 0:
-            loss.append(("exact", Fraction(0)))
-            grad.append(("exact", Fraction(0)))
-            continue
-        if tk == math.inf:
-            loss.append(("special", math.nan if xk == math.inf else math.inf))
-            grad.append(("special", math.nan))
-            continue
-        if math.isinf(xk):
-            loss.append(("special", -xk))
-            grad.append(("special", math.nan))
-            continue
-        T, X = fr(tk), fr(xk)
-        loss.append(("real", lambda T=T, X=X: (Real(T).log() - X) * T))
-        grad.append(("exact", -T))
-    return loss, grad
+    terms = [
+        _kl_term(xk, tk, log_target) for xk, tk in zip(x.reshape(-1), t.reshape(-1), strict=True)
+    ]
+    return [loss for loss, _ in terms], [grad for _, grad in terms]
 
 
 def _kl_divisor(shape: tuple[int, ...], reduction: str) -> Fraction:
@@ -369,9 +370,7 @@ def kl_div(input, target, reduction="mean", log_target=False, out_dtype=None):  
     x, name = as64(input)
     t = np.asarray(target).astype(np.float64)
     loss, _ = _kl_items(x, t, log_target)
-    return finish(
-        loss, x.shape, out_name(out_dtype, name), reduction, _kl_divisor(x.shape, reduction)
-    )
+    return elementwise_loss(loss, x, name, out_dtype, reduction, _kl_divisor(x.shape, reduction))
 
 
 def kl_div_grad(
@@ -385,8 +384,8 @@ def kl_div_grad(
     x, name = as64(input)
     t = np.asarray(target).astype(np.float64)
     _, grad = _kl_items(x, t, log_target)
-    s = scales(grad_output, reduction, x.size, _kl_divisor(x.shape, reduction))
-    return finish_grad(grad, s, x.shape, out_name(out_dtype, name))
+    divisor = _kl_divisor(x.shape, reduction)
+    return elementwise_grad(grad, x, name, out_dtype, reduction, grad_output, divisor)
 
 
 # -------------------------------------------------------------------- sigmoid focal loss
@@ -446,13 +445,7 @@ def sigmoid_focal_loss(input, target, alpha=0.25, gamma=2.0, reduction="none", o
     x, name = as64(input)
     y = np.asarray(target).astype(np.float64)
     loss, _ = _sfl_items(x, y, alpha, gamma)
-    return finish(
-        loss,
-        x.shape,
-        out_name(out_dtype, name),
-        reduction,
-        Fraction(x.size) if reduction == "mean" else Fraction(1),
-    )
+    return elementwise_loss(loss, x, name, out_dtype, reduction)
 
 
 def sigmoid_focal_loss_grad(
@@ -467,10 +460,7 @@ def sigmoid_focal_loss_grad(
     x, name = as64(input)
     y = np.asarray(target).astype(np.float64)
     _, grad = _sfl_items(x, y, alpha, gamma)
-    div = Fraction(x.size) if reduction == "mean" else Fraction(1)
-    return finish_grad(
-        grad, scales(grad_output, reduction, x.size, div), x.shape, out_name(out_dtype, name)
-    )
+    return elementwise_grad(grad, x, name, out_dtype, reduction, grad_output)
 
 
 # -------------------------------------------------------------------- softmax focal loss
@@ -554,7 +544,7 @@ def softmax_focal_loss(input, target, alpha=None, gamma=2.0, reduction="mean", o
 
         items.append(("real", build))
     fmt = out_name(out_dtype, name)
-    div = Fraction(rows.shape[0]) if reduction == "mean" else Fraction(1)
+    div = mean_divisor(reduction, rows.shape[0])
     return finish(items, out_shape if reduction == "none" else (), fmt, reduction, div)
 
 
@@ -583,7 +573,7 @@ def softmax_focal_loss_grad(
     R, C = rows.shape
     g = fr(gamma)
     fmt = out_name(out_dtype, name)
-    div = Fraction(R) if reduction == "mean" else Fraction(1)
+    div = mean_divisor(reduction, R)
     s = scales(grad_output, reduction, R, div)
     out = np.zeros((R, C))
     for r in range(R):
@@ -660,3 +650,53 @@ __all__ = [
 def in_dtype(values: Any, dtype: str, shape: tuple[int, ...]) -> np.ndarray:
     """float64 values rounded into ``dtype`` (so exactly representable), shaped."""
     return np.asarray(values, dtype=np.float64).astype(DTYPES[dtype]).reshape(shape)
+
+
+# ------------------------------------------------------------------- reference against oracle
+def assert_same(got: np.ndarray, want: np.ndarray, dtype: str) -> None:
+    """``got`` is of the format named ``dtype`` and equals ``want`` element for element (NaN
+    where it is NaN; +0 and -0 compare equal)."""
+    got = np.asarray(got)
+    assert got.dtype == DTYPES[dtype], (got.dtype, dtype)
+    g = got.astype(np.float64)
+    w = np.asarray(want, dtype=np.float64)
+    assert g.shape == w.shape, (g.shape, w.shape)
+    same = (g == w) | (np.isnan(g) & np.isnan(w))
+    assert np.all(same), f"reference {g.tolist()} != oracle {w.tolist()}"
+
+
+#: one row of an oracle table: a reference function, its cases, how many to draw
+OracleRow = tuple[Callable[..., Any], st.SearchStrategy[dict], int]
+
+
+def oracle_table(rows: Sequence[OracleRow]) -> pytest.MarkDecorator:
+    """Parametrise a test over ``rows`` as ``(fn, cases, examples)``, one id per function."""
+    return pytest.mark.parametrize(
+        ("fn", "cases", "examples"), rows, ids=[fn.__name__ for fn, _, _ in rows]
+    )
+
+
+def assert_matches_oracle(
+    fn: Callable[..., Any], cases: st.SearchStrategy[dict], examples: int
+) -> None:
+    """``fn`` (a reference function) and this module's function of the same name agree to the
+    bit on ``examples`` drawn cases (``{"kw": kwargs, "dtype": the output format's name}``)."""
+    expected = globals()[fn.__name__]
+
+    @settings(max_examples=examples)
+    @given(cases)
+    def agrees(case: dict) -> None:
+        assert_same(fn(**case["kw"]), expected(**case["kw"]), case["dtype"])
+
+    agrees()
+
+
+def oracle_test(rows: Sequence[OracleRow]) -> Callable[..., None]:
+    """A test, parametrised over ``rows``, that each reference function agrees with this
+    module's (:func:`assert_matches_oracle`); assign it to a ``test_*`` name of a test module."""
+
+    @oracle_table(rows)
+    def test(fn: Callable[..., Any], cases: st.SearchStrategy[dict], examples: int) -> None:
+        assert_matches_oracle(fn, cases, examples)
+
+    return test

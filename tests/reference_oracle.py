@@ -24,6 +24,7 @@ contract and PyTorch's documentation of ``torch.nn.functional.cross_entropy`` an
 
 from __future__ import annotations
 
+import dataclasses
 import decimal
 import math
 from collections.abc import Callable, Sequence
@@ -392,11 +393,34 @@ def _back(rows: np.ndarray, moved_shape: tuple[int, ...], axis: int) -> np.ndarr
     return np.moveaxis(rows.reshape(moved_shape), -1, axis)
 
 
+@dataclasses.dataclass
+class _ByRow:
+    """``x`` as float64 rows along ``axis``, the output format, and the way back."""
+
+    shape: tuple[int, ...]
+    rows: np.ndarray
+    moved: tuple[int, ...]
+    axis: int
+    fmt: str
+
+    def cotangent_rows(self, grad_output: Any) -> np.ndarray:
+        """``grad_output`` (ones by default), shaped like ``x``, as rows."""
+        return _rows(_cotangent(grad_output, self.shape), self.axis)[0]
+
+    def back(self, out: np.ndarray) -> np.ndarray:
+        return _back(out, self.moved, self.axis)
+
+
+def _by_row(x: Any, axis: int, out_dtype: Any) -> _ByRow:
+    a, name = _as64(x)
+    rows, moved = _rows(a, axis)
+    return _ByRow(a.shape, rows, moved, axis, _out_name(out_dtype, name))
+
+
 # ------------------------------------------------------------------- softmax family
 def logsumexp(x: Any, axis: int = -1, out_dtype: Any = None) -> np.ndarray:
-    a, name = _as64(x)
-    fmt = _out_name(out_dtype, name)
-    rows, moved = _rows(a, axis)
+    p = _by_row(x, axis, out_dtype)
+    rows, fmt, moved = p.rows, p.fmt, p.moved
     out = np.empty(rows.shape[0])
     for r, row in enumerate(rows):
         kind = _classify(row)
@@ -409,9 +433,8 @@ def logsumexp(x: Any, axis: int = -1, out_dtype: Any = None) -> np.ndarray:
 
 
 def softmax(x: Any, axis: int = -1, out_dtype: Any = None) -> np.ndarray:
-    a, name = _as64(x)
-    fmt = _out_name(out_dtype, name)
-    rows, moved = _rows(a, axis)
+    p = _by_row(x, axis, out_dtype)
+    rows, fmt = p.rows, p.fmt
     out = np.empty(rows.shape)
     for r, row in enumerate(rows):
         kind = _classify(row)
@@ -423,13 +446,12 @@ def softmax(x: Any, axis: int = -1, out_dtype: Any = None) -> np.ndarray:
             st = Row(row)
             for i in range(len(row)):
                 out[r, i] = decide(lambda st=st, i=i: st.softmax(i), fmt)
-    return _back(out, moved, axis)
+    return p.back(out)
 
 
 def log_softmax(x: Any, axis: int = -1, out_dtype: Any = None) -> np.ndarray:
-    a, name = _as64(x)
-    fmt = _out_name(out_dtype, name)
-    rows, moved = _rows(a, axis)
+    p = _by_row(x, axis, out_dtype)
+    rows, fmt = p.rows, p.fmt
     out = np.empty(rows.shape)
     for r, row in enumerate(rows):
         kind = _classify(row)
@@ -445,7 +467,7 @@ def log_softmax(x: Any, axis: int = -1, out_dtype: Any = None) -> np.ndarray:
                     out[r, i] = -math.inf
                 else:
                     out[r, i] = decide(lambda st=st, di=di: Real(di) - st.log_S(), fmt)
-    return _back(out, moved, axis)
+    return p.back(out)
 
 
 def _cotangent(grad_output: Any, shape: tuple[int, ...]) -> np.ndarray:
@@ -460,9 +482,8 @@ def logsumexp_grad(
     x: Any, axis: int = -1, grad_output: Any = None, out_dtype: Any = None
 ) -> np.ndarray:
     """g * softmax(x); rows whose logsumexp is +inf or NaN give NaN."""
-    a, name = _as64(x)
-    fmt = _out_name(out_dtype, name)
-    rows, moved = _rows(a, axis)
+    p = _by_row(x, axis, out_dtype)
+    rows, fmt, moved = p.rows, p.fmt, p.moved
     g = _cotangent(grad_output, moved[:-1]).reshape(-1)
     out = np.empty(rows.shape)
     for r, row in enumerate(rows):
@@ -473,17 +494,15 @@ def logsumexp_grad(
         gr = _fr(g[r])
         for i in range(len(row)):
             out[r, i] = decide(lambda st=st, i=i, gr=gr: st.softmax(i) * gr, fmt)
-    return _back(out, moved, axis)
+    return p.back(out)
 
 
 def softmax_grad(
     x: Any, axis: int = -1, grad_output: Any = None, out_dtype: Any = None
 ) -> np.ndarray:
     r"""y_i (g_i - \sum_j g_j y_j) = y_i \sum_j (g_i - g_j) y_j; a one-hot row gives 0."""
-    a, name = _as64(x)
-    fmt = _out_name(out_dtype, name)
-    rows, moved = _rows(a, axis)
-    g = _rows(_cotangent(grad_output, a.shape), axis)[0]
+    p = _by_row(x, axis, out_dtype)
+    rows, fmt, g = p.rows, p.fmt, p.cotangent_rows(grad_output)
     out = np.empty(rows.shape)
     for r, row in enumerate(rows):
         kind = _classify(row)
@@ -512,17 +531,15 @@ def softmax_grad(
                 return st.e(i) * acc / S / S
 
             out[r, i] = decide(build, fmt)
-    return _back(out, moved, axis)
+    return p.back(out)
 
 
 def log_softmax_grad(
     x: Any, axis: int = -1, grad_output: Any = None, out_dtype: Any = None
 ) -> np.ndarray:
     r"""g_i - y_i \sum_j g_j; a row with one +inf at k is the limit g_i - [i = k] \sum_j g_j."""
-    a, name = _as64(x)
-    fmt = _out_name(out_dtype, name)
-    rows, moved = _rows(a, axis)
-    g = _rows(_cotangent(grad_output, a.shape), axis)[0]
+    p = _by_row(x, axis, out_dtype)
+    rows, fmt, g = p.rows, p.fmt, p.cotangent_rows(grad_output)
     out = np.empty(rows.shape)
     for r, row in enumerate(rows):
         kind = _classify(row)
@@ -546,7 +563,7 @@ def log_softmax_grad(
                 return Real(gi) - st.softmax(i) * G
 
             out[r, i] = decide(build, fmt)
-    return _back(out, moved, axis)
+    return p.back(out)
 
 
 # ------------------------------------------------------------------- nll / cross-entropy

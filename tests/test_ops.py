@@ -6,6 +6,7 @@ reference values returns what a fresh call returns."""
 
 from __future__ import annotations
 
+import ast
 import inspect
 import re
 import typing
@@ -250,6 +251,61 @@ def test_no_other_module_defines_the_vocabulary() -> None:
                 if pattern.search(code)
             ]
     assert offenders == []
+
+
+#: modules that may spell op names out: the catalogue and the framework registries (whose
+#: entries name their op); the reference and the tests are not scanned
+_OP_NAME_OWNERS = ("verify/ops.py", "verify/registry/")
+#: modules that still spell op names out, to be moved onto the catalogue's constants
+_OP_NAME_PENDING = ("verify/checks/identity.py", "verify/strategies/_cases.py")
+
+
+def _op_name_literals(path: Path) -> list[str]:
+    """The string constants of a module that are exactly an op's name (docstrings and comments
+    mention ops in prose and never equal a name)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    return [
+        f"{path.name}:{node.lineno}: {node.value!r}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in ops.OPS
+    ]
+
+
+def test_op_names_are_read_from_the_catalogue() -> None:
+    offenders = []
+    for folder in ("verify", "benchmarks"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            if path.relative_to(ROOT).as_posix().startswith(_OP_NAME_OWNERS + _OP_NAME_PENDING):
+                continue
+            offenders += _op_name_literals(path)
+    assert offenders == []
+
+
+def test_the_op_name_scan_finds_a_literal_and_skips_prose(tmp_path: Path) -> None:
+    module = tmp_path / "m.py"
+    module.write_text(
+        '"""Mentions linear_cross_entropy in prose."""\n'
+        "# kl_div in a comment\n"
+        'FUSED = op == "linear_cross_entropy"\n'
+        'OTHER = "linear_cross_entropy_peer"\n'
+    )
+    assert _op_name_literals(module) == ["m.py:3: 'linear_cross_entropy'"]
+
+
+def test_the_op_name_constants_are_the_catalogues() -> None:
+    constants = {
+        value
+        for name, value in vars(ops).items()
+        if name.isupper() and isinstance(value, str) and value in ops.OPS
+    }
+    assert constants == set(ops.OPS)
+    assert ops.LINEAR_CROSS_ENTROPY in ops.FUSED_LINEAR
+    assert ops.PROBABILITY_TARGET_OPS == (ops.CROSS_ENTROPY, ops.SOFTMAX_FOCAL_LOSS, ops.KL_DIV)
+    assert ops.BINARY_TARGET_OPS == (
+        ops.BINARY_CROSS_ENTROPY,
+        ops.BINARY_CROSS_ENTROPY_WITH_LOGITS,
+        ops.SIGMOID_FOCAL_LOSS,
+    )
 
 
 # -- a missing reference function is an error, never a skip ---------------------------------

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tests.pointwise_oracle as oracle
@@ -21,16 +20,6 @@ from tests.pointwise_oracle import DTYPES, in_dtype
 
 NAMES = list(DTYPES)
 SHAPES = st.lists(st.integers(1, 3), min_size=1, max_size=3).map(tuple)
-
-
-def assert_same(got: np.ndarray, want: np.ndarray, dtype: str) -> None:
-    got = np.asarray(got)
-    assert got.dtype == DTYPES[dtype], (got.dtype, dtype)
-    g = got.astype(np.float64)
-    w = np.asarray(want, dtype=np.float64)
-    assert g.shape == w.shape, (g.shape, w.shape)
-    same = (g == w) | (np.isnan(g) & np.isnan(w))
-    assert np.all(same), f"reference {g.tolist()} != oracle {w.tolist()}"
 
 
 def probabilities(dtype: str, n: int) -> st.SearchStrategy[list[float]]:
@@ -105,32 +94,15 @@ def with_cotangent(draw: st.DrawFn, logit: bool) -> dict:
     return case
 
 
-@settings(max_examples=150)
-@given(bce_cases(logit=False))
-def test_bce_matches_oracle(case: dict) -> None:
-    got = binary_cross_entropy(**case["kw"])
-    assert_same(got, oracle.binary_cross_entropy(**case["kw"]), case["dtype"])
+ORACLE_TABLE: list[oracle.OracleRow] = [
+    (binary_cross_entropy, bce_cases(logit=False), 150),
+    (binary_cross_entropy_grad, with_cotangent(logit=False), 120),
+    (binary_cross_entropy_with_logits, bce_cases(logit=True), 150),
+    (binary_cross_entropy_with_logits_grad, with_cotangent(logit=True), 120),
+]
 
 
-@settings(max_examples=120)
-@given(with_cotangent(logit=False))
-def test_bce_grad_matches_oracle(case: dict) -> None:
-    got = binary_cross_entropy_grad(**case["kw"])
-    assert_same(got, oracle.binary_cross_entropy_grad(**case["kw"]), case["dtype"])
-
-
-@settings(max_examples=150)
-@given(bce_cases(logit=True))
-def test_bce_with_logits_matches_oracle(case: dict) -> None:
-    got = binary_cross_entropy_with_logits(**case["kw"])
-    assert_same(got, oracle.binary_cross_entropy_with_logits(**case["kw"]), case["dtype"])
-
-
-@settings(max_examples=120)
-@given(with_cotangent(logit=True))
-def test_bce_with_logits_grad_matches_oracle(case: dict) -> None:
-    got = binary_cross_entropy_with_logits_grad(**case["kw"])
-    assert_same(got, oracle.binary_cross_entropy_with_logits_grad(**case["kw"]), case["dtype"])
+test_matches_oracle = oracle.oracle_test(ORACLE_TABLE)
 
 
 # ------------------------------------------------------------------------ special values

@@ -17,8 +17,8 @@ from reference.focal import (
     softmax_focal_loss,
     softmax_focal_loss_grad,
 )
-from tests.pointwise_oracle import in_dtype
-from tests.test_reference_binary import NAMES, SHAPES, assert_same
+from tests.pointwise_oracle import assert_same, in_dtype
+from tests.test_reference_binary import NAMES, SHAPES
 
 GAMMAS = st.sampled_from([0.0, 0.5, 1.0, 2.0, 3.0, 1.5])
 

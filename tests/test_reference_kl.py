@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tests.pointwise_oracle as oracle
 from reference.kl import kl_div, kl_div_grad
-from tests.pointwise_oracle import DTYPES, in_dtype
-from tests.test_reference_binary import NAMES, SHAPES, assert_same
+from tests.pointwise_oracle import DTYPES, assert_same, in_dtype
+from tests.test_reference_binary import NAMES, SHAPES
 
 
 @st.composite
@@ -68,16 +67,9 @@ def kl_cases(draw: st.DrawFn, grad: bool = False) -> dict:
     return {"kw": kw, "dtype": out or dtype}
 
 
-@settings(max_examples=150)
-@given(kl_cases())
-def test_kl_matches_oracle(case: dict) -> None:
-    assert_same(kl_div(**case["kw"]), oracle.kl_div(**case["kw"]), case["dtype"])
-
-
-@settings(max_examples=120)
-@given(kl_cases(grad=True))
-def test_kl_grad_matches_oracle(case: dict) -> None:
-    assert_same(kl_div_grad(**case["kw"]), oracle.kl_div_grad(**case["kw"]), case["dtype"])
+test_matches_oracle = oracle.oracle_test(
+    [(kl_div, kl_cases(), 150), (kl_div_grad, kl_cases(grad=True), 120)]
+)
 
 
 def test_kl_special_values() -> None:

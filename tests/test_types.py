@@ -1,7 +1,9 @@
 """The type check of ``tox -e lint`` runs with the project's own tests, so CI runs it too.
 
-The files and settings are pyproject.toml's ``[tool.mypy]`` (the reference, the op catalogue
-and the ULP metric); a type error there fails this test with mypy's report.
+The files and settings are pyproject.toml's ``[tool.mypy]`` (the reference, the op catalogue,
+the judging stage, the reports, the search engine, the strategies and the benchmarks, among
+others); a type error there, or a ``type: ignore`` it does not need, fails this test with
+mypy's report.
 """
 
 from __future__ import annotations

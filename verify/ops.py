@@ -30,7 +30,7 @@ import importlib
 import inspect
 import types
 from collections.abc import Callable, Mapping
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 
@@ -39,7 +39,7 @@ DTYPES: tuple[str, ...] = ("float16", "bfloat16", "float32", "float64")
 #: devices an entry may declare (``cuda`` only where a GPU is present)
 DEVICES: tuple[str, ...] = ("cpu", "cuda")
 #: check categories of the report, in the order a session runs them (``bad_input`` last)
-CHECKS: tuple[str, ...] = (
+Check = Literal[
     "accuracy",
     "gradient",
     "identity",
@@ -48,7 +48,8 @@ CHECKS: tuple[str, ...] = (
     "extreme_range",
     "cross_framework",
     "bad_input",
-)
+]
+CHECKS: tuple[str, ...] = get_args(Check)
 #: the checks an entry of a compiled code path (``[jit]``, ``[xla]``, ``[compiled]``: the same
 #: API as a plain entry, through a compiler) runs: every check that judges its own numbers
 #: against the reference.  ``identity``, ``invariance`` and ``cross_framework`` test what the
@@ -173,22 +174,36 @@ def _spec(
 
 _CLASS_TARGETS = ("index", "probs")
 
+# The op names: the only place the suite spells them out (the framework registries, the
+# reference and the tests aside); every other module reads them from here.
+LOGSUMEXP = "logsumexp"
+SOFTMAX = "softmax"
+LOG_SOFTMAX = "log_softmax"
+NLL_LOSS = "nll_loss"
+CROSS_ENTROPY = "cross_entropy"
+BINARY_CROSS_ENTROPY = "binary_cross_entropy"
+BINARY_CROSS_ENTROPY_WITH_LOGITS = "binary_cross_entropy_with_logits"
+SIGMOID_FOCAL_LOSS = "sigmoid_focal_loss"
+SOFTMAX_FOCAL_LOSS = "softmax_focal_loss"
+KL_DIV = "kl_div"
+LINEAR_CROSS_ENTROPY = "linear_cross_entropy"
+
 #: the catalogue, in the order reports and docs list the ops
 OPS: Mapping[str, OpSpec] = {
     s.name: s
     for s in (
-        _spec("logsumexp", "softmax_family", (), "drop_axis"),
-        _spec("softmax", "softmax_family", (), "like_primary"),
-        _spec("log_softmax", "softmax_family", (), "like_primary"),
-        _spec("nll_loss", "class_loss", ("index",), "per_target_position"),
-        _spec("cross_entropy", "class_loss", _CLASS_TARGETS, "per_target_position"),
-        _spec("binary_cross_entropy", "elementwise_loss", ("binary",), "like_primary"),
-        _spec("binary_cross_entropy_with_logits", "elementwise_loss", ("binary",), "like_primary"),
-        _spec("sigmoid_focal_loss", "elementwise_loss", ("binary",), "like_primary"),
-        _spec("softmax_focal_loss", "class_loss", _CLASS_TARGETS, "per_target_position"),
-        _spec("kl_div", "elementwise_loss", ("probs",), "like_primary"),
+        _spec(LOGSUMEXP, "softmax_family", (), "drop_axis"),
+        _spec(SOFTMAX, "softmax_family", (), "like_primary"),
+        _spec(LOG_SOFTMAX, "softmax_family", (), "like_primary"),
+        _spec(NLL_LOSS, "class_loss", ("index",), "per_target_position"),
+        _spec(CROSS_ENTROPY, "class_loss", _CLASS_TARGETS, "per_target_position"),
+        _spec(BINARY_CROSS_ENTROPY, "elementwise_loss", ("binary",), "like_primary"),
+        _spec(BINARY_CROSS_ENTROPY_WITH_LOGITS, "elementwise_loss", ("binary",), "like_primary"),
+        _spec(SIGMOID_FOCAL_LOSS, "elementwise_loss", ("binary",), "like_primary"),
+        _spec(SOFTMAX_FOCAL_LOSS, "class_loss", _CLASS_TARGETS, "per_target_position"),
+        _spec(KL_DIV, "elementwise_loss", ("probs",), "like_primary"),
         _spec(
-            "linear_cross_entropy",
+            LINEAR_CROSS_ENTROPY,
             "class_loss",
             ("index",),
             "per_target_position",
@@ -212,6 +227,18 @@ ELEMENTWISE_LOSSES: tuple[str, ...] = ops_of("elementwise_loss")
 FUSED_LINEAR: tuple[str, ...] = tuple(
     n for n, s in OPS.items() if s.classes_from[0] not in ("x", "input")
 )
+
+
+def ops_with_target(kind: str) -> tuple[str, ...]:
+    """The names of the ops whose entries may declare target kind ``kind``, in catalogue
+    order."""
+    return tuple(name for name, spec in OPS.items() if kind in spec.target_kinds)
+
+
+#: the ops that take probability targets (a distribution over the classes)
+PROBABILITY_TARGET_OPS: tuple[str, ...] = ops_with_target("probs")
+#: the ops that take a target in [0, 1] of the input's shape
+BINARY_TARGET_OPS: tuple[str, ...] = ops_with_target("binary")
 
 
 def spec(op: str) -> OpSpec:
@@ -278,20 +305,35 @@ def _signature_facts(name: str) -> tuple[tuple[str, ...], Mapping[str, Any]]:
 
 
 __all__ = [
+    "BINARY_CROSS_ENTROPY",
+    "BINARY_CROSS_ENTROPY_WITH_LOGITS",
+    "BINARY_TARGET_OPS",
     "CHECKS",
     "CLASS_LOSSES",
     "CODE_PATH_CHECKS",
+    "CROSS_ENTROPY",
     "DEVICES",
     "DTYPES",
     "ELEMENTWISE_LOSSES",
     "FUSED_LINEAR",
+    "KL_DIV",
+    "LINEAR_CROSS_ENTROPY",
+    "LOGSUMEXP",
+    "LOG_SOFTMAX",
+    "NLL_LOSS",
     "OPS",
+    "PROBABILITY_TARGET_OPS",
     "PROFILE_NAMES",
+    "SIGMOID_FOCAL_LOSS",
+    "SOFTMAX",
     "SOFTMAX_FAMILY",
+    "SOFTMAX_FOCAL_LOSS",
+    "Check",
     "ErrorModel",
     "OpSpec",
     "class_count",
     "ops_of",
+    "ops_with_target",
     "output_shape",
     "spec",
 ]

@@ -18,6 +18,7 @@ session runs this check after all others of a device.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -25,10 +26,19 @@ from typing import Any
 import numpy as np
 
 from verify.engine.outcome import format_value
-from verify.engine.search import matching_deviation, reproducer_for
+from verify.engine.search import matching_deviation, reproducer_for, result_for
 from verify.judge import severity
 from verify.judge.ulp import float_format
-from verify.ops import CLASS_LOSSES, FUSED_LINEAR, SOFTMAX_FAMILY, class_count
+from verify.ops import (
+    BINARY_CROSS_ENTROPY,
+    BINARY_TARGET_OPS,
+    CLASS_LOSSES,
+    FUSED_LINEAR,
+    KL_DIV,
+    PROBABILITY_TARGET_OPS,
+    SOFTMAX_FAMILY,
+    class_count,
+)
 from verify.profiles import Profile
 from verify.registry.base import Implementation, Unsupported
 from verify.results import Result
@@ -52,10 +62,10 @@ def _valid_case(impl: Implementation, dtype: str, seed: int) -> dict[str, Any]:
             kw["target"] = np.full((n, c), 1.0 / c).astype(dt)
         else:
             kw["target"] = rng.integers(0, c, n).astype(np.int64)
-    elif op == "binary_cross_entropy":
+    elif op == BINARY_CROSS_ENTROPY:
         kw["input"] = rng.uniform(0.1, 0.9, (n, c)).astype(dt)
         kw["target"] = rng.integers(0, 2, (n, c)).astype(dt)
-    elif op == "kl_div":
+    elif op == KL_DIV:
         p = np.full((n, c), 1.0 / c)
         kw["input"] = np.log(p).astype(dt)
         kw["target"] = p.astype(dt)
@@ -91,7 +101,7 @@ def bad_cases(impl: Implementation, dtype: str, seed: int) -> list[tuple[str, di
             (f"target of {n + 1} rows for {n} inputs", {**kw, "target": np.concatenate([t, t[:1]])})
         )
     else:
-        if op in ("cross_entropy", "softmax_focal_loss", "kl_div"):
+        if op in PROBABILITY_TARGET_OPS:
             neg = np.asarray(t, np.float64).copy()
             neg[0, 0], neg[0, 1] = -0.5, neg[0, 1] + 0.5 + neg[0, 0]
             out.append(("negative probability in the target", {**kw, "target": neg.astype(dt)}))
@@ -101,14 +111,14 @@ def bad_cases(impl: Implementation, dtype: str, seed: int) -> list[tuple[str, di
                     {**kw, "target": (np.asarray(t, np.float64) * 2).astype(dt)},
                 )
             )
-        if op in ("binary_cross_entropy_with_logits", "sigmoid_focal_loss", "binary_cross_entropy"):
+        if op in BINARY_TARGET_OPS:
             out.append(
                 (
                     "target 2.0 outside [0, 1]",
                     {**kw, "target": np.full_like(np.asarray(t, np.float64), 2.0).astype(dt)},
                 )
             )
-        if op == "binary_cross_entropy":
+        if op == BINARY_CROSS_ENTROPY:
             xb = np.asarray(x, np.float64).copy()
             xb[0, 0] = 1.5
             out.append(("input probability 1.5", {**kw, "input": xb.astype(dt)}))
@@ -170,38 +180,35 @@ def run(
                 deviating.append(desc)
             else:
                 silent.append((desc, kw, detail))
-    common = dict(
-        implementation=impl.name,
-        framework=impl.framework,
-        op=impl.op,
-        check=CHECK,
-        dtype=dtype,
-        device=device,
+    result = functools.partial(
+        result_for,
+        impl,
+        CHECK,
+        dtype,
+        device,
         examples=examples,
         duration_s=round(time.perf_counter() - started, 3),
     )
     if examples == 0:
         reason = unsupported or "no invalid input applies to this entry"
-        return Result(status="skip", message=f"not applicable: {reason}", **common)
+        return result(status="skip", message=f"not applicable: {reason}")
     summary = "; ".join(findings)
     if silent:
         desc, kw, detail = silent[0]
-        return Result(
+        return result(
             status="fail",
             message=f"accepts invalid input without an error: {desc}: {detail}. All: {summary}",
             reproducer=reproducer_for(impl, kw, device, ""),
             links=[d.link for d in deviations],
             severity=severity.ACCEPTED_BAD_INPUT,
             extra={"input_pattern": f"bad input: {desc}", "severity_note": f"{desc}: {detail}"},
-            **common,
         )
     if deviations:
-        return Result(
+        return result(
             status="deviation",
             message=f"documented behaviour: {summary}",
             links=sorted({d.link for d in deviations}),
             severity=severity.ACCEPTED_BAD_INPUT,
             extra={"input_pattern": f"bad input: {deviating[0]}"},
-            **common,
         )
-    return Result(status="pass", message=summary, **common)
+    return result(status="pass", message=summary)

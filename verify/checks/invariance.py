@@ -32,7 +32,18 @@ from verify.engine.agreement import Side, agreement, decided_by_reference, worst
 from verify.engine.outcome import ImplementationRaised, Verdict, call_impl
 from verify.engine.search import Search
 from verify.judge import tolerance
-from verify.ops import FUSED_LINEAR, SOFTMAX_FAMILY
+from verify.ops import (
+    BINARY_CROSS_ENTROPY,
+    CROSS_ENTROPY,
+    FUSED_LINEAR,
+    KL_DIV,
+    LOG_SOFTMAX,
+    LOGSUMEXP,
+    NLL_LOSS,
+    SOFTMAX,
+    SOFTMAX_FAMILY,
+    SOFTMAX_FOCAL_LOSS,
+)
 from verify.profiles import Profile
 from verify.registry.base import Implementation, Unsupported
 from verify.results import Result
@@ -40,8 +51,8 @@ from verify.strategies import cases, describe_case
 from verify.strategies._values import check_dtype
 
 CHECK = "invariance"
-SHIFTABLE = (*SOFTMAX_FAMILY, "cross_entropy", "softmax_focal_loss")
-PERMUTABLE = (*SOFTMAX_FAMILY, "cross_entropy", "softmax_focal_loss", "nll_loss")
+SHIFTABLE = (*SOFTMAX_FAMILY, CROSS_ENTROPY, SOFTMAX_FOCAL_LOSS)
+PERMUTABLE = (*SHIFTABLE, NLL_LOSS)
 
 
 def _logit_key(op: str) -> str:
@@ -94,7 +105,7 @@ def _shift(impl: Implementation, kw: dict[str, Any], dtype: str, device: str) ->
     skw = {**kw, key: xs}
     a = np.asarray(call_impl(impl.forward, kw, device), dtype=np.float64)
     b_raw = np.asarray(call_impl(impl.forward, skw, device), dtype=np.float64)
-    b = b_raw - c if op == "logsumexp" else b_raw
+    b = b_raw - c if op == LOGSUMEXP else b_raw
     bound_s = tolerance.forward_bound(op, skw, dtype)
     bound = tolerance.forward_bound(op, kw, dtype)
     case = describe_case(op, skw)
@@ -106,7 +117,7 @@ def _shift(impl: Implementation, kw: dict[str, Any], dtype: str, device: str) ->
         dtype,
         what=f"adding {c!r} to every logit",
         case=case,
-        extra=tolerance.allowed_error(np.asarray(c), 0.0, dtype) if op == "logsumexp" else 0.0,
+        extra=tolerance.allowed_error(np.asarray(c), 0.0, dtype) if op == LOGSUMEXP else 0.0,
     )
     verdict.kwargs = skw  # the reproducer shows the shifted call that goes wrong
     sides = [
@@ -132,7 +143,7 @@ def _permute(
     pkw[key] = np.take(x, p, axis=axis)
     if kw.get("weight") is not None:
         pkw["weight"] = np.asarray(kw["weight"])[p]
-    if op == "softmax_focal_loss" and np.ndim(kw.get("alpha", 0.0)) == 1:
+    if op == SOFTMAX_FOCAL_LOSS and np.ndim(kw.get("alpha", 0.0)) == 1:
         pkw["alpha"] = np.asarray(kw["alpha"])[p]
     if "target" in kw:
         t = np.asarray(kw["target"])
@@ -147,7 +158,7 @@ def _permute(
             pkw["target"] = np.take(t, p, axis=1)
     a_raw = np.asarray(call_impl(impl.forward, kw, device), dtype=np.float64)
     b = np.asarray(call_impl(impl.forward, pkw, device), dtype=np.float64)
-    a = np.take(a_raw, p, axis=axis) if op in ("softmax", "log_softmax") else a_raw
+    a = np.take(a_raw, p, axis=axis) if op in (SOFTMAX, LOG_SOFTMAX) else a_raw
     bound_p = tolerance.forward_bound(op, pkw, dtype)
     bound = tolerance.forward_bound(op, kw, dtype)
     case = describe_case(op, pkw)
@@ -174,20 +185,16 @@ def _rows(
     x = np.asarray(kw[key])
     n = x.shape[0]
     filler = np.resize(other, (n, *x.shape[1:])).astype(np.float64)
-    if op == "binary_cross_entropy":  # inputs are probabilities: other rows must be valid too
+    if op == BINARY_CROSS_ENTROPY:  # inputs are probabilities: other rows must be valid too
         filler = np.where(np.isfinite(filler), np.clip(np.abs(filler), 0.0, 1.0), 0.5)
-    elif op == "kl_div":  # log-probabilities
+    elif op == KL_DIV:  # log-probabilities
         filler = np.where(np.isnan(filler), -1.0, -np.abs(filler))
     extra_rows = filler.astype(x.dtype)
     bkw = dict(kw)
     bkw[key] = np.concatenate([x, extra_rows], axis=0)
-    for name in ("target",):
-        if name in kw:
-            t = np.asarray(kw[name])
-            if np.issubdtype(t.dtype, np.integer):
-                bkw[name] = np.concatenate([t, t], axis=0)
-            else:
-                bkw[name] = np.concatenate([t, t], axis=0)
+    if "target" in kw:  # the extra rows take the same targets (index or probability rows)
+        t = np.asarray(kw["target"])
+        bkw["target"] = np.concatenate([t, t], axis=0)
     a = np.asarray(call_impl(impl.forward, kw, device), dtype=np.float64)
     b = np.asarray(call_impl(impl.forward, bkw, device), dtype=np.float64)[:n]
     bound = tolerance.forward_bound(op, kw, dtype)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -42,26 +42,36 @@ def matching_deviation(
 ) -> Any:
     """The entry's documented deviation covering a failure of ``check`` on ``kwargs`` whose
     severity class is ``severity`` (None: unclassified), or None."""
-    for dev in impl.deviations:
-        if (
-            (not dev.checks or check in dev.checks)
-            and (not dev.severities or severity in dev.severities)
-            and _applies(dev.applies, kwargs)
-        ):
-            return dev
-    return None
+    return _first_covering(
+        impl.deviations,
+        check,
+        kwargs,
+        lambda dev: not dev.severities or severity in dev.severities,
+    )
 
 
 def matching_known_issue(
     impl: Implementation, check: str, dtype: str, kwargs: Mapping[str, Any]
 ) -> Any:
-    for issue in impl.known_issues:
+    """The entry's known issue covering a failure of ``check`` in ``dtype`` on ``kwargs``, or
+    None."""
+    return _first_covering(
+        impl.known_issues, check, kwargs, lambda issue: not issue.dtypes or dtype in issue.dtypes
+    )
+
+
+def _first_covering(
+    notes: Sequence[Any], check: str, kwargs: Mapping[str, Any], covers: Callable[[Any], bool]
+) -> Any:
+    """The first of ``notes`` (deviations or known issues) that names ``check`` (or no check),
+    ``covers`` accepts, and whose ``applies`` accepts ``kwargs``; None if there is none."""
+    for note in notes:
         if (
-            (not issue.checks or check in issue.checks)
-            and (not issue.dtypes or dtype in issue.dtypes)
-            and _applies(issue.applies, kwargs)
+            (not note.checks or check in note.checks)
+            and covers(note)
+            and _applies(note.applies, kwargs)
         ):
-            return issue
+            return note
     return None
 
 
@@ -345,13 +355,11 @@ class Search:
         return result
 
     def _bare_result(self, status: str, message: str, started: float, **extra: Any) -> Result:
-        return Result(
-            implementation=self.impl.name,
-            framework=self.impl.framework,
-            op=self.impl.op,
-            check=self.check,
-            dtype=self.dtype,
-            device=self.device,
+        return result_for(
+            self.impl,
+            self.check,
+            self.dtype,
+            self.device,
             status=status,
             examples=self.examples,
             max_ulp=self.max_ulp,
@@ -420,8 +428,9 @@ def _describe(verdict: Verdict) -> str:
     return "pass" + (f" (bound ratio {ratio:.3g})" if ratio is not None else "")
 
 
-def skip_result(impl: Implementation, check: str, dtype: str, device: str, message: str) -> Result:
-    """A ``skip`` result for a check that does not apply."""
+def result_for(impl: Implementation, check: str, dtype: str, device: str, **fields: Any) -> Result:
+    """The result of ``check`` on ``impl`` in ``dtype`` on ``device``: the row's identity read
+    from the entry, the other :class:`~verify.results.Result` fields from ``fields``."""
     return Result(
         implementation=impl.name,
         framework=impl.framework,
@@ -429,9 +438,20 @@ def skip_result(impl: Implementation, check: str, dtype: str, device: str, messa
         check=check,
         dtype=dtype,
         device=device,
-        status="skip",
-        message=message,
+        **fields,
     )
 
 
-__all__ = ["Search", "matching_deviation", "matching_known_issue", "reproducer_for", "skip_result"]
+def skip_result(impl: Implementation, check: str, dtype: str, device: str, message: str) -> Result:
+    """A ``skip`` result for a check that does not apply."""
+    return result_for(impl, check, dtype, device, status="skip", message=message)
+
+
+__all__ = [
+    "Search",
+    "matching_deviation",
+    "matching_known_issue",
+    "reproducer_for",
+    "result_for",
+    "skip_result",
+]

@@ -42,8 +42,8 @@ def apply_baseline(
 ) -> dict[str, Any]:
     """Label every result in place; return the ``environment["baseline"]`` summary."""
     old_by_key: dict[tuple[str, str, str, str], Result] = {}
-    for old in baseline:
-        old_by_key.setdefault(old.key, old)
+    for earlier in baseline:
+        old_by_key.setdefault(earlier.key, earlier)
     seen = set()
     counts: Counter[str] = Counter()
     for result in results:

@@ -56,7 +56,7 @@ def _asset(name: str) -> str:
 
 
 def _ulp_key(point: dict[str, Any]) -> float:
-    value = point.get("ulp")
+    value: Any = point.get("ulp")
     try:
         number = float(value)
     except (TypeError, ValueError):

@@ -53,11 +53,11 @@ _AUTOLINK = re.compile(r"(?i)(?<=[a-z])(:)(?=//)|(?<=www)(\.)")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
-def escape(text: str) -> str:
-    """``text`` as inert inline Markdown: one line, HTML-escaped, punctuation escaped."""
+def escape(text: object) -> str:
+    """``str(text)`` as inert inline Markdown: one line, HTML-escaped, punctuation escaped."""
     one_line = _CONTROL.sub("\ufffd", " ".join(str(text).split()))
-    text = _MD_SPECIAL.sub(r"\\\1", html.escape(one_line, quote=True))
-    return _AUTOLINK.sub(lambda m: "\\" + m.group(), text)
+    escaped = _MD_SPECIAL.sub(r"\\\1", html.escape(one_line, quote=True))
+    return _AUTOLINK.sub(lambda m: "\\" + m.group(), escaped)
 
 
 def fenced(text: str, language: str = "") -> str:

@@ -76,8 +76,8 @@ def merge_environments(environments: Sequence[dict[str, Any]]) -> dict[str, Any]
     merged["frameworks"] = {k: _merge_values(v) for k, v in sorted(frameworks.items())}
     merged["devices"] = sorted({d for env in environments for d in env.get("devices", [])})
     merged["started"] = min(env["started"] for env in environments)
-    finished = [env.get("finished") for env in environments]
-    merged["finished"] = None if None in finished else max(finished)
+    finished = [env["finished"] for env in environments if env.get("finished") is not None]
+    merged["finished"] = max(finished) if len(finished) == len(environments) else None
     merged["interrupted"] = any(env.get("interrupted", False) for env in environments)
     return merged
 

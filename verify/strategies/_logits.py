@@ -139,8 +139,10 @@ def _flat_logits(draw: st.DrawFn, style: str, fmt: FloatFormat, n: int) -> np.nd
         scale = draw(st.sampled_from([1.0, 4.0, 16.0]), label="fill scale")
         return _seeded(style, fmt, n, seed, scale)
     if style in ("moderate", "wide", "subnormal", "huge"):
-        vals = draw(st.lists(_element(style, fmt), min_size=n, max_size=n), label=f"{style} values")
-        return np.asarray(vals, dtype=np.float64)
+        drawn = draw(
+            st.lists(_element(style, fmt), min_size=n, max_size=n), label=f"{style} values"
+        )
+        return np.asarray(drawn, dtype=np.float64)
     if style == "ties":
         pool = draw(st.lists(_element("moderate", fmt), min_size=1, max_size=3), label="tie values")
         idx = draw(st.lists(st.integers(0, len(pool) - 1), min_size=n, max_size=n), label="ties")
@@ -207,8 +209,8 @@ def _flat_logits(draw: st.DrawFn, style: str, fmt: FloatFormat, n: int) -> np.nd
             st.lists(st.sampled_from(choices), min_size=len(where), max_size=len(where)),
             label="special kinds",
         )
-        for i, k in zip(where, kinds, strict=True):
-            vals[i] = k
+        for i, kind in zip(where, kinds, strict=True):
+            vals[i] = kind
         return vals
     raise InvalidArgument(f"style={style!r} must be one of {LOGIT_STYLES}")
 

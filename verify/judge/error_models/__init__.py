@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from verify import ops
 from verify.judge.error_models import binary, cross_entropy_loss, focal, kl, linear
 from verify.judge.error_models import softmax_family as sf
 from verify.judge.error_models.layout import elementwise_denominator, reduce
@@ -51,26 +52,26 @@ def _family_gradient(op: str) -> Any:
 
 FORWARD: dict[str, Callable[..., Any]] = {
     **{op: _family_forward(op) for op in sf.OPS},
-    "cross_entropy": cross_entropy_loss.forward,
-    "nll_loss": cross_entropy_loss.nll_forward,
-    "binary_cross_entropy": _elementwise(binary.probability_terms),
-    "binary_cross_entropy_with_logits": _elementwise(binary.logits_terms),
-    "sigmoid_focal_loss": _elementwise(focal.sigmoid_terms),
-    "softmax_focal_loss": focal.softmax_forward,
-    "kl_div": _elementwise(kl.terms),
-    "linear_cross_entropy": linear.forward,
+    ops.CROSS_ENTROPY: cross_entropy_loss.forward,
+    ops.NLL_LOSS: cross_entropy_loss.nll_forward,
+    ops.BINARY_CROSS_ENTROPY: _elementwise(binary.probability_terms),
+    ops.BINARY_CROSS_ENTROPY_WITH_LOGITS: _elementwise(binary.logits_terms),
+    ops.SIGMOID_FOCAL_LOSS: _elementwise(focal.sigmoid_terms),
+    ops.SOFTMAX_FOCAL_LOSS: focal.softmax_forward,
+    ops.KL_DIV: _elementwise(kl.terms),
+    ops.LINEAR_CROSS_ENTROPY: linear.forward,
 }
 
 GRADIENT: dict[str, Callable[..., Any]] = {
     **{op: _family_gradient(op) for op in sf.OPS},
-    "cross_entropy": cross_entropy_loss.gradient,
-    "nll_loss": cross_entropy_loss.nll_gradient,
-    "binary_cross_entropy": binary.probability_gradient,
-    "binary_cross_entropy_with_logits": binary.logits_gradient,
-    "sigmoid_focal_loss": focal.sigmoid_gradient,
-    "softmax_focal_loss": focal.softmax_gradient,
-    "kl_div": kl.gradient,
-    "linear_cross_entropy": linear.gradient,
+    ops.CROSS_ENTROPY: cross_entropy_loss.gradient,
+    ops.NLL_LOSS: cross_entropy_loss.nll_gradient,
+    ops.BINARY_CROSS_ENTROPY: binary.probability_gradient,
+    ops.BINARY_CROSS_ENTROPY_WITH_LOGITS: binary.logits_gradient,
+    ops.SIGMOID_FOCAL_LOSS: focal.sigmoid_gradient,
+    ops.SOFTMAX_FOCAL_LOSS: focal.softmax_gradient,
+    ops.KL_DIV: kl.gradient,
+    ops.LINEAR_CROSS_ENTROPY: linear.gradient,
 }
 
 OPS: tuple[str, ...] = tuple(FORWARD)

@@ -37,7 +37,7 @@ from verify.judge import error_tracking as et
 from verify.judge.error_models.layout import keep_last
 from verify.judge.error_models.model import Model
 from verify.judge.error_tracking import Tracked
-from verify.ops import SOFTMAX_FAMILY
+from verify.ops import LOGSUMEXP, SOFTMAX, SOFTMAX_FAMILY
 
 OPS = SOFTMAX_FAMILY
 
@@ -128,13 +128,13 @@ def _composite_logsumexp(r: Row, m: Model) -> Tracked:
 def forward(op: str, kw: Mapping[str, Any], m: Model) -> np.ndarray:
     axis = _axis(kw)
     r = row(et.exact(_last(kw["x"], axis)), m)
-    if op == "logsumexp":
+    if op == LOGSUMEXP:
         lse = r.logsumexp
         if m.low:
             composite = _composite_logsumexp(r, m)
             lse = Tracked(lse.v, np.maximum(lse.e, composite.e))
         return special(lse.e, r)[..., 0]
-    part = r.softmax if op == "softmax" else r.log_softmax
+    part = r.softmax if op == SOFTMAX else r.log_softmax
     return np.moveaxis(special(part.e, r), -1, axis)
 
 
@@ -142,10 +142,10 @@ def gradient(op: str, kw: Mapping[str, Any], g: np.ndarray, m: Model) -> np.ndar
     ar = m.ar
     axis = _axis(kw)
     r = row(et.exact(_last(kw["x"], axis)), m)
-    if op == "logsumexp":
+    if op == LOGSUMEXP:
         gt = et.exact(np.asarray(g, dtype=np.float64)[..., None])
         out = et.mul(gt, m.materialise(r.softmax), ar)
-    elif op == "softmax":
+    elif op == SOFTMAX:
         gt = et.exact(_last(g, axis))
         y = m.saved(r.softmax)
         dot = keep_last(et.total(et.mul(gt, y, ar), ar, axis=-1))
