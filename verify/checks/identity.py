@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from verify import ops
 from verify.engine.agreement import Side, agreement, decided_by_reference, worst
 from verify.engine.outcome import ImplementationRaised, Verdict, call_impl
 from verify.engine.search import Search
@@ -80,7 +81,7 @@ def _mean_vs_sum(
         valid = t != kw.get("ignore_index", -100)
         w = kw.get("weight")
         c = class_count(op, kw)
-        wv = np.ones(c) if w is None or op == "softmax_focal_loss" else np.asarray(w, np.float64)
+        wv = np.ones(c) if w is None or op == ops.SOFTMAX_FOCAL_LOSS else np.asarray(w, np.float64)
         total = float(np.where(valid, wv[np.clip(t, 0, c - 1)], 0.0).sum())
     elif op in CLASS_LOSSES:
         total = float(np.asarray(kw["target"]).size / np.asarray(kw["target"]).shape[1])
@@ -114,10 +115,10 @@ def _mean_vs_sum(
 def _ce_vs_nll(
     impl: Implementation, kw: dict[str, Any], dtype: str, device: str, peers: list[Implementation]
 ) -> Verdict | None:
-    if impl.op != "cross_entropy" or not _is_index(kw) or kw.get("label_smoothing", 0.0):
+    if impl.op != ops.CROSS_ENTROPY or not _is_index(kw) or kw.get("label_smoothing", 0.0):
         return None
-    nll = next((p for p in peers if p.op == "nll_loss" and dtype in p.dtypes), None)
-    lsm = next((p for p in peers if p.op == "log_softmax" and dtype in p.dtypes), None)
+    nll = next((p for p in peers if p.op == ops.NLL_LOSS and dtype in p.dtypes), None)
+    lsm = next((p for p in peers if p.op == ops.LOG_SOFTMAX and dtype in p.dtypes), None)
     if nll is None or lsm is None:
         return None
     x = np.asarray(kw["input"])
@@ -126,13 +127,13 @@ def _ce_vs_nll(
     nkw = {k: v for k, v in kw.items() if k != "label_smoothing"}
     nkw["input"] = ls
     b = _run(nll.forward, nkw, device)
-    bound = tolerance.forward_bound("cross_entropy", kw, dtype)
+    bound = tolerance.forward_bound(ops.CROSS_ENTROPY, kw, dtype)
     case = describe_case(impl.op, kw)
     composite = f"{nll.name}({lsm.name}(input))"
     verdict = agreement(ce, b, bound, bound, dtype, what=f"{impl.name} vs {composite}", case=case)
     sides = [
-        Side(impl.name, ce, "cross_entropy", kw, bound),
-        Side(composite, b, "cross_entropy", kw, bound, blamed=False),
+        Side(impl.name, ce, ops.CROSS_ENTROPY, kw, bound),
+        Side(composite, b, ops.CROSS_ENTROPY, kw, bound, blamed=False),
     ]
     return decided_by_reference(verdict, sides, dtype, case)
 
@@ -148,7 +149,7 @@ def _smoothed(kw: Mapping[str, Any], c: int, eps: float, dtype: Any) -> np.ndarr
 def _probs_vs_index(
     impl: Implementation, kw: dict[str, Any], dtype: str, device: str, peers: list[Implementation]
 ) -> Verdict | None:
-    if impl.op != "cross_entropy" or not _is_index(kw):
+    if impl.op != ops.CROSS_ENTROPY or not _is_index(kw):
         return None
     t = np.asarray(kw["target"])
     if np.any(t == kw.get("ignore_index", -100)):
@@ -158,7 +159,7 @@ def _probs_vs_index(
     probs = [
         p
         for p in [impl, *peers]
-        if p.op == "cross_entropy" and p.capabilities.target == "probs" and dtype in p.dtypes
+        if p.op == ops.CROSS_ENTROPY and p.capabilities.target == "probs" and dtype in p.dtypes
     ]
     if not probs:
         return None
@@ -196,18 +197,18 @@ def _probs_vs_index(
         if eps
         else ("index targets vs one-hot probability targets")
     )
-    bound_a = tolerance.forward_bound("cross_entropy", kw, dtype)
-    bound_b = tolerance.forward_bound("cross_entropy", pkw, dtype)
+    bound_a = tolerance.forward_bound(ops.CROSS_ENTROPY, kw, dtype)
+    bound_b = tolerance.forward_bound(ops.CROSS_ENTROPY, pkw, dtype)
     case = describe_case(impl.op, kw)
     verdict = agreement(
         a, b, bound_a, bound_b, dtype, what=f"{what} ({other.name})", case=case, extra=extra
     )
     sides = [
-        Side(impl.name, a, "cross_entropy", kw, bound_a),
+        Side(impl.name, a, ops.CROSS_ENTROPY, kw, bound_a),
         Side(
             f"{other.name} on the rounded target",
             b,
-            "cross_entropy",
+            ops.CROSS_ENTROPY,
             pkw,
             bound_b,
             blamed=other is impl,
@@ -247,7 +248,9 @@ def run(
     impl: Implementation, dtype: str, device: str, *, profile: str | Profile, seed: int | None
 ) -> Result:
     peers = [
-        p for p in _peers(impl) if p.op in (impl.op, "nll_loss", "log_softmax", "cross_entropy")
+        p
+        for p in _peers(impl)
+        if p.op in (impl.op, ops.NLL_LOSS, ops.LOG_SOFTMAX, ops.CROSS_ENTROPY)
     ]
 
     def evaluate(kw: dict[str, Any]) -> Verdict | None:

@@ -24,6 +24,7 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
+from verify import ops
 from verify.ops import CLASS_LOSSES as INDEX_LOSSES
 from verify.ops import ELEMENTWISE_LOSSES, SOFTMAX_FAMILY
 from verify.profiles import Profile, get_profile
@@ -121,14 +122,14 @@ def _index_loss(draw: st.DrawFn, impl: Any, dtype: str, kind: str, prof: Profile
     n, c, spatial = s["n"], s["c"], s["spatial"]
     kw: dict[str, Any] = {}
     style = _style(draw, kind)
-    if op == "linear_cross_entropy":
+    if op == ops.LINEAR_CROSS_ENTROPY:
         h = draw(st.sampled_from(prof.hidden_sizes), label="hidden")
         hidden_style = "moderate" if style not in ("huge", "wide") else style
         kw["input"] = draw(logits(dtype, (n, h), style=hidden_style), label="input")
         kw["linear_weight"] = draw(logits(dtype, (c, h), style="moderate"), label="linear_weight")
         if "linear_bias" in caps.extra and draw(st.booleans(), label="bias"):
             kw["linear_bias"] = draw(logits(dtype, (c,), style="moderate"), label="linear_bias")
-    elif op == "nll_loss":
+    elif op == ops.NLL_LOSS:
         ls = draw(logits(dtype, (n, c, *spatial), style=style, class_axis=1), label="log-probs")
         kw["input"] = ls
     else:
@@ -156,7 +157,7 @@ def _index_loss(draw: st.DrawFn, impl: Any, dtype: str, kind: str, prof: Profile
         )
     if caps.label_smoothing:
         kw["label_smoothing"] = draw(tg.LABEL_SMOOTHING, label="label_smoothing")
-    if op == "softmax_focal_loss":
+    if op == ops.SOFTMAX_FOCAL_LOSS:
         if "gamma" in caps.extra:
             kw["gamma"] = draw(tg.focal_gamma(), label="gamma")
         if "alpha" in caps.extra and draw(st.booleans(), label="use alpha"):
@@ -176,12 +177,12 @@ def _elementwise_loss(
     shape = (s["n"], s["c"], *s["spatial"])
     style = _style(draw, kind)
     kw: dict[str, Any] = {}
-    if op == "binary_cross_entropy":
+    if op == ops.BINARY_CROSS_ENTROPY:
         kw["input"] = draw(
             tg.probabilities(dtype, shape, edges=kind in ("special", "extreme")), label="input"
         )
         kw["target"] = draw(tg.binary_targets(dtype, shape), label="target")
-    elif op == "kl_div":
+    elif op == ops.KL_DIV:
         log_target = caps.log_target and draw(st.booleans(), label="log_target")
         raw = draw(tg.probability_targets(dtype, shape, class_axis=1), label="q")
         with np.errstate(divide="ignore"):
@@ -204,18 +205,18 @@ def _elementwise_loss(
         kw["input"] = draw(logits(dtype, shape, style=style, class_axis=1), label="input")
         kw["target"] = draw(tg.binary_targets(dtype, shape), label="target")
     if (
-        op in ("binary_cross_entropy", "binary_cross_entropy_with_logits")
+        op in (ops.BINARY_CROSS_ENTROPY, ops.BINARY_CROSS_ENTROPY_WITH_LOGITS)
         and (caps.class_weight or caps.sample_weight)
         and draw(st.booleans(), label="use weight")
     ):
         kw["weight"] = draw(tg.class_weights(dtype, shape[-1]), label="weight")
     if (
-        op == "binary_cross_entropy_with_logits"
+        op == ops.BINARY_CROSS_ENTROPY_WITH_LOGITS
         and caps.pos_weight
         and draw(st.booleans(), label="use pos_weight")
     ):
         kw["pos_weight"] = draw(tg.class_weights(dtype, shape[-1]), label="pos_weight")
-    if op == "sigmoid_focal_loss":
+    if op == ops.SIGMOID_FOCAL_LOSS:
         if "alpha" in caps.extra:
             kw["alpha"] = draw(tg.focal_alpha(), label="alpha")
         if "gamma" in caps.extra:
@@ -242,7 +243,7 @@ def _special_overrides(
         and np.issubdtype(np.asarray(target).dtype, np.integer)
     ):
         caps = impl.capabilities
-        if caps.ignore_index and op != "linear_cross_entropy":
+        if caps.ignore_index and op != ops.LINEAR_CROSS_ENTROPY:
             what = draw(
                 st.sampled_from(["ignored non-finite", "all ignored", "as drawn"]),
                 label="special ignore case",
@@ -261,7 +262,7 @@ def _special_overrides(
                 kw["input"] = x.astype(fmt.dtype)
             kw["target"] = t
     if (
-        op in ("cross_entropy", "softmax_focal_loss")
+        op in (ops.CROSS_ENTROPY, ops.SOFTMAX_FOCAL_LOSS)
         and target is not None
         and not np.issubdtype(np.asarray(target).dtype, np.integer)
     ):
