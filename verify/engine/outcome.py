@@ -59,6 +59,9 @@ class Verdict:
     finite_max_ulp: float | None = None
     #: elements where a NaN or an infinity on either side does not match
     nonfinite_mismatches: int = 0
+    #: the cotangent, when the failure is in a vector-Jacobian product: the reproducer then
+    #: computes that product (``Implementation.gradient_reproducer``)
+    grad_output: Any = None
 
 
 def call_reference(op: str, *, grad: bool = False, **kwargs: Any) -> Any:

@@ -83,21 +83,38 @@ def _applies(fn: Callable[[Mapping[str, Any]], bool], kwargs: Mapping[str, Any])
 
 
 def reproducer_for(
-    impl: Implementation, kwargs: Mapping[str, Any], device: str, reference_value: str
+    impl: Implementation,
+    kwargs: Mapping[str, Any],
+    device: str,
+    reference_value: str,
+    grad_output: np.ndarray | None = None,
 ) -> str:
-    """The entry's standalone reproducer, plus a line with the correctly rounded value."""
+    """The entry's standalone reproducer, plus a line with the correctly rounded value.
+
+    With ``grad_output`` (a failure of the vector-Jacobian product), the script computes that
+    product with the entry's :attr:`~verify.registry.base.Implementation.gradient_reproducer`;
+    an entry without one gets its forward script and a line naming the cotangent."""
     script = ""
-    if impl.reproducer is not None:
+    maker: Any = impl.reproducer
+    args: tuple[Any, ...] = (dict(kwargs), device)
+    if grad_output is not None and impl.gradient_reproducer is not None:
+        maker, args = impl.gradient_reproducer, (dict(kwargs), grad_output, device)
+    if maker is not None:
         try:
-            script = impl.reproducer(dict(kwargs), device)
+            script = maker(*args)
         except Exception as exc:  # a broken reproducer must not hide the finding
             script = f"# the entry's reproducer failed: {type(exc).__name__}: {exc}\n"
     if not script:
-        args = ", ".join(
+        listed = ", ".join(
             f"{k}={format_value(v, limit=10**6) if hasattr(v, 'shape') else repr(v)}"
             for k, v in kwargs.items()
         )
-        script = f"# {impl.name}({args})\n"
+        script = f"# {impl.name}({listed})\n"
+    if grad_output is not None and maker is impl.reproducer:
+        script = script.rstrip("\n") + (
+            "\n# the failure is in the vector-Jacobian product with grad_output "
+            f"{format_value(np.asarray(grad_output), limit=10**6)}\n"
+        )
     if reference_value:
         script = script.rstrip("\n") + f"\n# correctly rounded reference value: {reference_value}\n"
     return script
@@ -384,7 +401,9 @@ class Search:
                 "fail",
                 message,
                 started,
-                reproducer=reproducer_for(target, kwargs, self.device, verdict.reference_value),
+                reproducer=reproducer_for(
+                    target, kwargs, self.device, verdict.reference_value, verdict.grad_output
+                ),
                 reference_value=verdict.reference_value,
                 links=links,
                 known_issue=issue.link if issue else None,
@@ -396,7 +415,9 @@ class Search:
                 "deviation",
                 f"documented deviation: {dev.description}; e.g. {verdict.message}",
                 started,
-                reproducer=reproducer_for(self.impl, kwargs, self.device, verdict.reference_value),
+                reproducer=reproducer_for(
+                    self.impl, kwargs, self.device, verdict.reference_value, verdict.grad_output
+                ),
                 reference_value=verdict.reference_value,
                 links=list(self.deviations),
             )
