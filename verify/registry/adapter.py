@@ -84,6 +84,7 @@ class EntryFunctions:
 
     forward: Callable[[base.Kwargs, str], np.ndarray]
     vjp: Callable[[base.Kwargs, np.ndarray, str], Any] | None = None
+    jvp: Callable[[base.Kwargs, np.ndarray, str], np.ndarray] | None = None
     bind: Callable[[base.Kwargs, str, bool], Callable[[], Any]] | None = None
     reproducer: Callable[[base.Kwargs, str], str] | None = None
     gradient_reproducer: Callable[[base.Kwargs, np.ndarray, str], str] | None = None
@@ -122,6 +123,30 @@ class Framework(Protocol):
         its public name), None for a user's callable (reproducers import it from its module).
         """
         ...
+
+
+def forward_mode(run: Callable[[], Any], framework: str, missing: tuple[str, ...] = ()) -> Any:
+    """``run()``, a framework's forward-mode derivative, with "this op has no forward mode"
+    turned into :class:`~verify.registry.base.ForwardModeUnavailable`: a
+    ``NotImplementedError`` (PyTorch's missing forward-AD formulas), or an error whose message
+    holds one of the framework's ``missing`` phrases.  Anything else propagates (a failure of
+    the implementation)."""
+    try:
+        return run()
+    except base.Unsupported:
+        raise
+    except NotImplementedError as error:
+        raise base.ForwardModeUnavailable(f"{framework}: {_one_line(error)}") from error
+    except Exception as error:
+        if any(phrase in str(error) for phrase in missing):
+            raise base.ForwardModeUnavailable(f"{framework}: {_one_line(error)}") from error
+        raise
+
+
+def _one_line(error: BaseException, limit: int = 200) -> str:
+    text = " ".join(str(error).split())
+    text = text if len(text) <= limit else text[: limit - 3] + "..."
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 def attribute_path(root: Any, dotted: str) -> Any:
@@ -182,6 +207,7 @@ class Registry:
             dtypes=self.framework.dtypes,
             devices=self.framework.devices,
             vjp=functions.vjp,
+            jvp=functions.jvp,
             bind=functions.bind,
             reproducer=functions.reproducer,
             gradient_reproducer=functions.gradient_reproducer,

@@ -233,6 +233,17 @@ class _Adapter:
         g = _to_numpy(grad)
         return conventions.class_first(g) if call.class_last else g
 
+    def jvp(self, kwargs: Kwargs, tangent: np.ndarray, device: str) -> np.ndarray:
+        call = self.prepare(kwargs)
+        f = self._callable(call)
+        x, *rest = self._place(call, device)
+        t = np.asarray(tangent).astype(x.dtype)
+        t = jax.device_put(conventions.class_last(t) if call.class_last else t, _device(device))
+        _, out = adapter.forward_mode(
+            lambda: jax.jvp(lambda logits: f(logits, *rest), (x,), (t,)), "jax.jvp"
+        )
+        return _to_numpy(out)
+
     def bind(self, kwargs: Kwargs, device: str, backward: bool) -> Callable[[], Any]:
         call = self.prepare(kwargs)
         f = self._callable(call)

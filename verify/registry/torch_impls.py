@@ -8,7 +8,8 @@ passes the reference's options through under PyTorch's own names.  Arrays become
 on the requested device; results come back with ``.cpu()`` and an exact conversion to the input's
 NumPy dtype.  Gradients are ``torch.autograd.grad`` with respect to ``input`` (for
 ``linear_cross_entropy``: ``input``, ``linear_weight`` and ``linear_bias``, as
-``reference.linear_cross_entropy_grad`` returns them).
+``reference.linear_cross_entropy_grad`` returns them); forward-mode derivatives are
+``torch.func.jvp`` with respect to ``input`` (``x``).
 
 Every float16/bfloat16/float32/float64 CPU kernel used here exists in the installed PyTorch
 (checked forward and backward); a kernel that a build lacks ("... not implemented for 'Half'")
@@ -55,6 +56,12 @@ _TORCH_DTYPES = {
 #: for the rest of the process (https://github.com/pytorch/pytorch/issues/1328); out-of-range
 #: targets are therefore only sent to the CPU.
 CUDA_ASSERT_ISSUE = "https://github.com/pytorch/pytorch/issues/1328"
+
+
+#: torch.func.jvp's message for an autograd.Function written for the old API (no
+#: ``setup_context``): no forward mode is offered for it (a missing forward-AD formula of a
+#: built-in op is a NotImplementedError); https://docs.pytorch.org/docs/stable/notes/extending.func.html
+FORWARD_MODE_MISSING = ("must override the setup_context staticmethod",)
 
 
 # --- tensors --------------------------------------------------------------------------------
@@ -362,6 +369,22 @@ def _entry_functions(
             return (*results, None)[:3]
         return results[0]
 
+    def jvp(kwargs: Kwargs, tangent: np.ndarray, device: str) -> np.ndarray:
+        call = prepare(kwargs, device)
+        tensors = tensors_for(call, device, grad=False)
+        name = call.wrt[0]
+        x = tensors[name]
+        t = to_tensor(np.asarray(tangent), device).to(x.dtype).reshape(x.shape)
+
+        def along(v: torch.Tensor) -> Any:
+            return call.invoke(runner, {**tensors, name: v})
+
+        _, out = adapter.forward_mode(
+            lambda: torch.func.jvp(along, (x,), (t,)), "torch.func.jvp", FORWARD_MODE_MISSING
+        )
+        _synchronize(device)
+        return to_numpy(out, call.dtype)
+
     def bind(kwargs: Kwargs, device: str, backward: bool) -> Callable[[], Any]:
         call = prepare(kwargs, device)
         tensors = tensors_for(call, device, grad=False)
@@ -453,6 +476,7 @@ def _entry_functions(
     return adapter.EntryFunctions(
         forward=forward,
         vjp=vjp,
+        jvp=jvp,
         bind=bind,
         reproducer=reproducer,
         gradient_reproducer=gradient_reproducer,
