@@ -179,6 +179,7 @@ def evaluate_jvp(
     if got.size == ref.size:  # the framework's output layout, as the vjp's cotangent takes it
         got = got.reshape(ref.shape)
     if got.shape == ref.shape:
+        got = _undefined_where_value_is_nan(op, kwargs, dtype, got, ref)
         off = ~tangent.dependent(op, kwargs, k) & (got.astype(np.float64) != 0)
         if off.any():
             j = tuple(int(i) for i in np.argwhere(off)[0])
@@ -205,6 +206,20 @@ def evaluate_jvp(
     verdict = judge(got, ref, bound, dtype, what=what, case=case, inputs=inputs, who=impl.framework)
     verdict.reference_value = f"jvp along e_k: {verdict.reference_value}"
     return verdict
+
+
+def _undefined_where_value_is_nan(
+    op: str, kwargs: Mapping[str, Any], dtype: str, got: np.ndarray, ref: np.ndarray
+) -> np.ndarray:
+    """``got`` with its NaNs replaced by the reference where the op's own value is NaN on
+    finite inputs (``reduction="mean"`` over zero total weight is 0/0): forward mode carries
+    that NaN into the derivative, reverse mode's convention gives the ignored rows 0
+    (``docs/semantics.md``), and neither is judged there."""
+    nan = np.isnan(got.astype(np.float64)) & ~np.isnan(ref.astype(np.float64))
+    if not nan.any():
+        return got
+    value = np.broadcast_to(np.isnan(refv.forward(op, kwargs, dtype).astype(np.float64)), nan.shape)
+    return np.where(nan & value, ref, got)
 
 
 def run(

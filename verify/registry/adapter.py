@@ -52,6 +52,10 @@ class ApiSpec:
     docs: str = ""
     #: the modes this row runs through; empty: the registry's modes
     modes: tuple[Mode, ...] = ()
+    #: why the API documents no forward-mode derivative (its entries' ``jvp`` then raises
+    #: :class:`~verify.registry.base.ForwardModeUnavailable` with it); empty: the framework's
+    #: forward mode is used
+    no_forward_mode: str = ""
 
     @property
     def api(self) -> str:
@@ -143,6 +147,13 @@ def forward_mode(run: Callable[[], Any], framework: str, missing: tuple[str, ...
         raise
 
 
+def _not_offered(reason: str) -> Callable[[base.Kwargs, np.ndarray, str], np.ndarray]:
+    def jvp(kwargs: base.Kwargs, tangent: np.ndarray, device: str) -> np.ndarray:
+        raise base.ForwardModeUnavailable(reason)
+
+    return jvp
+
+
 def _one_line(error: BaseException, limit: int = 200) -> str:
     text = " ".join(str(error).split())
     text = text if len(text) <= limit else text[: limit - 3] + "..."
@@ -198,6 +209,8 @@ class Registry:
         """The entry of ``spec`` through ``mode`` around ``fn`` (the real API or a user's)."""
         public = spec.api if fn is self.framework.resolve(spec.api) else None
         functions = self.framework.functions(spec, fn, public, mode)
+        if spec.no_forward_mode and functions.jvp is not None:
+            functions = dataclasses.replace(functions, jvp=_not_offered(spec.no_forward_mode))
         return base.Implementation(
             name=spec.name + mode.suffix,
             framework=self.framework.key,

@@ -608,6 +608,16 @@ BCE_LOG_CLAMP = Deviation(
 )
 
 
+#: PyTorch documents that the chunked path does not support forward-mode AD; torch.func.jvp
+#: there returns a zero tangent without an error (it is not judged as a result)
+CHUNKED_NO_FORWARD_MODE = (
+    "the chunked path of torch.nn.functional.linear_cross_entropy documents that forward-mode "
+    "AD (jvp, jacfwd) is unsupported; torch.func.jvp returns a zero tangent there, silently "
+    "(https://docs.pytorch.org/docs/stable/generated/"
+    "torch.nn.functional.linear_cross_entropy.html)"
+)
+
+
 # --- the registry ---------------------------------------------------------------------------
 
 _LOSS_REDUCTIONS = ("none", "sum", "mean")
@@ -734,6 +744,7 @@ _SPECS: tuple[adapter.ApiSpec, ...] = (
         _linear_cross_entropy(chunked=True),
         _LINEAR_CE,
         variant="chunked path (options=torch.nn.LinearCrossEntropyOptions())",
+        no_forward_mode=CHUNKED_NO_FORWARD_MODE,
     ),
 )
 
