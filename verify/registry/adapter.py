@@ -88,11 +88,11 @@ class EntryFunctions:
 
     forward: Callable[[base.Kwargs, str], np.ndarray]
     vjp: Callable[[base.Kwargs, np.ndarray, str], Any] | None = None
-    jvp: Callable[[base.Kwargs, np.ndarray, str], np.ndarray] | None = None
     bind: Callable[[base.Kwargs, str, bool], Callable[[], Any]] | None = None
     reproducer: Callable[[base.Kwargs, str], str] | None = None
     gradient_reproducer: Callable[[base.Kwargs, np.ndarray, str], str] | None = None
     result_extra: Callable[[], dict[str, Any]] | None = None
+    jvp: Callable[[base.Kwargs, np.ndarray, str], np.ndarray] | None = None
 
     @classmethod
     def of(cls, adapter: object) -> EntryFunctions:
