@@ -58,10 +58,15 @@ _TORCH_DTYPES = {
 CUDA_ASSERT_ISSUE = "https://github.com/pytorch/pytorch/issues/1328"
 
 
-#: torch.func.jvp's message for an autograd.Function written for the old API (no
-#: ``setup_context``): no forward mode is offered for it (a missing forward-AD formula of a
-#: built-in op is a NotImplementedError); https://docs.pytorch.org/docs/stable/notes/extending.func.html
-FORWARD_MODE_MISSING = ("must override the setup_context staticmethod",)
+#: torch.func.jvp's messages for a function it cannot transform, so that no forward mode is
+#: offered for it (a missing forward-AD formula of a built-in op is a NotImplementedError): an
+#: autograd.Function written for the old API (no ``setup_context``), and a function that
+#: leaves PyTorch (NumPy on the input's data);
+#: https://docs.pytorch.org/docs/stable/notes/extending.func.html
+FORWARD_MODE_MISSING = (
+    "must override the setup_context staticmethod",
+    "Cannot access data pointer of Tensor that doesn't have storage",
+)
 
 
 # --- tensors --------------------------------------------------------------------------------
