@@ -147,7 +147,10 @@ def forward_mode(run: Callable[[], Any], framework: str, missing: tuple[str, ...
         raise
 
 
-def _not_offered(reason: str) -> Callable[[base.Kwargs, np.ndarray, str], np.ndarray]:
+def not_offered(reason: str) -> Callable[[base.Kwargs, np.ndarray, str], np.ndarray]:
+    """A ``jvp`` that raises :class:`~verify.registry.base.ForwardModeUnavailable` with
+    ``reason`` (an API, or a code path, without forward mode)."""
+
     def jvp(kwargs: base.Kwargs, tangent: np.ndarray, device: str) -> np.ndarray:
         raise base.ForwardModeUnavailable(reason)
 
@@ -210,7 +213,7 @@ class Registry:
         public = spec.api if fn is self.framework.resolve(spec.api) else None
         functions = self.framework.functions(spec, fn, public, mode)
         if spec.no_forward_mode and functions.jvp is not None:
-            functions = dataclasses.replace(functions, jvp=_not_offered(spec.no_forward_mode))
+            functions = dataclasses.replace(functions, jvp=not_offered(spec.no_forward_mode))
         return base.Implementation(
             name=spec.name + mode.suffix,
             framework=self.framework.key,

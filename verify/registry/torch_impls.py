@@ -69,6 +69,15 @@ FORWARD_MODE_MISSING = (
 )
 
 
+#: under torch.func.jvp, Dynamo breaks the graph ("attempted to apply meta conversion to view
+#: functorch tensor ... not supported") and runs the function eagerly, so the compiled code
+#: path has no forward mode of its own to judge
+COMPILED_NO_FORWARD_MODE = (
+    "torch.func.jvp of a torch.compile'd function falls back to eager (a Dynamo graph break on "
+    "functorch tensors), so the compiled code has no forward mode to judge"
+)
+
+
 # --- tensors --------------------------------------------------------------------------------
 
 
@@ -481,7 +490,7 @@ def _entry_functions(
     return adapter.EntryFunctions(
         forward=forward,
         vjp=vjp,
-        jvp=jvp,
+        jvp=jvp if compiled is None else adapter.not_offered(COMPILED_NO_FORWARD_MODE),
         bind=bind,
         reproducer=reproducer,
         gradient_reproducer=gradient_reproducer,
