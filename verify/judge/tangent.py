@@ -72,9 +72,8 @@ def probe(op: str, kwargs: Mapping[str, Any], k: tuple[int, ...]) -> Probe:
     out_shape = ops.output_shape(op, kwargs)
     if s.family == "softmax_family":
         axis = int(kwargs.get("axis", s.defaults["axis"])) % x.ndim
-        at = list(k)
-        at[axis] = slice(None)
-        row = x[tuple(at)]
+        row_at: tuple[int | slice, ...] = (*k[:axis], slice(None), *k[axis + 1 :])
+        row = x[row_at]
         c = row.shape[0]
         rest = tuple(i for d, i in enumerate(k) if d != axis)
         if s.output_rule == "drop_axis":  # logsumexp: one output, the row's value
@@ -92,12 +91,12 @@ def probe(op: str, kwargs: Mapping[str, Any], k: tuple[int, ...]) -> Probe:
         return Probe(dict(kwargs), e, (k,), (k,))
     # a class loss with reduction="none": the row of x_k, alone; classes on axis 1
     position = (k[0], *k[2:])
-    at = (k[0], slice(None), *k[2:])
+    row_at = (k[0], slice(None), *k[2:])
     sub = dict(kwargs)
-    sub[s.primary] = x[at][None]
+    sub[s.primary] = x[row_at][None]
     target = np.asarray(kwargs["target"])
     integer_target = np.issubdtype(target.dtype, np.integer)
-    sub["target"] = target[position][None] if integer_target else target[at][None]
+    sub["target"] = target[position][None] if integer_target else target[row_at][None]
     return Probe(sub, np.ones((1,), dtype), (position,), ((0, k[1]),))
 
 
