@@ -12,6 +12,11 @@ factory, so the same arguments, tensors and torch autograd as the registered ``N
 - the same algorithms computed in float64 and rounded once, for float16, bfloat16 and float32
   inputs.
 
+The careful and float64 log_softmax also offer forward mode (a ``jvp`` rule in PyTorch
+operations, ``v - sum(softmax(x) v)``), so the gradient check judges their
+``torch.func.jvp`` too; the other functions have none (NumPy-backed rules cannot run under
+``torch.func``) and their gradient results say so.
+
 And the search reports a nondeterministic implementation as a ``fail`` showing both outcomes,
 never as an ``error`` of the suite.
 """
@@ -70,27 +75,62 @@ Backward = Callable[[dict[str, Any], np.ndarray], np.ndarray]
 FAMILY = ("softmax", "log_softmax", "logsumexp")
 
 
-def _torch_backed(op: str, forward: Forward, backward: Backward) -> Callable[..., Any]:
+Tangent = Callable[[Any, Any, int], Any]
+
+
+def _torch_backed(
+    op: str, forward: Forward, backward: Backward, tangent: Tangent | None = None
+) -> Callable[..., Any]:
     """A torch-signature function (``fn(x, dim=...)`` or ``fn(input, target, **options)``)
-    whose values and gradients come from NumPy ``forward``/``backward`` on reference kwargs."""
+    whose values and gradients come from NumPy ``forward``/``backward`` on reference kwargs.
+    With ``tangent(x, v, dim)`` (PyTorch operations only, as ``torch.func`` requires of a
+    ``jvp`` rule; softmax family) it offers forward mode too; without, ``torch.func.jvp``
+    cannot transform it (forward mode not offered)."""
 
     def fn(x: Any, *args: Any, **kwargs: Any) -> Any:
-        if op in FAMILY:
-            kw = {"x": _np(x), "axis": int(kwargs.get("dim", args[0] if args else -1))}
-        else:
-            kw = {"input": _np(x), "target": _np(args[0] if args else kwargs.pop("target"))}
-            kw.update({k: _np(v) for k, v in kwargs.items() if v is not None})
+        def kw_of(t: Any) -> dict[str, Any]:
+            if op in FAMILY:
+                return {"x": _np(t), "axis": int(kwargs.get("dim", args[0] if args else -1))}
+            kw = {"input": _np(t), "target": _np(args[0] if args else kwargs["target"])}
+            kw.update({k: _np(v) for k, v in kwargs.items() if v is not None and k != "target"})
+            return kw
 
-        class Backed(torch.autograd.Function):
+        if tangent is None:
+
+            class Backed(torch.autograd.Function):
+                @staticmethod
+                def forward(ctx: Any, t: Any) -> Any:
+                    ctx.kw = kw_of(t)
+                    return _torch(forward(ctx.kw), t.dtype)
+
+                @staticmethod
+                def backward(ctx: Any, g: Any) -> Any:
+                    return _torch(backward(ctx.kw, _np(g)), x.dtype)
+
+            return Backed.apply(x)
+
+        class WithForwardMode(torch.autograd.Function):
             @staticmethod
-            def forward(ctx: Any, t: Any) -> Any:
-                return _torch(forward(kw), t.dtype)
+            def forward(t: Any) -> Any:
+                return _torch(forward(kw_of(t)), t.dtype)
+
+            @staticmethod
+            def setup_context(ctx: Any, inputs: Any, output: Any) -> None:
+                # the inputs here may be torch.func's wrapped tensors: no NumPy on them
+                ctx.save_for_backward(inputs[0])
+                ctx.save_for_forward(inputs[0])
 
             @staticmethod
             def backward(ctx: Any, g: Any) -> Any:
-                return _torch(backward(kw, _np(g)), x.dtype)
+                return _torch(backward(kw_of(ctx.saved_tensors[0]), _np(g)), x.dtype)
 
-        return Backed.apply(x)
+            @staticmethod
+            def jvp(ctx: Any, v: Any) -> Any:
+                return tangent(
+                    ctx.saved_tensors[0], v, int(kwargs.get("dim", args[0] if args else -1))
+                )
+
+        return WithForwardMode.apply(x)
 
     return fn
 
@@ -201,12 +241,29 @@ def _bce_pair(upcast: bool) -> tuple[Forward, Backward]:
     return forward, backward
 
 
-careful_log_softmax = _torch_backed("log_softmax", *_log_softmax_pair(upcast=False))
+def _log_softmax_tangent(upcast: bool) -> Tangent:
+    """``J v = v - sum(softmax(x) * v)`` along ``dim`` in the working precision (float32 for
+    float16/bfloat16/float32, float64 for float64) or in float64, rounded once."""
+
+    def jvp(x: Any, v: Any, dim: int) -> Any:
+        wd = torch.float64 if upcast or x.dtype == torch.float64 else torch.float32
+        p = torch.softmax(x.to(wd), dim)
+        w = v.to(wd)
+        return (w - (p * w).sum(dim, keepdim=True)).to(x.dtype)
+
+    return jvp
+
+
+careful_log_softmax = _torch_backed(
+    "log_softmax", *_log_softmax_pair(upcast=False), _log_softmax_tangent(upcast=False)
+)
 careful_cross_entropy = _torch_backed("cross_entropy", *_cross_entropy_pair(upcast=False))
 careful_bce_with_logits = _torch_backed(
     "binary_cross_entropy_with_logits", *_bce_pair(upcast=False)
 )
-float64_log_softmax = _torch_backed("log_softmax", *_log_softmax_pair(upcast=True))
+float64_log_softmax = _torch_backed(
+    "log_softmax", *_log_softmax_pair(upcast=True), _log_softmax_tangent(upcast=True)
+)
 float64_cross_entropy = _torch_backed("cross_entropy", *_cross_entropy_pair(upcast=True))
 float64_bce_with_logits = _torch_backed("binary_cross_entropy_with_logits", *_bce_pair(upcast=True))
 
@@ -252,6 +309,16 @@ def test_careful_stable_implementation_passes(op: str, check: str, dtype: str) -
 @pytest.mark.parametrize("op", ["log_softmax", "cross_entropy", "bce_with_logits"])
 def test_float64_rounded_once_passes(op: str, check: str, dtype: str) -> None:
     _assert_no_alarm(_run(f"float64_{op}", LIKE[op], check, dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("variant", ["careful", "float64"])
+def test_careful_forward_mode_is_judged_and_passes(variant: str, dtype: str) -> None:
+    if variant == "float64" and dtype == "float64":
+        pytest.skip("the float64 panel covers the lower dtypes")
+    result = _run(f"{variant}_log_softmax", LIKE["log_softmax"], "gradient", dtype)
+    _assert_no_alarm(result)
+    assert result.extra["forward_mode"] == "checked"
 
 
 @pytest.mark.slow

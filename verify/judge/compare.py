@@ -124,6 +124,12 @@ def judge_many(
         judge(y, r, e, dtype, what=name, case=case, inputs=inputs, who=who)
         for name, y, r, e in parts
     ]
+    return worst(verdicts, inputs)
+
+
+def worst(verdicts: list[Verdict], inputs: InputProfile | None = None) -> Verdict:
+    """Several verdicts on one example folded into one: the most severe failure (the first of
+    those) or, when none failed, the largest bound ratio; the largest errors of all."""
     failed = [v for v in verdicts if v.failed]
     if failed:
         pick = max(failed, key=lambda v: severity.rank(v.severity))
@@ -143,4 +149,4 @@ def judge_many(
     )
 
 
-__all__ = ["judge", "judge_many"]
+__all__ = ["judge", "judge_many", "worst"]

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from verify.engine.outcome import call_reference
+from verify.judge import tangent
 from verify.ops import output_shape
 
 #: the most entries the memo keeps (least recently used evicted first)
@@ -68,6 +69,17 @@ def gradient(op: str, kwargs: Mapping[str, Any], grad_output: np.ndarray, dtype:
     """``reference.<op>_grad(**kwargs, grad_output=grad_output, out_dtype=dtype)``: an array,
     or a tuple of arrays (``linear_cross_entropy``: input, linear_weight, linear_bias)."""
     return _remembered(op, True, dtype, kwargs, grad_output)
+
+
+def one_hot_jvp(op: str, kwargs: Mapping[str, Any], k: tuple[int, ...], dtype: str) -> np.ndarray:
+    """The correctly rounded forward-mode derivative ``J e_k`` of ``op`` w.r.t. its first
+    argument along the one-hot tangent at input element ``k``, shaped like the output:
+    each element one element of a reference VJP (one call, :func:`verify.judge.tangent.probe`),
+    exact zeros where the output does not depend on ``x_k``."""
+    p = tangent.probe(op, kwargs, k)
+    vjp = gradient(op, p.kwargs, p.cotangent, dtype)
+    first = vjp[0] if isinstance(vjp, tuple) else vjp
+    return tangent.gather(p, first, output_shape(op, kwargs), 0.0)
 
 
 def _remembered(
@@ -136,5 +148,6 @@ __all__ = [
     "forward",
     "gradient",
     "memo_stats",
+    "one_hot_jvp",
     "output_shape",
 ]

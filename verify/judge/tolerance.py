@@ -25,9 +25,11 @@ from typing import Any
 
 import numpy as np
 
+from verify.judge import tangent
 from verify.judge.error_models import FORWARD, GRADIENT, OPS, Model
 from verify.judge.error_models.model import ELEMENTARY_ULPS, working_arithmetic
 from verify.judge.ulp import ulp
+from verify.ops import output_shape
 
 #: the modelled error E is multiplied by this before adding the final-rounding ULP: it covers
 #: reorderings of the stable algorithm (summation orders, ``exp(d) / s`` against
@@ -56,6 +58,20 @@ def gradient_bound(
     _known(op)
     g = np.asarray(grad_output, dtype=np.float64)
     return GRADIENT[op](kwargs, g, Model(dtype))
+
+
+def one_hot_jvp_bound(
+    op: str, kwargs: Mapping[str, Any], k: tuple[int, ...], dtype: Any
+) -> np.ndarray:
+    """Bound ``E`` per output element of the forward-mode derivative ``J e_k`` (one-hot
+    tangent at input element ``k``): each element that depends on ``x_k`` gets the
+    :func:`gradient_bound` of the reference VJP it is an element of (same cotangent, same
+    element), so a jvp verdict means what a vjp verdict means; NaN (an exact match required)
+    at the structural zeros."""
+    p = tangent.probe(op, kwargs, k)
+    bound = gradient_bound(op, p.kwargs, p.cotangent, dtype)
+    first = bound[0] if isinstance(bound, tuple) else bound
+    return tangent.gather(p, np.asarray(first, dtype=np.float64), output_shape(op, kwargs), np.nan)
 
 
 def allowed_error(reference: Any, model_bound: Any, dtype: Any) -> np.ndarray:
@@ -94,5 +110,6 @@ __all__ = [
     "bound_ratio",
     "forward_bound",
     "gradient_bound",
+    "one_hot_jvp_bound",
     "working_arithmetic",
 ]

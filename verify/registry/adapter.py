@@ -52,6 +52,10 @@ class ApiSpec:
     docs: str = ""
     #: the modes this row runs through; empty: the registry's modes
     modes: tuple[Mode, ...] = ()
+    #: why the API documents no forward-mode derivative (its entries' ``jvp`` then raises
+    #: :class:`~verify.registry.base.ForwardModeUnavailable` with it); empty: the framework's
+    #: forward mode is used
+    no_forward_mode: str = ""
 
     @property
     def api(self) -> str:
@@ -88,6 +92,7 @@ class EntryFunctions:
     reproducer: Callable[[base.Kwargs, str], str] | None = None
     gradient_reproducer: Callable[[base.Kwargs, np.ndarray, str], str] | None = None
     result_extra: Callable[[], dict[str, Any]] | None = None
+    jvp: Callable[[base.Kwargs, np.ndarray, str], np.ndarray] | None = None
 
     @classmethod
     def of(cls, adapter: object) -> EntryFunctions:
@@ -122,6 +127,40 @@ class Framework(Protocol):
         its public name), None for a user's callable (reproducers import it from its module).
         """
         ...
+
+
+def forward_mode(run: Callable[[], Any], framework: str, missing: tuple[str, ...] = ()) -> Any:
+    """``run()``, a framework's forward-mode derivative, with "this op has no forward mode"
+    turned into :class:`~verify.registry.base.ForwardModeUnavailable`: a
+    ``NotImplementedError`` (PyTorch's missing forward-AD formulas), or an error whose message
+    holds one of the framework's ``missing`` phrases.  Anything else propagates (a failure of
+    the implementation)."""
+    try:
+        return run()
+    except base.Unsupported:
+        raise
+    except NotImplementedError as error:
+        raise base.ForwardModeUnavailable(f"{framework}: {_one_line(error)}") from error
+    except Exception as error:
+        if any(phrase in str(error) for phrase in missing):
+            raise base.ForwardModeUnavailable(f"{framework}: {_one_line(error)}") from error
+        raise
+
+
+def not_offered(reason: str) -> Callable[[base.Kwargs, np.ndarray, str], np.ndarray]:
+    """A ``jvp`` that raises :class:`~verify.registry.base.ForwardModeUnavailable` with
+    ``reason`` (an API, or a code path, without forward mode)."""
+
+    def jvp(kwargs: base.Kwargs, tangent: np.ndarray, device: str) -> np.ndarray:
+        raise base.ForwardModeUnavailable(reason)
+
+    return jvp
+
+
+def _one_line(error: BaseException, limit: int = 200) -> str:
+    text = " ".join(str(error).split())
+    text = text if len(text) <= limit else text[: limit - 3] + "..."
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 def attribute_path(root: Any, dotted: str) -> Any:
@@ -173,6 +212,8 @@ class Registry:
         """The entry of ``spec`` through ``mode`` around ``fn`` (the real API or a user's)."""
         public = spec.api if fn is self.framework.resolve(spec.api) else None
         functions = self.framework.functions(spec, fn, public, mode)
+        if spec.no_forward_mode and functions.jvp is not None:
+            functions = dataclasses.replace(functions, jvp=not_offered(spec.no_forward_mode))
         return base.Implementation(
             name=spec.name + mode.suffix,
             framework=self.framework.key,
@@ -182,6 +223,7 @@ class Registry:
             dtypes=self.framework.dtypes,
             devices=self.framework.devices,
             vjp=functions.vjp,
+            jvp=functions.jvp,
             bind=functions.bind,
             reproducer=functions.reproducer,
             gradient_reproducer=functions.gradient_reproducer,

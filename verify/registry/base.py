@@ -30,6 +30,12 @@ class Unsupported(Exception):
     refuses); checks record it as ``skip`` with this message, never as a failure."""
 
 
+class ForwardModeUnavailable(Exception):
+    """The framework offers no forward-mode derivative for this call (PyTorch raises
+    ``NotImplementedError`` for an op whose forward-AD formula is missing); the gradient check
+    records the reason in its notes, never as a failure."""
+
+
 @dataclasses.dataclass(frozen=True)
 class Capabilities:
     """Which reference options the API can express.  Strategies draw only supported cases."""
@@ -103,6 +109,12 @@ class Implementation:
     #: vjp(kwargs, grad_output, device) -> gradient w.r.t. ``input`` (through the framework's
     #: autodiff), or None when the API has no gradient
     vjp: Callable[[Kwargs, np.ndarray, str], np.ndarray] | None = None
+    #: jvp(kwargs, tangent, device) -> the Jacobian-vector product w.r.t. ``input`` (``x``)
+    #: through the framework's forward-mode autodiff, ``tangent`` shaped like that argument
+    #: in the reference's layout, the result in the layout of the reference's output; None when
+    #: the framework has no forward mode.  Raises :class:`ForwardModeUnavailable` for a call
+    #: whose forward mode the framework does not offer.
+    jvp: Callable[[Kwargs, np.ndarray, str], np.ndarray] | None = None
     #: bind(kwargs, device, backward) -> a zero-argument callable that runs only the framework's
     #: computation on data already converted and placed on ``device`` (forward, or forward and
     #: backward when ``backward`` is true) and waits for it to finish (device synchronised).

@@ -197,6 +197,19 @@ def _jitted(
     return jax.jit(_bind_options(fn, names, kw_names, options))
 
 
+def _jvp(f: Callable[..., Any], x: Any, t: Any, *rest: Any) -> Any:
+    """``jax.jvp`` of ``f`` in its first argument, the others held fixed."""
+    return jax.jvp(lambda logits: f(logits, *rest), (x,), (t,))
+
+
+@functools.lru_cache(maxsize=256)
+def _jitted_jvp(
+    fn: Callable[..., Any], names: tuple[str, ...], kw_names: tuple[str, ...], options: tuple
+) -> Callable[..., Any]:
+    # jax.jit(jax.jvp(f)), as a jitted training step holds it: compiled once per signature
+    return jax.jit(functools.partial(_jvp, _bind_options(fn, names, kw_names, options)))
+
+
 @dataclasses.dataclass(frozen=True)
 class _Adapter:
     """Turns a prepared :class:`_Call` into forward, vjp, bind and reproducer."""
@@ -232,6 +245,20 @@ class _Adapter:
         (grad,) = pullback(jax.device_put(cotangent, _device(device)))
         g = _to_numpy(grad)
         return conventions.class_first(g) if call.class_last else g
+
+    def jvp(self, kwargs: Kwargs, tangent: np.ndarray, device: str) -> np.ndarray:
+        call = self.prepare(kwargs)
+        x, *rest = self._place(call, device)
+        t = np.asarray(tangent).astype(x.dtype)
+        t = jax.device_put(conventions.class_last(t) if call.class_last else t, _device(device))
+        names = tuple(name for name, _ in call.args)
+        kw_names = tuple(name for name, _ in call.array_kwargs)
+        if self.jit:
+            step = _jitted_jvp(self.fn, names, kw_names, call.options)
+        else:
+            step = functools.partial(_jvp, _bind_options(self.fn, names, kw_names, call.options))
+        _, out = adapter.forward_mode(lambda: step(x, t, *rest), "jax.jvp")
+        return _to_numpy(out)
 
     def bind(self, kwargs: Kwargs, device: str, backward: bool) -> Callable[[], Any]:
         call = self.prepare(kwargs)

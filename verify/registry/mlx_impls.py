@@ -401,6 +401,16 @@ class _Adapter:
             _, grad = _pullback(f, x, grad_output)
             return _to_numpy(_evaluated(grad)).reshape(call.input_shape)
 
+    def jvp(self, kwargs: Kwargs, tangent: np.ndarray, device: str) -> np.ndarray:
+        call = self.prepare(kwargs)
+        with _on(device):
+            f, x = self._closure(call, device)
+            t = np.asarray(tangent).reshape(x.shape).astype(_NUMPY_DTYPES[x.dtype])
+            _, (out,) = adapter.forward_mode(
+                lambda: mx.jvp(lambda v: [f(v)], [x], [_to_mx(t, device)]), "mlx.core.jvp"
+            )
+            return _to_numpy(_evaluated(out))
+
     def bind(self, kwargs: Kwargs, device: str, backward: bool) -> Callable[[], Any]:
         call = self.prepare(kwargs)
         with _on(device):

@@ -411,6 +411,25 @@ class _Adapter:
             g = g[..., 0]
         return conventions.class_first(g) if call.class_last else g
 
+    def jvp(self, kwargs: Kwargs, tangent: np.ndarray, device: str) -> np.ndarray:
+        call = self.prepare(kwargs)
+        f = self._compute(call)
+        v, others = self._place(call, device)
+        t = np.asarray(tangent).astype(v.dtype.as_numpy_dtype)
+        t = conventions.class_last(t) if call.class_last else t
+        t = t[..., None] if call.unit_axis else t
+
+        def run() -> tuple[Any, Any]:
+            with tf.autodiff.ForwardAccumulator(v, tf.constant(t)) as accumulator:
+                out = f(v, others)
+            return out, accumulator.jvp(out)
+
+        with tf.device(_device_name(device)):
+            out, derivative = adapter.forward_mode(run, "tf.autodiff.ForwardAccumulator")
+        if derivative is None:  # the output does not depend on the watched tensor
+            return np.zeros(out.shape, out.dtype.as_numpy_dtype)
+        return _to_numpy(derivative)
+
     def bind(self, kwargs: Kwargs, device: str, backward: bool) -> Callable[[], Any]:
         call = self.prepare(kwargs)
         f = self._compute(call)

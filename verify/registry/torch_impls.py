@@ -8,7 +8,8 @@ passes the reference's options through under PyTorch's own names.  Arrays become
 on the requested device; results come back with ``.cpu()`` and an exact conversion to the input's
 NumPy dtype.  Gradients are ``torch.autograd.grad`` with respect to ``input`` (for
 ``linear_cross_entropy``: ``input``, ``linear_weight`` and ``linear_bias``, as
-``reference.linear_cross_entropy_grad`` returns them).
+``reference.linear_cross_entropy_grad`` returns them); forward-mode derivatives are
+``torch.func.jvp`` with respect to ``input`` (``x``).
 
 Every float16/bfloat16/float32/float64 CPU kernel used here exists in the installed PyTorch
 (checked forward and backward); a kernel that a build lacks ("... not implemented for 'Half'")
@@ -55,6 +56,26 @@ _TORCH_DTYPES = {
 #: for the rest of the process (https://github.com/pytorch/pytorch/issues/1328); out-of-range
 #: targets are therefore only sent to the CPU.
 CUDA_ASSERT_ISSUE = "https://github.com/pytorch/pytorch/issues/1328"
+
+
+#: torch.func.jvp's messages for a function it cannot transform, so that no forward mode is
+#: offered for it (a missing forward-AD formula of a built-in op is a NotImplementedError): an
+#: autograd.Function written for the old API (no ``setup_context``), and a function that
+#: leaves PyTorch (NumPy on the input's data);
+#: https://docs.pytorch.org/docs/stable/notes/extending.func.html
+FORWARD_MODE_MISSING = (
+    "must override the setup_context staticmethod",
+    "Cannot access data pointer of Tensor that doesn't have storage",
+)
+
+
+#: under torch.func.jvp, Dynamo breaks the graph ("attempted to apply meta conversion to view
+#: functorch tensor ... not supported") and runs the function eagerly, so the compiled code
+#: path has no forward mode of its own to judge
+COMPILED_NO_FORWARD_MODE = (
+    "torch.func.jvp of a torch.compile'd function falls back to eager (a Dynamo graph break on "
+    "functorch tensors), so the compiled code has no forward mode to judge"
+)
 
 
 # --- tensors --------------------------------------------------------------------------------
@@ -362,6 +383,22 @@ def _entry_functions(
             return (*results, None)[:3]
         return results[0]
 
+    def jvp(kwargs: Kwargs, tangent: np.ndarray, device: str) -> np.ndarray:
+        call = prepare(kwargs, device)
+        tensors = tensors_for(call, device, grad=False)
+        name = call.wrt[0]
+        x = tensors[name]
+        t = to_tensor(np.asarray(tangent), device).to(x.dtype).reshape(x.shape)
+
+        def along(v: torch.Tensor) -> Any:
+            return call.invoke(runner, {**tensors, name: v})
+
+        _, out = adapter.forward_mode(
+            lambda: torch.func.jvp(along, (x,), (t,)), "torch.func.jvp", FORWARD_MODE_MISSING
+        )
+        _synchronize(device)
+        return to_numpy(out, call.dtype)
+
     def bind(kwargs: Kwargs, device: str, backward: bool) -> Callable[[], Any]:
         call = prepare(kwargs, device)
         tensors = tensors_for(call, device, grad=False)
@@ -453,6 +490,7 @@ def _entry_functions(
     return adapter.EntryFunctions(
         forward=forward,
         vjp=vjp,
+        jvp=jvp if compiled is None else adapter.not_offered(COMPILED_NO_FORWARD_MODE),
         bind=bind,
         reproducer=reproducer,
         gradient_reproducer=gradient_reproducer,
@@ -584,6 +622,16 @@ BCE_LOG_CLAMP = Deviation(
 )
 
 
+#: PyTorch documents that the chunked path does not support forward-mode AD; torch.func.jvp
+#: there returns a zero tangent without an error (it is not judged as a result)
+CHUNKED_NO_FORWARD_MODE = (
+    "the chunked path of torch.nn.functional.linear_cross_entropy documents that forward-mode "
+    "AD (jvp, jacfwd) is unsupported; torch.func.jvp returns a zero tangent there, silently "
+    "(https://docs.pytorch.org/docs/stable/generated/"
+    "torch.nn.functional.linear_cross_entropy.html)"
+)
+
+
 # --- the registry ---------------------------------------------------------------------------
 
 _LOSS_REDUCTIONS = ("none", "sum", "mean")
@@ -710,6 +758,7 @@ _SPECS: tuple[adapter.ApiSpec, ...] = (
         _linear_cross_entropy(chunked=True),
         _LINEAR_CE,
         variant="chunked path (options=torch.nn.LinearCrossEntropyOptions())",
+        no_forward_mode=CHUNKED_NO_FORWARD_MODE,
     ),
 )
 
