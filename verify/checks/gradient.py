@@ -92,6 +92,7 @@ def evaluate_gradient(
             severity=why.severity,
             severity_note=f"{why.note}: {exc}",
             input_pattern=inputs.pattern,
+            grad_output=g,
         )
     bounds = tolerance.gradient_bound(impl.op, kwargs, g, dtype)
     refs = ref if isinstance(ref, tuple) else (ref,)
@@ -109,7 +110,9 @@ def evaluate_gradient(
         for i in range(min(len(gots), len(refs), len(bnds)))
         if gots[i] is not None and refs[i] is not None
     ]
-    return judge_many(parts, dtype, case, inputs=inputs, who=impl.framework)
+    verdict = judge_many(parts, dtype, case, inputs=inputs, who=impl.framework)
+    verdict.grad_output = g  # a failure's reproducer computes this product
+    return verdict
 
 
 @dataclasses.dataclass

@@ -281,6 +281,14 @@ class _Adapter:
         return run
 
     def reproducer(self, kwargs: Kwargs, device: str) -> str:
+        return self._script(kwargs, device, None)
+
+    def gradient_reproducer(self, kwargs: Kwargs, grad_output: np.ndarray, device: str) -> str:
+        return self._script(kwargs, device, np.asarray(grad_output))
+
+    def _script(self, kwargs: Kwargs, device: str, grad_output: np.ndarray | None) -> str:
+        """The forward call, or with ``grad_output`` its vector-Jacobian product through
+        ``jax.vjp`` (printed in the reference's layout, class axis 1)."""
         call = self.prepare(kwargs)
         imports, source = adapter.script_name(self.fn, self.public, _public_imports)
         arrays = list(call.args) + list(call.array_kwargs)
@@ -302,18 +310,37 @@ class _Adapter:
         else:
             fn = source
             parts = positional + keywords + ([options] if options else [])
+        body = f"out = {fn}({', '.join(parts)})\n"
+        values = "np.asarray(out)"
+        literals = [a for _, a in arrays]
+        what = f"{self.public or source} on {device}{' under jax.jit' if self.jit else ''}"
+        if grad_output is not None:
+            first = positional[0]
+            rest = ", ".join(parts[1:])
+            setup += f"grad_output = {array_literal(grad_output)}\n"
+            body = (
+                f"out, pullback = jax.vjp(lambda {first}: {fn}({first}"
+                f"{', ' + rest if rest else ''}), {first})\n"
+                "(grad,) = pullback(jax.device_put(grad_output.astype(out.dtype)"
+                ".reshape(out.shape), device))\n"
+            )
+            values = (
+                "np.moveaxis(np.asarray(grad), -1, 1)" if call.class_last else "np.asarray(grad)"
+            )
+            literals.append(grad_output)
+            what = f"gradient of {what}"
         return conventions.reproducer_script(
-            title=f"{self.public or source} on {device}{' under jax.jit' if self.jit else ''}",
+            title=what,
             imports=[
                 *(["import functools"] if self.jit else []),
                 "import jax",
                 'jax.config.update("jax_enable_x64", True)  # float64 needs x64 mode',
-                *imports_for([a for _, a in arrays]),
+                *imports_for(literals),
                 *imports,
             ],
             setup=setup,
-            call=f"out = {fn}({', '.join(parts)})\n",
-            values="np.asarray(out)",
+            call=body,
+            values=values,
         )
 
 

@@ -449,13 +449,18 @@ class _Adapter:
         return run
 
     def reproducer(self, kwargs: Kwargs, device: str) -> str:
+        return self._script(kwargs, device, None)
+
+    def gradient_reproducer(self, kwargs: Kwargs, grad_output: np.ndarray, device: str) -> str:
+        return self._script(kwargs, device, np.asarray(grad_output))
+
+    def _script(self, kwargs: Kwargs, device: str, grad_output: np.ndarray | None) -> str:
+        """The forward call, or with ``grad_output`` its vector-Jacobian product through
+        ``tf.GradientTape`` (printed in the reference's layout, class axis 1)."""
         call = self.prepare(kwargs)
         imports, source = adapter.script_name(self.fn, self.public, _public_imports)
         setup = "".join(f"{name} = tf.constant({array_literal(a)})\n" for name, a in call.arrays)
         diff = call.diff
-        pre = ""
-        if call.pre:
-            pre = f"{diff} = {_PRE[call.pre][1].format(diff)}\n"
         options = ", ".join(f"{key}={value!r}" for key, value in call.options)
         if self.style == "loss_class":
             extra = ", sample_weight=sample_weight" if "sample_weight" in dict(call.arrays) else ""
@@ -467,20 +472,42 @@ class _Adapter:
                 # the options are static Python values: bound before tracing, as users do
                 bound = f"functools.partial({source}, {options})" if options else source
                 expr = f"tf.function({bound}, jit_compile=True)({args})"
-        body = f"with tf.device({_device_name(device)!r}):\n    {pre}    out = {expr}\n"
-        if not pre:
-            body = f"with tf.device({_device_name(device)!r}):\n    out = {expr}\n"
+        lines = [f"{diff} = {_PRE[call.pre][1].format(diff)}"] if call.pre else []
+        lines.append(f"out = {expr}")
+        values = "out.numpy()"
+        literals = [a for _, a in call.arrays]
+        what = f"{self.public or source} on {device}{' under XLA' if self.xla else ''}"
+        if grad_output is not None:
+            # the derivative with respect to the tensor as given, before any conversion
+            setup += f"leaf = {diff}\ngrad_output = {array_literal(grad_output)}\n"
+            lines = [
+                "with tf.GradientTape() as tape:",
+                "    tape.watch(leaf)",
+                f"    {diff} = leaf",
+                *(f"    {line}" for line in lines),
+                "cotangent = tf.constant(grad_output.astype(out.dtype.as_numpy_dtype)"
+                ".reshape(out.shape))",
+                "grad = tape.gradient(out, leaf, output_gradients=cotangent)",
+            ]
+            values = "grad.numpy()" + ("[..., 0]" if call.unit_axis else "")
+            if call.class_last:
+                values = f"np.moveaxis({values}, -1, 1)"
+            literals.append(grad_output)
+            what = f"gradient of {what}"
+        body = f"with tf.device({_device_name(device)!r}):\n" + "".join(
+            f"    {line}\n" for line in lines
+        )
         return conventions.reproducer_script(
-            title=f"{self.public or source} on {device}{' under XLA' if self.xla else ''}",
+            title=what,
             imports=[
                 *(["import functools"] if self.xla and call.options else []),
                 "import tensorflow as tf",
-                *imports_for([a for _, a in call.arrays]),
+                *imports_for(literals),
                 *imports,
             ],
             setup=setup,
             call=body,
-            values="out.numpy()",
+            values=values,
         )
 
 
