@@ -67,7 +67,7 @@ class _JaxBackend:
 
 REGISTRY = adapter.Registry(
     keras_adapter.KerasFramework(FRAMEWORK, keras, _JaxBackend(), _DTYPES, _DEVICES),
-    keras_losses.SPECS,
+    keras_losses.specs("jax"),
     modes=(keras_adapter.backend_mode("jax"),),
 )
 

@@ -4,7 +4,7 @@ Keras 3 runs its losses on TensorFlow, JAX or PyTorch; the backend is fixed once
 when ``keras`` is first imported, by the ``KERAS_BACKEND`` environment variable
 (https://keras.io/getting_started/#configuring-your-backend).  This module holds what every
 backend's entries share: how the reference's NumPy keyword arguments become a Keras call
-(:class:`Call`), the API table (:data:`SPECS`: capabilities, documented deviations, known
+(:class:`Call`), the API table (:func:`specs`: capabilities, documented deviations, known
 upstream issues with links), and :func:`import_keras`, which loads Keras with a given backend
 or refuses when this process already holds another one.  The framework modules
 (``tensorflow_impls`` for the TensorFlow backend, ``keras_jax_impls``, ``keras_torch_impls``)
@@ -377,6 +377,7 @@ _PROBABILITY_PATH_ISSUE = "https://github.com/keras-team/keras/issues/9247"
 _BCE_CLIP_ISSUE = "https://github.com/keras-team/keras/issues/15249"
 _SMOOTHING_AXIS_ISSUE = "https://github.com/keras-team/keras/issues/23451"
 _SPARSE_AXIS_ISSUE = "https://github.com/keras-team/keras/issues/21097"
+_FLOAT64_DOWNCAST_ISSUE = "https://github.com/keras-team/keras/issues/23223"
 
 _SOFTMAX_CLIP = KnownIssue(
     "from probabilities, Keras clips them to [epsilon, 1 - epsilon] (epsilon = 1e-7) before "
@@ -405,6 +406,16 @@ _SPARSE_AXIS = KnownIssue(
     applies=_classes_not_last,
 )
 
+
+#: off the TensorFlow backend, Keras's ops.mean computes a float64 mean in float32
+FLOAT64_MEAN = KnownIssue(
+    "on the JAX and PyTorch backends keras.ops.mean computes in "
+    "dtypes.result_type(x.dtype, 'float32'), which Keras's type lattice resolves to float32 "
+    "for float64 input, so the binary losses' mean over the last axis rounds float64 losses to "
+    "float32 precision (returned as float64)",
+    _FLOAT64_DOWNCAST_ISSUE,
+    dtypes=("float64",),
+)
 
 # --- the table --------------------------------------------------------------------------------
 
@@ -437,7 +448,7 @@ def _row(
     return adapter.ApiSpec(name, op, bound, capabilities, deviations, known_issues, variant)
 
 
-SPECS: tuple[adapter.ApiSpec, ...] = (
+_SPECS: tuple[adapter.ApiSpec, ...] = (
     _row(
         "keras.losses.CategoricalCrossentropy",
         "cross_entropy",
@@ -552,6 +563,27 @@ SPECS: tuple[adapter.ApiSpec, ...] = (
         variant="from_logits=True",
     ),
 )
+
+
+#: the rows whose loss is Keras's mean over the last axis (the appended unit axis)
+_MEAN_OVER_LAST_AXIS = (
+    "keras.losses.BinaryCrossentropy",
+    "keras.losses.BinaryCrossentropy[from_logits=False]",
+    "keras.losses.BinaryFocalCrossentropy",
+)
+
+
+def specs(backend: str) -> tuple[adapter.ApiSpec, ...]:
+    """The table's rows as they run on ``backend`` (one of :data:`KERAS_BACKENDS`): the same
+    rows everywhere, plus the known issues of that backend's own ops."""
+    if backend == "tensorflow":
+        return _SPECS
+    return tuple(
+        dataclasses.replace(spec, known_issues=(*spec.known_issues, FLOAT64_MEAN))
+        if spec.name in _MEAN_OVER_LAST_AXIS
+        else spec
+        for spec in _SPECS
+    )
 
 
 def keras_io_docs(api: str) -> str:

@@ -84,7 +84,7 @@ class _TorchBackend:
 
 REGISTRY = adapter.Registry(
     keras_adapter.KerasFramework(FRAMEWORK, keras, _TorchBackend(), _DTYPES, _DEVICES),
-    keras_losses.SPECS,
+    keras_losses.specs("torch"),
     modes=(keras_adapter.backend_mode("torch"),),
 )
 

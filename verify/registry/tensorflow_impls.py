@@ -353,7 +353,7 @@ _SPECS: tuple[adapter.ApiSpec, ...] = (
         Capabilities(reductions=("none",), target="binary", kdim=True, pos_weight=True),
         pos_weight=True,
     ),
-    *keras_losses.SPECS,
+    *keras_losses.specs("tensorflow"),
 )
 
 REGISTRY = adapter.Registry(_TensorFlow(), _SPECS)
