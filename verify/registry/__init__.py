@@ -125,6 +125,40 @@ def process_compatible(frameworks: Iterable[str], with_: str | None = None) -> l
     return chosen
 
 
+def shares_this_process(framework: str) -> bool:
+    """Whether ``framework`` can be imported here: no other member of an exclusive set it
+    belongs to (:data:`PROCESS_EXCLUSIVE`) is imported in this process."""
+    return not any(
+        _loaded(other)
+        for group in PROCESS_EXCLUSIVE
+        if framework in group
+        for other in group - {framework}
+    )
+
+
+@functools.cache
+def entry_names(framework: str) -> tuple[str, ...]:
+    """The registered names of ``framework``; listed by a child interpreter when the framework
+    cannot share this process (:func:`shares_this_process`), so looking names up never loads
+    a second Keras backend."""
+    if shares_this_process(framework):
+        return tuple(entry.name for entry in _entries(framework))
+    import json
+    import os
+    import subprocess
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    script = (
+        "import json, verify.registry as r; "
+        f"print(json.dumps([e.name for e in r.all_implementations({framework!r})]))"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True
+    )
+    return tuple(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
 def framework_module(framework: str) -> ModuleType:
     """Import and return the registry module of ``framework`` (ValueError if unknown)."""
     if framework not in FRAMEWORK_MODULES:
@@ -192,9 +226,11 @@ __all__ = [
     "PROCESS_EXCLUSIVE",
     "Factory",
     "all_implementations",
+    "entry_names",
     "framework_module",
     "get",
     "get_factory",
     "installed_frameworks",
     "process_compatible",
+    "shares_this_process",
 ]
