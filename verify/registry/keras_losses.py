@@ -417,6 +417,20 @@ FLOAT64_MEAN = KnownIssue(
     dtypes=("float64",),
 )
 
+
+def _batch_mean(kwargs: Kwargs) -> bool:
+    return kwargs.get("reduction", "mean") in ("mean", "batchmean")
+
+
+#: on the PyTorch backend, Keras's "sum_over_batch_size" reduction returns float32 for float64
+FLOAT64_BATCH_MEAN = KnownIssue(
+    "on the PyTorch backend the reduction 'sum_over_batch_size' of a float64 loss returns a "
+    "float32 result: Keras's dtypes.result_type demotes float64 to float32 off TensorFlow",
+    _FLOAT64_DOWNCAST_ISSUE,
+    applies=_batch_mean,
+    dtypes=("float64",),
+)
+
 # --- the table --------------------------------------------------------------------------------
 
 #: the qualifier of the rows that keep the classes on the reference's axis 1 and pass axis=1
@@ -576,12 +590,18 @@ _MEAN_OVER_LAST_AXIS = (
 def specs(backend: str) -> tuple[adapter.ApiSpec, ...]:
     """The table's rows as they run on ``backend`` (one of :data:`KERAS_BACKENDS`): the same
     rows everywhere, plus the known issues of that backend's own ops."""
-    if backend == "tensorflow":
-        return _SPECS
+
+    def extra(spec: adapter.ApiSpec) -> tuple[KnownIssue, ...]:
+        issues: list[KnownIssue] = []
+        if backend != "tensorflow" and spec.name in _MEAN_OVER_LAST_AXIS:
+            issues.append(FLOAT64_MEAN)
+        reductions = spec.capabilities.reductions
+        if backend == "torch" and ("mean" in reductions or "batchmean" in reductions):
+            issues.append(FLOAT64_BATCH_MEAN)
+        return tuple(issues)
+
     return tuple(
-        dataclasses.replace(spec, known_issues=(*spec.known_issues, FLOAT64_MEAN))
-        if spec.name in _MEAN_OVER_LAST_AXIS
-        else spec
+        dataclasses.replace(spec, known_issues=(*spec.known_issues, *extra(spec)))
         for spec in _SPECS
     )
 
