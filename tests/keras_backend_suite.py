@@ -130,6 +130,21 @@ def test_float64_batch_mean_returns_float32_on_torch_a_known_issue() -> None:
     np.testing.assert_allclose(out, expected, rtol=1e-6)
 
 
+def test_binary_probability_path_on_nan_a_known_issue_on_torch() -> None:
+    """torch's BCE kernel raises on NaN probabilities on the CPU (keras-team/keras#23661);
+    the JAX backend returns NaN."""
+    entry = ENTRIES[f"keras.losses.BinaryCrossentropy[from_logits=False]{TAG}"]
+    kwargs = dict(input=np.array([[0.25, np.nan]]), target=np.array([[1.0, 0.0]]), reduction="none")
+    if BACKEND == "torch":
+        with pytest.raises(RuntimeError, match="between 0 and 1"):
+            entry.forward(kwargs, "cpu")
+        assert keras_losses.TORCH_BCE_NAN in entry.known_issues
+    else:
+        assert np.isnan(entry.forward(kwargs, "cpu")[0, 1])
+        assert keras_losses.TORCH_BCE_NAN not in entry.known_issues
+    assert keras_losses.TORCH_BCE_NAN.applies(kwargs)
+
+
 def test_the_tensorflow_backend_entries_are_refused_in_this_process() -> None:
     with pytest.raises(keras_losses.KerasBackendConflict, match=f"'{BACKEND}' backend"):
         registry.all_implementations("tensorflow")

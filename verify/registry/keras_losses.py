@@ -431,6 +431,27 @@ FLOAT64_BATCH_MEAN = KnownIssue(
     dtypes=("float64",),
 )
 
+
+def _nan_input(kwargs: Kwargs) -> bool:
+    return bool(np.any(np.isnan(np.asarray(kwargs["input"], dtype=np.float64))))
+
+
+#: on the PyTorch backend, the probability path of the binary losses is torch's BCE kernel
+TORCH_BCE_NAN = KnownIssue(
+    "on the PyTorch backend the binary probability path calls torch's binary_cross_entropy, "
+    "which raises 'all elements of input should be between 0 and 1' on the CPU for NaN "
+    "probabilities (the other backends return NaN)",
+    "https://github.com/keras-team/keras/issues/23661",
+    applies=_nan_input,
+)
+
+#: the rows whose loss goes through Keras's binary probability path (from_logits=False, and
+#: BinaryFocalCrossentropy, which applies the sigmoid first)
+_BINARY_PROBABILITY_PATH = (
+    "keras.losses.BinaryCrossentropy[from_logits=False]",
+    "keras.losses.BinaryFocalCrossentropy",
+)
+
 # --- the table --------------------------------------------------------------------------------
 
 #: the qualifier of the rows that keep the classes on the reference's axis 1 and pass axis=1
@@ -598,6 +619,8 @@ def specs(backend: str) -> tuple[adapter.ApiSpec, ...]:
         reductions = spec.capabilities.reductions
         if backend == "torch" and ("mean" in reductions or "batchmean" in reductions):
             issues.append(FLOAT64_BATCH_MEAN)
+        if backend == "torch" and spec.name in _BINARY_PROBABILITY_PATH:
+            issues.append(TORCH_BCE_NAN)
         return tuple(issues)
 
     return tuple(
