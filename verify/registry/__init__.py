@@ -68,16 +68,18 @@ _NAME_PREFIXES: dict[str, str] = {
     "flax": "jax",
     "tf": "tensorflow",
     "tensorflow": "tensorflow",
-    "keras": "tensorflow",  # names tagged [backend=jax|torch]: see _BACKEND_TAGS
     "numpy": "numpy",
     "mlx": "mlx",
 }
 
-#: the tag a Keras name ends with on a backend other than TensorFlow -> its framework
+#: Keras names (``keras.*``) live in several frameworks, one per Keras backend, so they are
+#: not in :data:`_NAME_PREFIXES` (a pattern such as ``keras.*`` selects them all): the tag a
+#: name ends with -> its framework; untagged names are the TensorFlow backend's
 _BACKEND_TAGS: dict[str, str] = {
     "[backend=jax]": "keras-jax",
     "[backend=torch]": "keras-torch",
 }
+_KERAS_UNTAGGED = "tensorflow"
 
 Factory = Callable[[Callable[..., object]], Implementation]
 
@@ -187,8 +189,9 @@ def all_implementations(framework: str | None = None) -> list[Implementation]:
 def _candidate_frameworks(name: str) -> list[str]:
     """The framework a name's first component points to, or every installed one."""
     installed = installed_frameworks()
+    root = name.split(".", 1)[0]
     tagged = [fw for tag, fw in _BACKEND_TAGS.items() if name.endswith(tag)]
-    first = tagged[0] if tagged else _NAME_PREFIXES.get(name.split(".", 1)[0])
+    first = (tagged or [_KERAS_UNTAGGED])[0] if root == "keras" else _NAME_PREFIXES.get(root)
     return [first] if first in installed else process_compatible(installed)
 
 
