@@ -38,12 +38,15 @@ from verify.registry import (
     conventions,
     framework_module,
     installed_frameworks,
+    process_compatible,
 )
 from verify.registry.base import Implementation, Unsupported
 from verify.registry.user import load_user_implementation
 
 REPO = Path(__file__).resolve().parents[1]
-FRAMEWORKS = installed_frameworks()
+#: the installed frameworks this process can hold together: one Keras backend per process
+#: (tests/test_registry_keras_backends.py runs this module again for the others)
+FRAMEWORKS = process_compatible(installed_frameworks())
 ENTRIES: dict[str, Implementation] = {e.name: e for e in all_implementations()}
 
 

@@ -5,7 +5,6 @@ runs in its own precision, reproducers print the same numbers, FACTORIES wrap us
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import ml_dtypes
@@ -16,194 +15,11 @@ pytest.importorskip("tensorflow")
 pytest.importorskip("keras")
 
 from tests import _np_formulas as F
+from tests.loss_cases import CASES, IDX, P2, X2, B, P, Q, X
 from verify.registry import tensorflow_impls
 from verify.registry.base import Unsupported
 
 ENTRIES = {e.name: e for e in tensorflow_impls.implementations()}
-RNG = np.random.default_rng(20240602)
-X = RNG.normal(size=(3, 4, 2)) * 2
-P = RNG.random((3, 4, 2))
-P /= P.sum(axis=1, keepdims=True)
-IDX = RNG.integers(0, 4, size=(3, 2))
-B = RNG.random((3, 4, 2))
-PROB = RNG.random((3, 4, 2)) * 0.9 + 0.05  # probabilities inside Keras's clipping range
-W = RNG.random((4, 1)) + 0.5  # broadcasts against (N, C, d) as PyTorch's weight does
-Q = RNG.random((4, 1)) * 3  # pos_weight per class
-X2, P2 = F.log_softmax(X[:, :, 0], 1), P[:, :, 0]  # KLDivergence: log-probabilities
-
-Case = tuple[dict[str, Any], np.ndarray, Callable[[np.ndarray], np.ndarray]]
-
-
-def _reduce(values: np.ndarray, reduction: str) -> np.ndarray:
-    return {"none": values, "sum": np.sum(values), "mean": np.mean(values)}[reduction]
-
-
-def _scale(g: np.ndarray, shape: tuple[int, ...], reduction: str) -> np.ndarray:
-    """d(reduction)/d(values) times the cotangent, shaped like the unreduced values."""
-    if reduction == "none":
-        return g
-    factor = 1.0 if reduction == "sum" else 1.0 / np.prod(shape)
-    return np.full(shape, float(g) * factor)
-
-
-def _smooth(t: np.ndarray, e: float) -> np.ndarray:
-    return t * (1 - e) + e / t.shape[1]
-
-
-def _cases() -> dict[str, list[Case]]:
-    per_row = X.shape[:1] + X.shape[2:]
-    ignored = IDX.copy()
-    ignored[1, 0] = -100
-
-    def lse_grad(axis: int) -> Callable[[np.ndarray], np.ndarray]:
-        return lambda g: np.expand_dims(g, axis) * F.softmax(X, axis)
-
-    def cce(reduction: str, e: float) -> Case:
-        t = _smooth(P, e)
-        return (
-            dict(input=X, target=P, reduction=reduction, label_smoothing=e),
-            _reduce(F.ce_probs(X, t), reduction),
-            lambda g: F.ce_probs_grad(X, t, _scale(g, per_row, reduction)),
-        )
-
-    def sparse(reduction: str, target: np.ndarray) -> Case:
-        t = F.one_hot(target, 4)
-        rows = F.ce_probs(X, t)
-        count = np.sum(target != -100)
-        if reduction == "mean":  # PyTorch: divide by the number of non-ignored targets
-            expected = np.sum(rows) / count
-            scale: Callable[[np.ndarray], np.ndarray] = lambda g: np.full(per_row, g / count)  # noqa: E731
-        else:
-            expected = _reduce(rows, reduction)
-            scale = lambda g: _scale(g, per_row, reduction)  # noqa: E731
-        return (
-            dict(input=X, target=target, reduction=reduction),
-            expected,
-            lambda g: F.ce_probs_grad(X, t, scale(g)),
-        )
-
-    def bce(reduction: str, weight: np.ndarray | None) -> Case:
-        w = 1.0 if weight is None else weight
-        return (
-            dict(input=X, target=B, reduction=reduction, weight=weight),
-            _reduce(w * F.bce_logits(X, B), reduction),
-            lambda g: _scale(g, X.shape, reduction) * w * F.bce_logits_grad(X, B),
-        )
-
-    def bce_probs(reduction: str) -> Case:
-        values = -(B * np.log(PROB) + (1 - B) * np.log1p(-PROB))
-        grad = -(B / PROB - (1 - B) / (1 - PROB))
-        return (
-            dict(input=PROB, target=B, reduction=reduction),
-            _reduce(values, reduction),
-            lambda g: _scale(g, X.shape, reduction) * grad,
-        )
-
-    def sigmoid_focal(reduction: str, alpha: float, gamma: float) -> Case:
-        def f(v: np.ndarray) -> np.ndarray:
-            return _reduce(F.sigmoid_focal(v, B, alpha, gamma), reduction)
-
-        return (
-            dict(input=X, target=B, reduction=reduction, alpha=alpha, gamma=gamma),
-            f(X),
-            lambda g: F.central_difference(f, X, g),
-        )
-
-    def softmax_focal(reduction: str, alpha: float | None, gamma: float) -> Case:
-        a = 1.0 if alpha is None else alpha
-
-        def f(v: np.ndarray) -> np.ndarray:
-            return _reduce(F.softmax_focal(v, P, a, gamma), reduction)
-
-        return (
-            dict(input=X, target=P, reduction=reduction, alpha=alpha, gamma=gamma),
-            f(X),
-            lambda g: F.central_difference(f, X, g),
-        )
-
-    kl_rows = np.sum(F.kl_elementwise(X2, P2), axis=1)
-    return {
-        "tf.nn.softmax": [
-            (
-                dict(x=X, axis=axis),
-                F.softmax(X, axis),
-                lambda g, a=axis: (
-                    F.softmax(X, a) * (g - np.sum(g * F.softmax(X, a), a, keepdims=True))
-                ),
-            )
-            for axis in (-1, 1)
-        ],
-        "tf.nn.log_softmax": [
-            (
-                dict(x=X, axis=axis),
-                F.log_softmax(X, axis),
-                lambda g, a=axis: g - F.softmax(X, a) * np.sum(g, a, keepdims=True),
-            )
-            for axis in (-1, 1)
-        ],
-        "tf.math.reduce_logsumexp": [
-            (dict(x=X, axis=axis), F.logsumexp(X, axis), lse_grad(axis)) for axis in (-1, 1)
-        ],
-        "tf.nn.softmax_cross_entropy_with_logits": [cce("none", 0.0)],
-        "tf.nn.sparse_softmax_cross_entropy_with_logits": [sparse("none", IDX)],
-        "tf.nn.sigmoid_cross_entropy_with_logits": [bce("none", None)],
-        "tf.nn.weighted_cross_entropy_with_logits": [
-            (
-                dict(input=X, target=B, reduction="none", pos_weight=Q),
-                F.bce_logits(X, B, Q),
-                lambda g: g * F.bce_logits_grad(X, B, Q),
-            ),
-            bce("none", None),
-        ],
-        "keras.losses.CategoricalCrossentropy": [
-            cce("none", 0.0),
-            cce("sum", 0.2),
-            cce("mean", 0.1),
-        ],
-        "keras.losses.CategoricalCrossentropy[from_logits=False]": [
-            cce("mean", 0.0),
-            cce("none", 0.1),
-        ],
-        "keras.losses.SparseCategoricalCrossentropy": [
-            sparse("none", IDX),
-            sparse("sum", ignored),
-            sparse("mean", ignored),
-            sparse("none", ignored),
-        ],
-        "keras.losses.BinaryCrossentropy": [
-            bce("none", None),
-            bce("mean", W),
-            bce("sum", W),
-        ],
-        "keras.losses.BinaryCrossentropy[from_logits=False]": [
-            bce_probs("mean"),
-            bce_probs("none"),
-        ],
-        "keras.losses.BinaryFocalCrossentropy": [
-            sigmoid_focal("none", 0.25, 2.0),
-            sigmoid_focal("mean", -1.0, 1.5),
-            sigmoid_focal("sum", 0.6, 0.0),
-        ],
-        "keras.losses.CategoricalFocalCrossentropy": [
-            softmax_focal("none", None, 2.0),
-            softmax_focal("mean", 0.25, 1.0),
-        ],
-        "keras.losses.KLDivergence": [
-            (
-                dict(input=X2, target=P2, reduction="sum"),
-                np.sum(kl_rows),
-                lambda g: -P2 * g,
-            ),
-            (
-                dict(input=X2, target=P2, reduction="batchmean"),
-                np.sum(kl_rows) / X2.shape[0],
-                lambda g: -P2 * g / X2.shape[0],
-            ),
-        ],
-    }
-
-
-CASES = _cases()
 
 
 def _cast(kwargs: dict[str, Any], dtype: Any) -> dict[str, Any]:
@@ -359,3 +175,34 @@ def test_xla_out_of_range_labels_give_nan_where_eager_raises() -> None:
 def test_xla_reproducer_binds_static_options_before_jit_compile() -> None:
     source = ENTRIES["tf.nn.softmax[xla]"].reproducer(dict(x=X, axis=1), "cpu")
     assert "tf.function(functools.partial(tf.nn.softmax, axis=1), jit_compile=True)" in source
+
+
+def test_axis_1_label_smoothing_divides_by_the_last_axis_a_known_issue() -> None:
+    """Keras smooths with e / shape[-1] whatever the class axis (keras-team/keras#23451): on
+    (N, C, d) input with d != C the loss is the cross-entropy against wrongly smoothed targets;
+    the registered known issue covers exactly these cases.  When this test fails, Keras has
+    fixed it: drop the known issue."""
+    entry = ENTRIES["keras.losses.CategoricalCrossentropy[axis=1]"]
+    kwargs = dict(input=X, target=P, reduction="none", label_smoothing=0.2)
+    wrong = P * 0.8 + 0.2 / X.shape[-1]
+    np.testing.assert_allclose(entry.forward(kwargs, "cpu"), F.ce_probs(X, wrong), rtol=1e-12)
+    assert entry.known_issues[0].applies(kwargs)
+    assert not entry.known_issues[0].applies({**kwargs, "label_smoothing": 0.0})
+    assert not entry.known_issues[0].applies({**kwargs, "input": X[:, :, 0], "target": P[:, :, 0]})
+
+
+def test_axis_1_sparse_raises_on_a_non_last_class_axis_a_known_issue() -> None:
+    entry = ENTRIES["keras.losses.SparseCategoricalCrossentropy[axis=1]"]
+    kwargs = dict(input=X, target=IDX, reduction="none")
+    with pytest.raises(ValueError, match="Only axis=-1"):
+        entry.forward(kwargs, "cpu")
+    assert entry.known_issues[0].applies(kwargs)
+    assert not entry.known_issues[0].applies(dict(input=X[:, :, 0], target=IDX[:, 0]))
+
+
+def test_axis_1_rows_keep_the_reference_layout() -> None:
+    source = ENTRIES["keras.losses.CategoricalFocalCrossentropy[axis=1]"].reproducer(
+        dict(input=X, target=P, reduction="none"), "cpu"
+    )
+    assert "axis=1" in source and "reshape((3, 4, 2))" in source
+    assert "os.environ['KERAS_BACKEND'] = 'tensorflow'" in source

@@ -246,7 +246,7 @@ def _frameworks_with(chosen: list[str], patterns: Sequence[str]) -> list[str]:
     """The frameworks among ``chosen`` holding an entry that a pattern selects; UsageError
     naming the close matches for a pattern that selects nothing.  Only the registries a
     pattern can point to are imported (``torch.*`` imports PyTorch's alone)."""
-    from verify.registry import _NAME_PREFIXES, all_implementations
+    from verify.registry import _NAME_PREFIXES, entry_names
 
     def candidates(pattern: str) -> list[str]:
         first = _NAME_PREFIXES.get(pattern.split(".", 1)[0])
@@ -258,7 +258,7 @@ def _frameworks_with(chosen: list[str], patterns: Sequence[str]) -> list[str]:
         found = False
         for fw in candidates(pattern):
             if fw not in names:
-                names[fw] = [entry.name for entry in all_implementations(fw)]
+                names[fw] = list(entry_names(fw))  # never loads a second Keras backend
             if any(matches(name, [pattern]) for name in names[fw]):
                 used.add(fw)
                 found = True

@@ -80,10 +80,11 @@ def _devices(config: pytest.Config, framework: str) -> list[str]:
 
 def conformance_items(config: pytest.Config) -> list[tuple[Any, str, str, str]]:
     """The (implementation, check, dtype, device) items the options select."""
-    from verify.registry import all_implementations, installed_frameworks
+    from verify.registry import all_implementations, installed_frameworks, process_compatible
     from verify.session import plan
 
-    frameworks = config.getoption("xent_framework") or installed_frameworks()
+    # one process holds one Keras backend: without --framework, the frameworks that can share it
+    frameworks = config.getoption("xent_framework") or process_compatible(installed_frameworks())
     checks = config.getoption("xent_check")
     names = config.getoption("xent_implementation")
     items = []

@@ -28,11 +28,12 @@ CHECK = "cross_framework"
 
 
 def counterparts(impl: Implementation, dtype: str) -> list[Implementation]:
-    """Entries of other installed frameworks with the same op, target kind and dtype."""
-    from verify.registry import all_implementations, installed_frameworks
+    """Entries of other installed frameworks with the same op, target kind and dtype, among
+    the frameworks that can share this process with ``impl``'s (``process_compatible``)."""
+    from verify.registry import all_implementations, installed_frameworks, process_compatible
 
     out = []
-    for fw in installed_frameworks():
+    for fw in process_compatible(installed_frameworks(), with_=impl.framework):
         if fw == impl.framework:
             continue
         try:

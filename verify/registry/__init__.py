@@ -21,7 +21,8 @@ import difflib
 import functools
 import importlib
 import importlib.util
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterable
 from types import ModuleType
 
 from verify.registry.base import Implementation
@@ -33,6 +34,8 @@ FRAMEWORK_MODULES: dict[str, str] = {
     "tensorflow": "verify.registry.tensorflow_impls",
     "numpy": "verify.registry.numpy_impls",
     "mlx": "verify.registry.mlx_impls",
+    "keras-jax": "verify.registry.keras_jax_impls",
+    "keras-torch": "verify.registry.keras_torch_impls",
 }
 
 #: framework key -> top-level packages that must be importable for its entries to load
@@ -42,7 +45,19 @@ FRAMEWORK_PACKAGES: dict[str, tuple[str, ...]] = {
     "tensorflow": ("tensorflow",),
     "numpy": ("numpy",),
     "mlx": ("mlx",),
+    "keras-jax": ("keras", "jax"),
+    "keras-torch": ("keras", "torch"),
 }
+
+#: sets of frameworks of which one process can import at most one, because each fixes a
+#: process-wide state differently: Keras's backend is chosen once per process, at the first
+#: ``import keras`` (``tensorflow`` holds Keras on its TensorFlow backend).  The runner gives
+#: every framework worker processes of their own; code that loads several frameworks into one
+#: process (cross-framework agreement, ``all_implementations()``) keeps one of each set
+#: (:func:`process_compatible`).
+PROCESS_EXCLUSIVE: tuple[frozenset[str], ...] = (
+    frozenset({"tensorflow", "keras-jax", "keras-torch"}),
+)
 
 #: leading name components -> the framework whose module defines them (a lookup shortcut that
 #: avoids importing every framework to resolve one name; other names are looked up everywhere)
@@ -53,10 +68,18 @@ _NAME_PREFIXES: dict[str, str] = {
     "flax": "jax",
     "tf": "tensorflow",
     "tensorflow": "tensorflow",
-    "keras": "tensorflow",
     "numpy": "numpy",
     "mlx": "mlx",
 }
+
+#: Keras names (``keras.*``) live in several frameworks, one per Keras backend, so they are
+#: not in :data:`_NAME_PREFIXES` (a pattern such as ``keras.*`` selects them all): the tag a
+#: name ends with -> its framework; untagged names are the TensorFlow backend's
+_BACKEND_TAGS: dict[str, str] = {
+    "[backend=jax]": "keras-jax",
+    "[backend=torch]": "keras-torch",
+}
+_KERAS_UNTAGGED = "tensorflow"
 
 Factory = Callable[[Callable[..., object]], Implementation]
 
@@ -85,6 +108,59 @@ def installed_frameworks() -> list[str]:
     return list(_installed())
 
 
+def _loaded(framework: str) -> bool:
+    return FRAMEWORK_MODULES[framework] in sys.modules
+
+
+def process_compatible(frameworks: Iterable[str], with_: str | None = None) -> list[str]:
+    """``frameworks`` (in order) less those that cannot share this process with the others
+    (:data:`PROCESS_EXCLUSIVE`): of each exclusive set, only ``with_`` when it belongs to it,
+    else the member this process already imported, else the first one listed."""
+    chosen = list(dict.fromkeys(frameworks))
+    for group in PROCESS_EXCLUSIVE:
+        members = [fw for fw in chosen if fw in group]
+        if with_ in group:
+            keep: str | None = with_
+        else:
+            keep = next((fw for fw in members if _loaded(fw)), members[0] if members else None)
+        chosen = [fw for fw in chosen if fw not in group or fw == keep]
+    return chosen
+
+
+def shares_this_process(framework: str) -> bool:
+    """Whether ``framework`` can be imported here: no other member of an exclusive set it
+    belongs to (:data:`PROCESS_EXCLUSIVE`) is imported in this process."""
+    return not any(
+        _loaded(other)
+        for group in PROCESS_EXCLUSIVE
+        if framework in group
+        for other in group - {framework}
+    )
+
+
+@functools.cache
+def entry_names(framework: str) -> tuple[str, ...]:
+    """The registered names of ``framework``; listed by a child interpreter when the framework
+    cannot share this process (:func:`shares_this_process`), so looking names up never loads
+    a second Keras backend."""
+    if shares_this_process(framework):
+        return tuple(entry.name for entry in _entries(framework))
+    import json
+    import os
+    import subprocess
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    script = (
+        "import json, verify.registry as r; "
+        f"print(json.dumps([e.name for e in r.all_implementations({framework!r})]))"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True
+    )
+    return tuple(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
 def framework_module(framework: str) -> ModuleType:
     """Import and return the registry module of ``framework`` (ValueError if unknown)."""
     if framework not in FRAMEWORK_MODULES:
@@ -103,16 +179,20 @@ def _entries(framework: str) -> tuple[Implementation, ...]:
 
 
 def all_implementations(framework: str | None = None) -> list[Implementation]:
-    """Every registered entry of ``framework``, or of every installed framework when None."""
-    frameworks = installed_frameworks() if framework is None else [framework]
+    """Every registered entry of ``framework``, or when None of every installed framework that
+    can share this process (:func:`process_compatible`; the others need a process of their
+    own, as the runner gives them)."""
+    frameworks = process_compatible(installed_frameworks()) if framework is None else [framework]
     return [entry for fw in frameworks for entry in _entries(fw)]
 
 
 def _candidate_frameworks(name: str) -> list[str]:
     """The framework a name's first component points to, or every installed one."""
     installed = installed_frameworks()
-    first = _NAME_PREFIXES.get(name.split(".", 1)[0])
-    return [first] if first in installed else installed
+    root = name.split(".", 1)[0]
+    tagged = [fw for tag, fw in _BACKEND_TAGS.items() if name.endswith(tag)]
+    first = (tagged or [_KERAS_UNTAGGED])[0] if root == "keras" else _NAME_PREFIXES.get(root)
+    return [first] if first in installed else process_compatible(installed)
 
 
 def _not_found(name: str, known: list[str], what: str) -> KeyError:
@@ -145,10 +225,15 @@ def get_factory(name: str) -> tuple[str, Factory]:
 
 __all__ = [
     "FRAMEWORK_MODULES",
+    "FRAMEWORK_PACKAGES",
+    "PROCESS_EXCLUSIVE",
     "Factory",
     "all_implementations",
+    "entry_names",
     "framework_module",
     "get",
     "get_factory",
     "installed_frameworks",
+    "process_compatible",
+    "shares_this_process",
 ]

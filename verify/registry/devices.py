@@ -50,6 +50,8 @@ _GPU_PROBES = {
     "jax": ("jax", _jax_has_gpu),
     "tensorflow": ("tensorflow", _tensorflow_has_gpu),
     "mlx": ("mlx", _mlx_has_gpu),
+    "keras-jax": ("jax", _jax_has_gpu),
+    "keras-torch": ("torch", _torch_has_cuda),
 }
 
 

@@ -1,30 +1,19 @@
 """TensorFlow (``tf.nn``, ``tf.math``) and Keras 3 (TensorFlow backend) entries of the registry.
 
-Mapping of the reference's PyTorch-style arguments onto the TensorFlow/Keras calls:
+Mapping of the reference's PyTorch-style arguments onto the TensorFlow calls:
 
-- class axis: ``tf.nn.*cross_entropy_with_logits`` and Keras losses take the classes on the
-  last axis, so ``input`` (and probability targets) of shape (N, C, d1, ..., dk) are transposed
-  to (N, d1, ..., dk, C); per-example losses then have the reference's layout (N, d1, ..., dk)
-  and gradients are transposed back.  Transposition is exact.
-- binary Keras losses average over the last axis
-  (https://www.tensorflow.org/api_docs/python/tf/keras/losses/BinaryCrossentropy); the adapter
-  appends a unit axis, as Keras users do with (N, 1) targets, so the mean over it is the
-  identity and the reductions act elementwise as the reference's do.
-- Keras reductions: ``"none"``, ``"sum"`` and ``"sum_over_batch_size"`` (the reference's
-  ``"mean"``: the sum divided by the number of per-example losses).  ``KLDivergence`` sums over
-  the class axis first, so its ``"sum"`` is the reference's ``"sum"`` and its
-  ``"sum_over_batch_size"`` on 2-D input is the reference's ``"batchmean"``.
-- Keras computes a loss in its ``dtype`` argument (default ``keras.config.floatx()``, float32)
-  and casts the inputs to it; the adapter passes the input's dtype so each dtype is tested in
-  its own precision.
-- label smoothing: ``CategoricalCrossentropy`` smooths ``y * (1 - e) + e / C``, exactly the
-  reference's (PyTorch's) convention for probability targets.
-- ``ignore_index`` maps onto ``SparseCategoricalCrossentropy(ignore_class=...)``.
-- ``from_logits=False`` entries take probabilities; the adapter makes them inside the taped
-  computation with ``tf.nn.softmax`` (categorical) or ``tf.math.exp`` (``KLDivergence``, whose
-  reference input is log-probabilities), as a user feeding a model's probabilities does, so
-  their rounding belongs to the measured pipeline.  ``tf.nn.softmax`` output carries no Keras
-  logits attribute, so Keras really takes the probability path.
+- class axis: ``tf.nn.*cross_entropy_with_logits`` take the classes on the last axis, so
+  ``input`` (and probability targets) of shape (N, C, d1, ..., dk) are transposed to
+  (N, d1, ..., dk, C); per-example losses then have the reference's layout (N, d1, ..., dk) and
+  gradients are transposed back.  Transposition is exact.
+- the Keras rows (``keras.losses.*``, names without a backend tag) are the backend-neutral table
+  of :mod:`verify.registry.keras_losses`, run with Keras's TensorFlow backend: tensors are
+  ``tf.constant`` s, gradients come from ``tf.GradientTape``.  Keras is loaded through
+  :func:`~verify.registry.keras_losses.import_keras`, which refuses a process whose Keras
+  already runs another backend.
+- ``from_logits=False`` entries make their probabilities inside the taped computation with
+  ``tf.nn.softmax`` (categorical) or ``tf.math.exp`` (``KLDivergence``).  ``tf.nn.softmax``
+  output carries no Keras logits attribute, so Keras really takes the probability path.
 """
 
 from __future__ import annotations
@@ -39,68 +28,20 @@ import tensorflow as tf
 
 from verify.ops import DEVICES as _DEVICES
 from verify.ops import DTYPES as _DTYPES
-from verify.registry import adapter, base, conventions
+from verify.registry import adapter, base, conventions, keras_losses
 from verify.registry.base import Capabilities, Deviation, KnownIssue, Kwargs, Unsupported
 from verify.reproducer_literals import array_literal, imports_for
 
 FRAMEWORK = "tensorflow"
 
 _TF_DOCS = "https://www.tensorflow.org/api_docs/python"
-#: keras.config.epsilon(), the clipping bound of Keras's probability paths
-_EPSILON = 1e-7
-
-_KERAS_REDUCTION = {"none": "none", "sum": "sum", "mean": "sum_over_batch_size"}
+#: Keras with its TensorFlow backend (refused when this process's Keras runs another one)
+keras = keras_losses.import_keras("tensorflow")
 
 
-@dataclasses.dataclass(frozen=True)
-class _Call:
-    """One API call prepared from reference kwargs, in the API's layout.
-
-    ``arrays`` are keyword arguments of a ``tf.nn`` function, or for a Keras loss class
-    ``y_true``, ``y_pred`` and optionally ``sample_weight``; ``diff`` names the differentiated
-    one.  ``pre`` is a TensorFlow function applied to it inside the taped computation
-    (``"softmax"`` or ``"exp"``), ``options`` are the function's static keyword arguments or the
-    loss class's constructor arguments.
-    """
-
-    arrays: tuple[tuple[str, np.ndarray], ...]
-    diff: str
-    options: tuple[tuple[str, Any], ...] = ()
-    pre: str | None = None
-    class_last: bool = False
-    #: a unit last axis was appended to the arrays (binary Keras losses)
-    unit_axis: bool = False
-
-
-def _inputs(k: dict[str, Any], api: str, *, classes: bool) -> tuple[np.ndarray, np.ndarray]:
-    x, target = np.asarray(k["input"]), np.asarray(k["target"])
-    if classes:
-        conventions.require(x.ndim >= 2, f"{api} needs a class axis")
-    return x, target
-
-
-def _class_case(
-    kwargs: Kwargs,
-    api: str,
-    reductions: tuple[str, ...],
-    defaults: tuple[str, ...],
-    probability_targets: str = "",
-) -> tuple[dict[str, Any], np.ndarray, np.ndarray, str]:
-    """``(kwargs completed, input, target, reduction)`` of a cross-entropy call with a class
-    axis, checked in this order: the class axis; the target (integer class indices, or when
-    ``probability_targets`` describes them, an array shaped like the input); the reduction
-    among ``reductions``; the options ``defaults`` at their reference defaults."""
-    k = conventions.complete("cross_entropy", kwargs, "TensorFlow")
-    x, target = _inputs(k, api, classes=True)
-    if probability_targets:
-        conventions.require(target.shape == x.shape, f"{api} takes {probability_targets}")
-    else:
-        conventions.require(
-            np.issubdtype(target.dtype, np.integer), f"{api} takes integer class indices"
-        )
-    reduction = conventions.require_reduction(k, reductions, api)
-    conventions.require_defaults("cross_entropy", k, defaults, api)
-    return k, x, target, reduction
+_Call = keras_losses.Call
+_class_case = keras_losses.class_case
+_inputs = keras_losses.inputs
 
 
 # --- tf.nn / tf.math -------------------------------------------------------------------------
@@ -158,153 +99,6 @@ def _prep_nn_sigmoid(kwargs: Kwargs, api: str, *, pos_weight: bool) -> _Call:
     else:
         conventions.require_defaults("binary_cross_entropy_with_logits", k, ("pos_weight",), api)
     return _Call(arrays=tuple(arrays), diff="logits")
-
-
-# --- Keras loss classes ----------------------------------------------------------------------
-
-
-def _keras_options(x: np.ndarray, reduction: str, **options: Any) -> tuple[tuple[str, Any], ...]:
-    return (
-        *options.items(),
-        ("reduction", _KERAS_REDUCTION[reduction]),
-        ("dtype", x.dtype.name),
-    )
-
-
-def _prep_keras_categorical(kwargs: Kwargs, api: str, *, from_logits: bool) -> _Call:
-    k, x, target, reduction = _class_case(
-        kwargs, api, _KERAS_REDUCTIONS, ("weight",), "one-hot/probability targets (y_true)"
-    )
-    options = _keras_options(
-        x, reduction, from_logits=from_logits, label_smoothing=float(k["label_smoothing"])
-    )
-    return _Call(
-        arrays=(
-            ("y_true", conventions.class_last(target).astype(x.dtype)),
-            ("y_pred", conventions.class_last(x)),
-        ),
-        diff="y_pred",
-        options=options,
-        pre=None if from_logits else "softmax",
-        class_last=True,
-    )
-
-
-def _prep_keras_sparse(kwargs: Kwargs, api: str) -> _Call:
-    k, x, target, reduction = _class_case(
-        kwargs, api, _KERAS_REDUCTIONS, ("weight", "label_smoothing")
-    )
-    ignore = int(k["ignore_index"])
-    ignore_class = ignore if np.any(target == ignore) else None
-    options = _keras_options(x, reduction, from_logits=True, ignore_class=ignore_class)
-    return _Call(
-        arrays=(("y_true", target.astype(np.int64)), ("y_pred", conventions.class_last(x))),
-        diff="y_pred",
-        options=options,
-        class_last=True,
-    )
-
-
-def _unit_axis(a: np.ndarray) -> np.ndarray:
-    return a[..., np.newaxis]
-
-
-def _prep_keras_binary(kwargs: Kwargs, api: str, *, from_logits: bool) -> _Call:
-    op = "binary_cross_entropy_with_logits" if from_logits else "binary_cross_entropy"
-    k = conventions.complete(op, kwargs, "TensorFlow")
-    x, target = _inputs(k, api, classes=False)
-    conventions.require(target.shape == x.shape, f"{api} takes targets shaped like the predictions")
-    reduction = conventions.require_reduction(k, ("none", "sum", "mean"), api)
-    if from_logits:
-        conventions.require_defaults(op, k, ("pos_weight",), api)
-    arrays = [("y_true", _unit_axis(target.astype(x.dtype))), ("y_pred", _unit_axis(x))]
-    if k["weight"] is not None:
-        weight = np.broadcast_to(np.asarray(k["weight"]).astype(x.dtype), x.shape)
-        arrays.append(("sample_weight", _unit_axis(np.ascontiguousarray(weight))))
-    options = _keras_options(x, reduction, from_logits=from_logits)
-    return _Call(arrays=tuple(arrays), diff="y_pred", options=options, unit_axis=True)
-
-
-def _prep_keras_binary_focal(kwargs: Kwargs, api: str) -> _Call:
-    k = conventions.complete("sigmoid_focal_loss", kwargs, "TensorFlow")
-    x, target = _inputs(k, api, classes=False)
-    conventions.require(target.shape == x.shape, f"{api} takes targets shaped like the logits")
-    reduction = conventions.require_reduction(k, ("none", "sum", "mean"), api)
-    alpha = float(k["alpha"])
-    # torchvision's alpha < 0 ("no weighting") is Keras's apply_class_balancing=False
-    options = _keras_options(
-        x,
-        reduction,
-        apply_class_balancing=alpha >= 0,
-        alpha=alpha if alpha >= 0 else 0.25,
-        gamma=float(k["gamma"]),
-        from_logits=True,
-    )
-    return _Call(
-        arrays=(("y_true", _unit_axis(target.astype(x.dtype))), ("y_pred", _unit_axis(x))),
-        diff="y_pred",
-        options=options,
-        unit_axis=True,
-    )
-
-
-def _prep_keras_categorical_focal(kwargs: Kwargs, api: str) -> _Call:
-    k = conventions.complete("softmax_focal_loss", kwargs, "TensorFlow")
-    x, target = _inputs(k, api, classes=True)
-    if np.issubdtype(target.dtype, np.integer):
-        conventions.require(
-            target.shape == x.shape[:1] + x.shape[2:], f"{api}: bad index target shape"
-        )
-        # one-hot encoding (exact), as keras.utils.to_categorical does for Keras users
-        target = np.moveaxis(np.eye(x.shape[1], dtype=x.dtype)[target], -1, 1)
-    conventions.require(
-        target.shape == x.shape, f"{api} takes one-hot/probability targets (y_true)"
-    )
-    reduction = conventions.require_reduction(k, ("none", "sum", "mean"), api)
-    alpha = k["alpha"]
-    # the reference's alpha=None is no class weighting, Keras's alpha=1.0
-    alpha_value: Any = 1.0 if alpha is None else alpha
-    if isinstance(alpha_value, np.ndarray):
-        alpha_value = [float(v) for v in alpha_value.reshape(-1)]
-    else:
-        alpha_value = float(alpha_value)
-    options = _keras_options(
-        x, reduction, alpha=alpha_value, gamma=float(k["gamma"]), from_logits=True
-    )
-    return _Call(
-        arrays=(
-            ("y_true", conventions.class_last(target).astype(x.dtype)),
-            ("y_pred", conventions.class_last(x)),
-        ),
-        diff="y_pred",
-        options=options,
-        class_last=True,
-    )
-
-
-def _prep_keras_kl(kwargs: Kwargs, api: str) -> _Call:
-    k = conventions.complete("kl_div", kwargs, "TensorFlow")
-    x, target = _inputs(k, api, classes=True)
-    conventions.require(target.shape == x.shape, f"{api} takes targets shaped like the predictions")
-    conventions.require(not k["log_target"], f"{api} takes probability targets")
-    reduction = conventions.require_reduction(k, ("sum", "batchmean"), api)
-    if reduction == "batchmean":
-        # Keras divides by the number of rows N*d1*...*dk, the reference by N
-        conventions.require(
-            x.ndim == 2, f"{api}'s sum_over_batch_size is batchmean only for 2-D input"
-        )
-    keras_reduction = "sum" if reduction == "sum" else "sum_over_batch_size"
-    options = (("reduction", keras_reduction), ("dtype", x.dtype.name))
-    return _Call(
-        arrays=(
-            ("y_true", conventions.class_last(target).astype(x.dtype)),
-            ("y_pred", conventions.class_last(x)),
-        ),
-        diff="y_pred",
-        options=options,
-        pre="exp",
-        class_last=True,
-    )
 
 
 # --- the adapter -----------------------------------------------------------------------------
@@ -513,7 +307,7 @@ class _Adapter:
 
 def _public_imports(public: str) -> list[str]:
     """Import lines a reproducer needs besides ``import tensorflow as tf``."""
-    return ["import keras"] if public.startswith("keras.") else []
+    return keras_losses.reproducer_imports("tensorflow") if public.startswith("keras.") else []
 
 
 class _TensorFlow:
@@ -525,8 +319,6 @@ class _TensorFlow:
     devices: tuple[str, ...] = _DEVICES
 
     def resolve(self, api: str) -> Callable[..., Any]:
-        import keras
-
         root, _, rest = api.partition(".")
         return adapter.attribute_path({"tf": tf, "keras": keras}[root], rest)
 
@@ -546,42 +338,7 @@ class _TensorFlow:
 # --- entry table -----------------------------------------------------------------------------
 
 
-def _softmax_outside_clip(kwargs: Kwargs) -> bool:
-    """Whether softmax(input) over the class axis leaves [eps, 1 - eps] somewhere."""
-    x = np.asarray(kwargs["input"], dtype=np.float64)
-    with np.errstate(all="ignore"):
-        shifted = x - np.max(x, axis=1, keepdims=True)
-        p = np.exp(shifted) / np.sum(np.exp(shifted), axis=1, keepdims=True)
-    return bool(np.any(~((p >= _EPSILON) & (p <= 1 - _EPSILON))))
-
-
-def _probability_outside_clip(kwargs: Kwargs) -> bool:
-    p = np.asarray(kwargs["input"], dtype=np.float64)
-    return bool(np.any(~((p >= _EPSILON) & (p <= 1 - _EPSILON))))
-
-
-def _sigmoid_outside_clip(kwargs: Kwargs) -> bool:
-    x = np.asarray(kwargs["input"], dtype=np.float64)
-    with np.errstate(all="ignore"):
-        p = 1.0 / (1.0 + np.exp(-x))
-    return bool(np.any(~((p >= _EPSILON) & (p <= 1 - _EPSILON))))
-
-
-def _kl_outside_clip(kwargs: Kwargs) -> bool:
-    x = np.asarray(kwargs["input"], dtype=np.float64)
-    t = np.asarray(kwargs["target"], dtype=np.float64)
-    with np.errstate(all="ignore"):
-        q = np.exp(x)
-    return bool(np.any(~((q >= _EPSILON) & (q <= 1))) or np.any(~((t >= _EPSILON) & (t <= 1))))
-
-
-_KERAS_REDUCTIONS = ("none", "sum", "mean")
 _SOFTMAX_CAPS = Capabilities(reductions=("none",), target=None, axis=True, kdim=True)
-
-_CLIP_ISSUE = "https://github.com/keras-team/keras/issues/17634"
-_PROBABILITY_PATH_ISSUE = "https://github.com/keras-team/keras/issues/9247"
-_BCE_CLIP_ISSUE = "https://github.com/keras-team/keras/issues/15249"
-
 
 #: the rows that also run under XLA
 _WITH_XLA = (adapter.PLAIN, XLA)
@@ -610,10 +367,6 @@ def _row(
     return adapter.ApiSpec(
         name, op, bound, capabilities, deviations, known_issues, variant, modes=modes
     )
-
-
-def _keras_caps(target: str, **flags: Any) -> Capabilities:
-    return Capabilities(reductions=_KERAS_REDUCTIONS, target=target, kdim=True, **flags)
 
 
 _SPECS: tuple[adapter.ApiSpec, ...] = (
@@ -646,109 +399,7 @@ _SPECS: tuple[adapter.ApiSpec, ...] = (
         Capabilities(reductions=("none",), target="binary", kdim=True, pos_weight=True),
         pos_weight=True,
     ),
-    _row(
-        "keras.losses.CategoricalCrossentropy",
-        "cross_entropy",
-        _prep_keras_categorical,
-        _keras_caps("probs", label_smoothing=True),
-        variant="from_logits=True",
-        from_logits=True,
-    ),
-    _row(
-        "keras.losses.CategoricalCrossentropy[from_logits=False]",
-        "cross_entropy",
-        _prep_keras_categorical,
-        _keras_caps("probs", label_smoothing=True),
-        known_issues=(
-            KnownIssue(
-                "from probabilities, Keras clips them to [epsilon, 1 - epsilon] "
-                "(epsilon = 1e-7) before the log, so large logit gaps give a loss that "
-                "differs from the from_logits=True one",
-                _CLIP_ISSUE,
-                applies=_softmax_outside_clip,
-            ),
-        ),
-        variant="from_logits=False, probabilities from tf.nn.softmax",
-        from_logits=False,
-    ),
-    _row(
-        "keras.losses.SparseCategoricalCrossentropy",
-        "cross_entropy",
-        _prep_keras_sparse,
-        _keras_caps("index", ignore_index=True),
-        variant="from_logits=True",
-    ),
-    _row(
-        "keras.losses.BinaryCrossentropy",
-        "binary_cross_entropy_with_logits",
-        _prep_keras_binary,
-        _keras_caps("binary", sample_weight=True),
-        variant="from_logits=True",
-        from_logits=True,
-    ),
-    _row(
-        "keras.losses.BinaryCrossentropy[from_logits=False]",
-        "binary_cross_entropy",
-        _prep_keras_binary,
-        _keras_caps("binary", sample_weight=True),
-        known_issues=(
-            KnownIssue(
-                "Keras clips probabilities to [epsilon, 1 - epsilon] (epsilon = 1e-7) "
-                "before taking logs, so predictions of 0 or 1 give finite, clipped losses",
-                _BCE_CLIP_ISSUE,
-                applies=_probability_outside_clip,
-            ),
-        ),
-        variant="from_logits=False",
-        from_logits=False,
-    ),
-    _row(
-        "keras.losses.BinaryFocalCrossentropy",
-        "sigmoid_focal_loss",
-        _prep_keras_binary_focal,
-        _keras_caps("binary", extra=("alpha", "gamma")),
-        known_issues=(
-            KnownIssue(
-                "with from_logits=True Keras applies the sigmoid and then the probability "
-                "formula, clipping sigmoid(x) to [epsilon, 1 - epsilon]; large |logits| give "
-                "clipped losses and lost precision",
-                _PROBABILITY_PATH_ISSUE,
-                applies=_sigmoid_outside_clip,
-            ),
-        ),
-        variant="from_logits=True",
-    ),
-    _row(
-        "keras.losses.CategoricalFocalCrossentropy",
-        "softmax_focal_loss",
-        _prep_keras_categorical_focal,
-        _keras_caps("probs", extra=("alpha", "gamma")),
-        known_issues=(
-            KnownIssue(
-                "Keras applies softmax and clips the probabilities to [epsilon, 1 - epsilon] "
-                "before the log, even with from_logits=True",
-                _CLIP_ISSUE,
-                applies=_softmax_outside_clip,
-            ),
-        ),
-        variant="from_logits=True",
-    ),
-    _row(
-        "keras.losses.KLDivergence",
-        "kl_div",
-        _prep_keras_kl,
-        Capabilities(reductions=("sum", "batchmean"), target="probs", kdim=True),
-        deviations=(
-            Deviation(
-                "Keras documents that y_true and y_pred are clipped to [1e-7, 1] before "
-                "loss = y_true * log(y_true / y_pred), so zero targets contribute "
-                "1e-7 * log(1e-7 / y_pred) instead of 0",
-                f"{_TF_DOCS}/tf/keras/losses/KLD",
-                applies=_kl_outside_clip,
-            ),
-        ),
-        variant="y_pred = tf.math.exp(input)",
-    ),
+    *keras_losses.specs("tensorflow"),
 )
 
 REGISTRY = adapter.Registry(_TensorFlow(), _SPECS)

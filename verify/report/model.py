@@ -18,6 +18,8 @@ FRAMEWORK_DISTRIBUTIONS: dict[str, tuple[str, ...]] = {
     "torch": ("torch",),
     "jax": ("jax", "jaxlib", "optax"),
     "tensorflow": ("tensorflow", "keras"),
+    "keras-jax": ("keras", "jax"),
+    "keras-torch": ("keras", "torch"),
     "numpy": ("numpy",),
 }
 #: Always recorded: the array libraries every run depends on.

@@ -1,0 +1,173 @@
+"""The entries of the Keras loss table (:mod:`verify.registry.keras_losses`) on a Keras backend
+other than TensorFlow: one adapter, parameterised by a :class:`KerasBackend` that says how
+that backend makes tensors, differentiates and prints reproducers.
+
+Every computation runs inside ``keras.device(...)`` (https://keras.io/api/utils/config_utils/),
+so the constants Keras creates land on the entry's device too (Keras's PyTorch backend would
+otherwise move every tensor to its default device, CUDA when present).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any, Protocol
+
+import numpy as np
+
+from verify.registry import adapter, conventions, keras_losses
+from verify.registry.base import Kwargs
+from verify.reproducer_literals import array_literal, imports_for
+
+
+class KerasBackend(Protocol):
+    """What one Keras backend contributes to its entries."""
+
+    #: the ``KERAS_BACKEND`` value ("jax", "torch")
+    name: str
+    #: reproducer lines that must run after ``KERAS_BACKEND`` is set and before ``import keras``
+    before_keras: tuple[str, ...]
+    #: the reproducer's imports of the backend itself
+    imports: tuple[str, ...]
+    #: the expression turning the reproducer's result ``out`` into a NumPy array, exactly
+    values: str
+
+    def keras_device(self, device: str) -> str:
+        """The ``keras.device`` name of a registry device ("cpu", "cuda")."""
+        ...
+
+    def tensor(self, array: np.ndarray, device: str) -> Any:
+        """A tensor of the backend holding ``array`` exactly, on ``device``."""
+        ...
+
+    def tensor_source(self, literal: str, array: np.ndarray, device: str) -> str:
+        """The reproducer's expression for :meth:`tensor` of the array written as ``literal``."""
+        ...
+
+    def to_numpy(self, tensor: Any) -> np.ndarray:
+        """``tensor`` as a NumPy array of its own dtype (exact)."""
+        ...
+
+    def pre(self, name: str) -> tuple[Callable[[Any], Any], str]:
+        """The function a ``Call.pre`` names (:data:`keras_losses.PRE`) and its source template."""
+        ...
+
+    def vjp(self, f: Callable[[Any], Any], v: Any, cotangent: np.ndarray) -> np.ndarray:
+        """The vector-Jacobian product of ``f`` at ``v`` with ``cotangent`` (shaped like
+        ``f(v)``), through the backend's autodiff, as a NumPy array shaped like ``v``."""
+        ...
+
+
+@dataclasses.dataclass(frozen=True)
+class LossAdapter:
+    """A Keras loss class called as ``keras_losses`` prepares it, on ``backend``."""
+
+    keras: ModuleType
+    backend: KerasBackend
+    fn: Callable[..., Any]
+    prepare: Callable[[Kwargs], keras_losses.Call]
+    public: str | None
+
+    def _function(self, call: keras_losses.Call) -> Callable[[Any, dict[str, Any]], Any]:
+        pre = self.backend.pre(call.pre)[0] if call.pre else None
+        return keras_losses.loss_function(self.fn, call, pre)
+
+    def _place(self, call: keras_losses.Call, device: str) -> tuple[Any, dict[str, Any]]:
+        tensors = {name: self.backend.tensor(a, device) for name, a in call.arrays}
+        return tensors.pop(call.diff), tensors
+
+    def _scope(self, device: str) -> Any:
+        return self.keras.device(self.backend.keras_device(device))
+
+    def forward(self, kwargs: Kwargs, device: str) -> np.ndarray:
+        call = self.prepare(kwargs)
+        f = self._function(call)
+        with self._scope(device):
+            v, others = self._place(call, device)
+            return self.backend.to_numpy(f(v, others))
+
+    def vjp(self, kwargs: Kwargs, grad_output: np.ndarray, device: str) -> np.ndarray:
+        call = self.prepare(kwargs)
+        f = self._function(call)
+        with self._scope(device):
+            v, others = self._place(call, device)
+            g = self.backend.vjp(lambda t: f(t, others), v, np.asarray(grad_output))
+        return call.restore(g)
+
+    def bind(self, kwargs: Kwargs, device: str, backward: bool) -> Callable[[], Any]:
+        call = self.prepare(kwargs)
+        f = self._function(call)
+        with self._scope(device):
+            v, others = self._place(call, device)
+            out = self.backend.to_numpy(f(v, others))
+        ones = np.ones_like(out)
+
+        def run() -> Any:
+            # the conversion to NumPy waits for the device to finish
+            with self._scope(device):
+                if backward:
+                    return self.backend.vjp(lambda t: f(t, others), v, ones)
+                return self.backend.to_numpy(f(v, others))
+
+        run()  # warm up kernels outside the timed region
+        return run
+
+    def reproducer(self, kwargs: Kwargs, device: str) -> str:
+        call = self.prepare(kwargs)
+        imports, source = adapter.script_name(self.fn, self.public, lambda public: [])
+        keras_device = self.backend.keras_device(device)
+        lines = [
+            f"    {name} = {self.backend.tensor_source(array_literal(a), a, device)}"
+            for name, a in call.arrays
+        ]
+        if call.pre:
+            template = self.backend.pre(call.pre)[1]
+            lines.append(f"    {call.diff} = {template.format(call.diff)}")
+        lines.append(f"    out = {keras_losses.call_source(source, call)}")
+        body = f"with keras.device({keras_device!r}):\n" + "\n".join(lines) + "\n"
+        return conventions.reproducer_script(
+            title=f"{self.public or source} (Keras backend {self.backend.name}) on {device}",
+            imports=[
+                *keras_losses.reproducer_imports(self.backend.name, self.backend.before_keras),
+                *self.backend.imports,
+                *imports_for([a for _, a in call.arrays]),
+                *imports,
+            ],
+            setup="",
+            call=body,
+            values=self.backend.values,
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class KerasFramework:
+    """The registry skeleton's :class:`~verify.registry.adapter.Framework` for the Keras loss
+    table on one backend."""
+
+    key: str
+    keras: ModuleType
+    backend: KerasBackend
+    dtypes: tuple[str, ...]
+    devices: tuple[str, ...]
+
+    def resolve(self, api: str) -> Callable[..., Any]:
+        root, _, rest = api.partition(".")
+        if root != "keras":
+            raise KeyError(api)
+        return adapter.attribute_path(self.keras, rest)
+
+    def docs(self, api: str) -> str:
+        return keras_losses.keras_io_docs(api)
+
+    def functions(
+        self, spec: adapter.ApiSpec, fn: Callable[..., Any], public: str | None, mode: adapter.Mode
+    ) -> adapter.EntryFunctions:
+        return adapter.EntryFunctions.of(
+            LossAdapter(self.keras, self.backend, fn, spec.prepare, public)
+        )
+
+
+def backend_mode(backend: str) -> adapter.Mode:
+    """The mode tagging every entry of a backend: names ``NAME[backend=...]``."""
+    return adapter.Mode(f"backend={backend}")
