@@ -72,6 +72,11 @@ class Mode:
     """
 
     key: str = ""
+    #: whether this mode runs the API through a compiler beside a plain entry of the same API
+    #: (``jax.jit``, XLA, inductor): the entry's ``code_path`` is then ``key``, and it runs the
+    #: checks of :data:`verify.ops.CODE_PATH_CHECKS`; a tag that is the only way the framework
+    #: runs the API (a Keras backend) is not one
+    compiled: bool = False
 
     @property
     def suffix(self) -> str:
@@ -232,7 +237,7 @@ class Registry:
             known_issues=spec.known_issues,
             docs=spec.docs or self.framework.docs(spec.api),
             variant=", ".join(note for note in (spec.variant, mode.key) if note),
-            code_path=mode.key,
+            code_path=mode.key if mode.compiled else "",
         )
 
     def factories(self) -> dict[str, Factory]:

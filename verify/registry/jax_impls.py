@@ -353,7 +353,7 @@ def _public_imports(public: str) -> list[str]:
 
 
 #: the jax.jit code path of every API
-JIT = adapter.Mode("jit")
+JIT = adapter.Mode("jit", compiled=True)
 
 
 class _Jax:

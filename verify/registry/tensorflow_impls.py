@@ -123,7 +123,7 @@ def _to_numpy(t: Any) -> np.ndarray:
 
 
 #: the tf.function(jit_compile=True) code path of the tf.nn / tf.math functions
-XLA = adapter.Mode("xla")
+XLA = adapter.Mode("xla", compiled=True)
 
 
 @functools.lru_cache(maxsize=256)

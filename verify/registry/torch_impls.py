@@ -243,7 +243,7 @@ def _loss_call(
 # --- torch.compile -------------------------------------------------------------------------
 
 #: the torch.compile code path (inductor, dynamic shapes) of the APIs listed with it
-COMPILED = adapter.Mode("compiled")
+COMPILED = adapter.Mode("compiled", compiled=True)
 
 # A compiled function past Dynamo's recompile limit silently runs eagerly, which would report
 # eager results under a [compiled] name: allow more variants (dtypes, ranks, options) and make
