@@ -121,13 +121,26 @@ def test_cross_framework_blames_the_entry_that_is_off() -> None:
 torch = pytest.importorskip("torch")
 
 
-@pytest.mark.parametrize("check", ["gradient", "identity", "invariance"])
+@pytest.mark.parametrize("check", ["identity", "invariance"])
 def test_torch_cross_entropy_float64_passes(check: str) -> None:
     from verify.registry import get
 
     impl = get("torch.nn.functional.cross_entropy")
     result = CHECKS[check](impl, "float64", "cpu", profile="quick", seed=SEED)
     assert result.status == "pass", result.message
+
+
+def test_torch_cross_entropy_float64_gradient_fails_only_on_the_lost_complement() -> None:
+    """PyTorch forms the true class's gradient as ``p - 1`` after rounding ``p``, which keeps
+    no correct digit on a confident row (pytorch/pytorch#195678, docs/tolerances.md); any
+    other gradient failure in float64 would be a new finding."""
+    from verify.registry import get
+
+    impl = get("torch.nn.functional.cross_entropy")
+    result = CHECKS["gradient"](impl, "float64", "cpu", profile="quick", seed=SEED)
+    if result.status != "pass":
+        assert result.status == "fail" and result.severity == "no_correct_digits", result.message
+        assert "returned 0.0" in result.message, result.message
 
 
 def test_torch_cross_entropy_float64_forward_is_at_worst_inaccurate() -> None:
