@@ -168,6 +168,21 @@ def _one_line(error: BaseException, limit: int = 200) -> str:
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
+class ScriptedReproducers:
+    """``reproducer`` and ``gradient_reproducer`` of an adapter that writes both with one
+    ``_script(kwargs, device, grad_output)`` (``grad_output`` None: the forward call; else its
+    vector-Jacobian product with that cotangent)."""
+
+    def _script(self, kwargs: base.Kwargs, device: str, grad_output: np.ndarray | None) -> str:
+        raise NotImplementedError
+
+    def reproducer(self, kwargs: base.Kwargs, device: str) -> str:
+        return self._script(kwargs, device, None)
+
+    def gradient_reproducer(self, kwargs: base.Kwargs, grad_output: np.ndarray, device: str) -> str:
+        return self._script(kwargs, device, np.asarray(grad_output))
+
+
 def attribute_path(root: Any, dotted: str) -> Any:
     """``root.a.b.c`` for ``dotted == "a.b.c"`` (``getattr`` per component)."""
     obj = root

@@ -211,7 +211,7 @@ def _jitted_jvp(
 
 
 @dataclasses.dataclass(frozen=True)
-class _Adapter:
+class _Adapter(adapter.ScriptedReproducers):
     """Turns a prepared :class:`_Call` into forward, vjp, bind and reproducer."""
 
     fn: Callable[..., Any]
@@ -279,12 +279,6 @@ class _Adapter:
 
         run()  # compile (jit) and warm up outside the timed region
         return run
-
-    def reproducer(self, kwargs: Kwargs, device: str) -> str:
-        return self._script(kwargs, device, None)
-
-    def gradient_reproducer(self, kwargs: Kwargs, grad_output: np.ndarray, device: str) -> str:
-        return self._script(kwargs, device, np.asarray(grad_output))
 
     def _script(self, kwargs: Kwargs, device: str, grad_output: np.ndarray | None) -> str:
         """The forward call, or with ``grad_output`` its vector-Jacobian product through

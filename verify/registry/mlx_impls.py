@@ -365,7 +365,7 @@ def _prepare_kl(kwargs: Kwargs, api: str) -> _Call:
 
 
 @dataclasses.dataclass(frozen=True)
-class _Adapter:
+class _Adapter(adapter.ScriptedReproducers):
     """Turns a prepared :class:`_Call` into forward, vjp, bind and reproducers."""
 
     fn: Callable[..., Any]
@@ -428,12 +428,6 @@ class _Adapter:
                 return _evaluated(f(x))
 
         return run
-
-    def reproducer(self, kwargs: Kwargs, device: str) -> str:
-        return self._script(kwargs, device, None)
-
-    def gradient_reproducer(self, kwargs: Kwargs, grad_output: np.ndarray, device: str) -> str:
-        return self._script(kwargs, device, np.asarray(grad_output))
 
     def _script(self, kwargs: Kwargs, device: str, grad_output: np.ndarray | None) -> str:
         call = self.prepare(kwargs)

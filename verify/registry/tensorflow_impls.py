@@ -141,7 +141,7 @@ def _xla_function(
 
 
 @dataclasses.dataclass(frozen=True)
-class _Adapter:
+class _Adapter(adapter.ScriptedReproducers):
     fn: Callable[..., Any]
     prepare: Callable[[Kwargs], _Call]
     #: "function" (tf.nn style, keyword arrays) or "loss_class" (Keras: construct, then call)
@@ -241,12 +241,6 @@ class _Adapter:
 
         run()  # warm up kernels outside the timed region
         return run
-
-    def reproducer(self, kwargs: Kwargs, device: str) -> str:
-        return self._script(kwargs, device, None)
-
-    def gradient_reproducer(self, kwargs: Kwargs, grad_output: np.ndarray, device: str) -> str:
-        return self._script(kwargs, device, np.asarray(grad_output))
 
     def _script(self, kwargs: Kwargs, device: str, grad_output: np.ndarray | None) -> str:
         """The forward call, or with ``grad_output`` its vector-Jacobian product through
