@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from verify.engine.outcome import ImplementationRaised, Verdict, call_impl
+from verify.engine.outcome import ImplementationRaised, Verdict, call_impl, raised_verdict
 from verify.engine.search import Search
 from verify.judge import reference_values as refv
-from verify.judge import severity, tolerance
+from verify.judge import tolerance
 from verify.judge.compare import judge
 from verify.judge.input_pattern import profile
 from verify.profiles import Profile
@@ -34,14 +34,8 @@ def evaluate_forward(
     try:
         y = call_impl(impl.forward, dict(kwargs), device)
     except ImplementationRaised as exc:
-        why = severity.raised_on_valid_input("forward")
-        return Verdict(
-            failed=True,
-            message=f"forward raised {exc} on a valid input: {case}",
-            reference_value=str(ref.tolist()),
-            severity=why.severity,
-            severity_note=f"{why.note}: {exc}",
-            input_pattern=inputs.pattern,
+        return raised_verdict(
+            "forward", exc, case, inputs.pattern, reference_value=str(ref.tolist())
         )
     bound = tolerance.forward_bound(impl.op, kwargs, dtype)
     return judge(y, ref, bound, dtype, what="forward", case=case, inputs=inputs, who=impl.framework)

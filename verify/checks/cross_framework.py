@@ -14,9 +14,9 @@ from typing import Any
 from hypothesis import strategies as st
 
 from verify.engine.agreement import agreement
-from verify.engine.outcome import ImplementationRaised, Verdict, call_impl
+from verify.engine.outcome import ImplementationRaised, Verdict, call_impl, raised_verdict
 from verify.engine.search import Search, skip_result
-from verify.judge import input_pattern, severity, tolerance
+from verify.judge import input_pattern, tolerance
 from verify.judge import reference_values as refv
 from verify.judge.compare import judge
 from verify.profiles import Profile
@@ -75,14 +75,7 @@ def run(
         try:
             a = call_impl(impl.forward, dict(kw), device)
         except ImplementationRaised as exc:
-            why = severity.raised_on_valid_input("forward")
-            return Verdict(
-                failed=True,
-                message=f"raised {exc} on a valid input: {case}",
-                severity=why.severity,
-                severity_note=f"{why.note}: {exc}",
-                input_pattern=inputs.pattern,
-            )
+            return raised_verdict("forward", exc, case, inputs.pattern)
         try:
             b = call_impl(other.forward, dict(kw), "cpu")
         except (Unsupported, ImplementationRaised):

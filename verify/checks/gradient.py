@@ -29,7 +29,13 @@ import numpy as np
 from hypothesis import strategies as st
 
 from verify import ops
-from verify.engine.outcome import ImplementationRaised, Verdict, call_impl, format_value
+from verify.engine.outcome import (
+    ImplementationRaised,
+    Verdict,
+    call_impl,
+    format_value,
+    raised_verdict,
+)
 from verify.engine.search import Search, skip_result
 from verify.judge import reference_values as refv
 from verify.judge import severity, tangent, tolerance
@@ -85,15 +91,7 @@ def evaluate_gradient(
     try:
         got = call_impl(impl.vjp, dict(kwargs), g, device)
     except ImplementationRaised as exc:
-        why = severity.raised_on_valid_input("gradient")
-        return Verdict(
-            failed=True,
-            message=f"gradient raised {exc} on a valid input: {case}",
-            severity=why.severity,
-            severity_note=f"{why.note}: {exc}",
-            input_pattern=inputs.pattern,
-            grad_output=g,
-        )
+        return raised_verdict("gradient", exc, case, inputs.pattern, grad_output=g)
     bounds = tolerance.gradient_bound(impl.op, kwargs, g, dtype)
     refs = ref if isinstance(ref, tuple) else (ref,)
     gots = tuple(got) if isinstance(got, tuple | list) else (got,)
@@ -169,14 +167,7 @@ def evaluate_jvp(
     except ImplementationRaised as exc:
         if isinstance(exc.original, ForwardModeUnavailable):
             return exc.original
-        why = severity.raised_on_valid_input("forward-mode derivative (jvp)")
-        return Verdict(
-            failed=True,
-            message=f"{what} raised {exc} on a valid input: {case}",
-            severity=why.severity,
-            severity_note=f"{why.note}: {exc}",
-            input_pattern=inputs.pattern,
-        )
+        return raised_verdict(what, exc, case, inputs.pattern)
     ref = refv.one_hot_jvp(op, kwargs, k, dtype)
     got = np.asarray(got)
     if got.size == ref.size:  # the framework's output layout, as the vjp's cotangent takes it

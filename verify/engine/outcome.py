@@ -64,6 +64,24 @@ class Verdict:
     grad_output: Any = None
 
 
+def raised_verdict(what: str, exc: Exception, case: str, pattern: str, **fields: Any) -> Verdict:
+    """The failing verdict of a call that raised ``exc`` on the valid input ``case``: ``what``
+    ("forward", "gradient", ...) raised where the contract expects a value, a wrong value
+    (:func:`verify.judge.severity.raised_on_valid_input`).  ``fields`` are further
+    :class:`Verdict` fields (the reference value, the cotangent)."""
+    from verify.judge import severity
+
+    why = severity.raised_on_valid_input(what)
+    return Verdict(
+        failed=True,
+        message=f"{what} raised {exc} on a valid input: {case}",
+        severity=why.severity,
+        severity_note=f"{why.note}: {exc}",
+        input_pattern=pattern,
+        **fields,
+    )
+
+
 def call_reference(op: str, *, grad: bool = False, **kwargs: Any) -> Any:
     """``reference.<op>(**kwargs)`` (or ``<op>_grad``), the functions the op catalogue names.
 
