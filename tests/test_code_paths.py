@@ -1,0 +1,82 @@
+"""Compiled code paths (``[jit]``, ``[xla]``, ``[compiled]``) run the checks that judge their own
+numbers (``verify.ops.CODE_PATH_CHECKS``); the others are skips with the reason, and the plain
+entries' identity and cross-framework comparisons never call a compiled path."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+import reference
+from verify import ops, session
+from verify.checks import cross_framework, identity
+from verify.registry import adapter
+from verify.registry.base import Capabilities, Implementation
+
+
+def _log_softmax(kwargs, device):
+    return np.asarray(reference.log_softmax(kwargs["x"], axis=kwargs.get("axis", -1)))
+
+
+def _entry(name: str, framework: str = "numpy", code_path: str = "") -> Implementation:
+    return Implementation(
+        name=name,
+        framework=framework,
+        op=ops.LOG_SOFTMAX,
+        forward=_log_softmax,
+        capabilities=Capabilities(axis=True),
+        dtypes=("float32",),
+        code_path=code_path,
+    )
+
+
+def test_only_a_compiled_mode_makes_a_code_path() -> None:
+    assert adapter.Mode("jit", compiled=True).compiled
+    assert not adapter.Mode("backend=jax").compiled
+    assert not adapter.PLAIN.compiled
+
+
+@pytest.mark.parametrize("check", [c for c in ops.CHECKS if c not in ops.CODE_PATH_CHECKS])
+def test_a_code_path_skips_what_the_plain_entry_covers(check: str) -> None:
+    result = session.run_check(
+        _entry("fake.log_softmax[jit]", code_path="jit"),
+        check,
+        "float32",
+        "cpu",
+        profile="quick",
+        seed=0,
+    )
+    assert result.status == "skip"
+    assert "plain entry" in result.message and "compiled-code-paths" in result.message
+
+
+def test_a_code_path_runs_its_own_checks() -> None:
+    result = session.run_check(
+        _entry("fake.log_softmax[jit]", code_path="jit"),
+        "accuracy",
+        "float32",
+        "cpu",
+        profile="quick",
+        seed=0,
+    )
+    assert result.status == "pass" and result.examples > 0
+
+
+def test_plain_entries_never_compare_with_a_code_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    import verify.registry as registry
+
+    plain = _entry("fake.log_softmax")
+    other_plain = _entry("fake.other_log_softmax")
+    compiled = dataclasses.replace(other_plain, name="fake.other_log_softmax[jit]", code_path="jit")
+    elsewhere = _entry("elsewhere.log_softmax", framework="mlx")
+    elsewhere_jit = dataclasses.replace(
+        elsewhere, name="elsewhere.log_softmax[jit]", code_path="jit"
+    )
+    table = {"numpy": [plain, other_plain, compiled], "mlx": [elsewhere, elsewhere_jit]}
+    monkeypatch.setattr(registry, "all_implementations", lambda fw=None: table[fw])
+    monkeypatch.setattr(registry, "installed_frameworks", lambda: list(table))
+    assert [p.name for p in identity._peers(plain)] == ["fake.other_log_softmax"]
+    result = cross_framework.run(plain, "float32", "cpu", profile="quick", seed=0)
+    assert result.extra["compared_with"] == ["elsewhere.log_softmax"]
