@@ -1,0 +1,58 @@
+"""A failure of the vector-Jacobian product gets a reproducer that computes that product: the
+entry's ``gradient_reproducer`` with the failing cotangent, or (an entry without one) its
+forward script and a line naming the cotangent."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+import reference
+from verify import ops
+from verify.checks import gradient
+from verify.registry.base import Capabilities, Implementation
+
+
+def _forward(kwargs, device):
+    return np.asarray(reference.log_softmax(kwargs["x"], axis=kwargs.get("axis", -1)))
+
+
+def _zero_vjp(kwargs, grad_output, device):  # wrong: the gradient is never all zero here
+    return np.zeros_like(kwargs["x"])
+
+
+def _entry(**fields) -> Implementation:
+    return Implementation(
+        name="fake.log_softmax",
+        framework="numpy",
+        op=ops.LOG_SOFTMAX,
+        forward=_forward,
+        capabilities=Capabilities(axis=True),
+        dtypes=("float32",),
+        vjp=_zero_vjp,
+        reproducer=lambda kwargs, device: "# FORWARD SCRIPT\n",
+        **fields,
+    )
+
+
+def test_a_vjp_failure_reproduces_the_product() -> None:
+    seen = []
+
+    def gradient_script(kwargs, grad_output, device):
+        seen.append(np.asarray(grad_output))
+        return "# GRADIENT SCRIPT\n"
+
+    impl = _entry(gradient_reproducer=gradient_script)
+    result = gradient.run(impl, "float32", "cpu", profile="quick", seed=0)
+    assert result.status == "fail", result.message
+    assert result.reproducer.startswith("# GRADIENT SCRIPT")
+    assert "FORWARD SCRIPT" not in result.reproducer and seen
+
+
+def test_without_a_gradient_reproducer_the_cotangent_is_named() -> None:
+    impl = dataclasses.replace(_entry(), gradient_reproducer=None)
+    result = gradient.run(impl, "float32", "cpu", profile="quick", seed=0)
+    assert result.status == "fail", result.message
+    assert result.reproducer.startswith("# FORWARD SCRIPT")
+    assert "vector-Jacobian product with grad_output" in result.reproducer
