@@ -80,3 +80,29 @@ def test_plain_entries_never_compare_with_a_code_path(monkeypatch: pytest.Monkey
     assert [p.name for p in identity._peers(plain)] == ["fake.other_log_softmax"]
     result = cross_framework.run(plain, "float32", "cpu", profile="quick", seed=0)
     assert result.extra["compared_with"] == ["elsewhere.log_softmax"]
+
+
+def _plan_statuses(profile: str, selection: session.Selection | None = None) -> dict[str, str]:
+    entries = [_entry("fake.log_softmax"), _entry("fake.log_softmax[jit]", code_path="jit")]
+    results = session._run_plan(
+        "numpy", session.plan(entries, ["cpu"], ["accuracy"]), profile, 0, None, selection
+    )
+    return {r.implementation: (r.status, r.message) for r in results}
+
+
+def test_the_quick_profile_leaves_code_paths_to_the_larger_profiles() -> None:
+    statuses = _plan_statuses("quick")
+    assert statuses["fake.log_softmax"][0] == "pass"
+    status, message = statuses["fake.log_softmax[jit]"]
+    assert status == "skip"
+    assert "quick profile" in message and "--implementation" in message
+    assert "docs/checks.md#profiles" in message
+
+
+def test_a_code_path_named_on_the_command_line_runs_at_quick() -> None:
+    named = session.Selection(implementations=("fake.log_softmax*",))
+    assert {s for s, _ in _plan_statuses("quick", named).values()} == {"pass"}
+
+
+def test_the_default_profile_runs_code_paths() -> None:
+    assert {s for s, _ in _plan_statuses("default").values()} == {"pass"}

@@ -177,6 +177,14 @@ def run_check(
     return result
 
 
+def _not_in_profile(impl: Implementation, profile: str) -> str:
+    return (
+        f"the {profile} profile runs the plain entries; this {impl.code_path} code path runs at "
+        f"the default and thorough profiles, or when --implementation names it "
+        "(docs/checks.md#profiles)"
+    )
+
+
 def item_key(item: PlanItem) -> SearchKey:
     impl, check, dtype, device = item
     return (impl.name, check, dtype, device)
@@ -231,7 +239,7 @@ def _run_plan(
     first_groups: Sequence[int] = (),
     on_group: Callable[[int], None] | None = None,
 ) -> Iterator[Result]:
-    get_profile(profile)  # a bad profile name fails before any work
+    settings = get_profile(profile)  # a bad profile name fails before any work
     selection = selection or Selection()
     # groups are numbered on the selected plan before ``skip`` is applied, so that every
     # worker sharing the counter (a restarted one included) numbers them alike
@@ -251,7 +259,12 @@ def _run_plan(
                 continue
             if on_progress is not None:
                 on_progress(ProgressEvent(framework, impl.name, check, dtype, device, done, total))
-            yield run_check(impl, check, dtype, device, profile=profile, seed=seed)
+            if impl.code_path and not settings.compiled_code_paths and not (
+                selection.implementations and matches(impl.name, selection.implementations)
+            ):
+                yield skip_result(impl, check, dtype, device, _not_in_profile(impl, profile))
+            else:
+                yield run_check(impl, check, dtype, device, profile=profile, seed=seed)
             done += 1
             last = (impl, check, dtype, device)
     if claims is not None and on_group is not None:
