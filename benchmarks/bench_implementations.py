@@ -9,7 +9,7 @@ paths (``jax.jit`` entries, and any ``tf.function``/XLA/``torch.compile`` entry 
 holds) are traced and compiled before anything is measured.  Combinations that cannot run
 here (dtype not supported, no GPU, shape switched off or too big) raise NotImplementedError in
 setup, which asv reports as skipped.  Without ``XENT_BENCH_FULL=1`` the grid is the dashboard
-grid of :mod:`benchmarks.grid` (one cross-entropy entry per framework, float32, 4096 x 32000),
+grid of :mod:`benchmarks.grid` (one cross-entropy entry per framework, float32, 1024 x 32000),
 so that ``asv run --quick`` takes minutes; the full grid is behind the switch.
 ``linear_cross_entropy`` entries take (N, hidden) activations and are benchmarked in
 ``bench_linear_cross_entropy``; their accuracy is here.

@@ -28,6 +28,8 @@ SMALL = "256x10"
 MEDIUM = "4096x32000"
 LLM = "8192x128256"
 SHAPES: tuple[str, ...] = (SMALL, MEDIUM, LLM)
+#: the dashboard grid's shape (``benchmarks.grid``): a 32000-class vocabulary, 1024 rows
+DASHBOARD = "1024x32000"
 
 #: linear_cross_entropy shapes (N rows, hidden, vocabulary): a CPU-sized one, and the LLM head
 #: of the brief (8192 tokens, hidden 4096, vocabulary 128256), which runs on GPUs only

@@ -303,7 +303,7 @@ def test_dashboard_grid_is_small_and_the_switch_restores_the_full_grid(
     monkeypatch.delenv(parameters.FULL_ENV, raising=False)
     assert grid.names(everything) == ("numpy.textbook.cross_entropy_shifted",)
     assert grid.names(["only.one"]) == ("only.one",)  # a class keeps one combination
-    assert grid.dtypes() == ("float32",) and grid.shapes() == (parameters.MEDIUM,)
+    assert grid.dtypes() == ("float32",) and grid.shapes() == (parameters.DASHBOARD,)
     monkeypatch.setattr(grid, "gpu_present", lambda: False)
     assert grid.devices() == ("cpu",) and grid.devices(("cuda",)) == ("cuda",)
     monkeypatch.setattr(grid, "gpu_present", lambda: True)
