@@ -259,8 +259,12 @@ def _run_plan(
                 continue
             if on_progress is not None:
                 on_progress(ProgressEvent(framework, impl.name, check, dtype, device, done, total))
-            if impl.code_path and not settings.compiled_code_paths and not (
-                selection.implementations and matches(impl.name, selection.implementations)
+            if (
+                impl.code_path
+                and not settings.compiled_code_paths
+                and not (
+                    selection.implementations and matches(impl.name, selection.implementations)
+                )
             ):
                 yield skip_result(impl, check, dtype, device, _not_in_profile(impl, profile))
             else:

@@ -39,17 +39,26 @@ from verify.ops import (
     SOFTMAX_FAMILY,
     class_count,
 )
-from verify.profiles import Profile
+from verify.profiles import Profile, get_profile
 from verify.registry.base import Implementation, Unsupported
 from verify.results import Result
 
 CHECK = "bad_input"
 
 
-def _valid_case(impl: Implementation, dtype: str, seed: int) -> dict[str, Any]:
+def batch_shape(profile: Profile) -> tuple[int, int]:
+    """The (N, C) of the valid case the invalid inputs are made from: the largest of the
+    profile's shape alphabet, so a framework that compiles per shape (XLA) has compiled it
+    already for the other checks, and N > 1 rows leave room for a row-count mismatch."""
+    return max(((n, c) for n, c, _ in profile.shapes), key=lambda nc: (nc[0] * nc[1], nc))
+
+
+def _valid_case(
+    impl: Implementation, dtype: str, seed: int, shape: tuple[int, int]
+) -> dict[str, Any]:
     rng = np.random.default_rng(seed)
     dt = float_format(dtype).dtype
-    n, c = 3, 4
+    n, c = shape
     x = (rng.standard_normal((n, c)) * 2).astype(dt)
     op, caps = impl.op, impl.capabilities
     if op in SOFTMAX_FAMILY:
@@ -76,9 +85,12 @@ def _valid_case(impl: Implementation, dtype: str, seed: int) -> dict[str, Any]:
     return kw
 
 
-def bad_cases(impl: Implementation, dtype: str, seed: int) -> list[tuple[str, dict[str, Any]]]:
-    """(description, kwargs) of the invalid inputs that apply to ``impl``."""
-    kw = _valid_case(impl, dtype, seed)
+def bad_cases(
+    impl: Implementation, dtype: str, seed: int, shape: tuple[int, int] = (3, 4)
+) -> list[tuple[str, dict[str, Any]]]:
+    """(description, kwargs) of the invalid inputs that apply to ``impl``, made from a valid
+    case of ``shape`` (N, C)."""
+    kw = _valid_case(impl, dtype, seed, shape)
     op, caps = impl.op, impl.capabilities
     dt = float_format(dtype).dtype
     out: list[tuple[str, dict[str, Any]]] = []
@@ -165,7 +177,8 @@ def run(
     deviating: list[str] = []
     examples = 0
     unsupported = ""
-    for desc, kw in bad_cases(impl, dtype, seed or 0):
+    prof = get_profile(profile) if isinstance(profile, str) else profile
+    for desc, kw in bad_cases(impl, dtype, seed or 0, batch_shape(prof)):
         try:
             kind, detail = _classify(impl, kw, device)
         except Unsupported as exc:
