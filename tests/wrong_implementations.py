@@ -69,6 +69,15 @@ def softmax_careful(kw: Kw, device: str) -> np.ndarray:
         return _out(y, kw["x"])
 
 
+def softmax_global_max(kw: Kw, device: str) -> np.ndarray:
+    """Shifts by the largest logit of the whole tensor, not of each row: a row far below
+    another row underflows to 0 / 0."""
+    x, axis = _f64(kw["x"]), kw.get("axis", -1)
+    with np.errstate(invalid="ignore", over="ignore"):
+        e = np.exp(x - np.max(x))
+        return _out(e / np.sum(e, axis=axis, keepdims=True), kw["x"])
+
+
 def softmax_mask_nan(kw: Kw, device: str) -> np.ndarray:
     """Masks by multiplying: (x - max) * (x - max > -80) gives -inf * 0 = NaN at -inf logits."""
     x, axis = _f64(kw["x"]), kw.get("axis", -1)
@@ -257,6 +266,7 @@ ENTRIES: dict[str, Implementation] = {
         _entry("softmax_unshifted", "softmax", softmax_unshifted, SOFTMAX_CAPS),
         _entry("softmax_careful", "softmax", softmax_careful, SOFTMAX_CAPS),
         _entry("softmax_mask_nan", "softmax", softmax_mask_nan, SOFTMAX_CAPS),
+        _entry("softmax_global_max", "softmax", softmax_global_max, SOFTMAX_CAPS),
         _entry("log_softmax_biased_64ulp", "log_softmax", log_softmax_biased_64ulp, SOFTMAX_CAPS),
         _entry(
             "log_softmax_float32_inside",
