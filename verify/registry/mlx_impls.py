@@ -524,24 +524,31 @@ def _half_precision(kwargs: Kwargs) -> bool:
 #: the checks that judge rounding error (not special values, not bad input)
 _ACCURACY_CHECKS = ("accuracy", "gradient", "extreme_range", "identity", "invariance")
 
-_SOFTMAX_HALF_ACCUMULATION = Deviation(
+
+def _half_precision_arithmetic(text: str, page: str) -> Deviation:
+    """A documented loss of accuracy of float16 and bfloat16 inputs, computed in their own
+    precision: an ``inaccurate`` result of the rounding-error checks is that deviation."""
+    return Deviation(
+        text,
+        f"{_DOCS}/{page}",
+        applies=_half_precision,
+        checks=_ACCURACY_CHECKS,
+        severities=(INACCURATE,),
+    )
+
+
+_SOFTMAX_HALF_ACCUMULATION = _half_precision_arithmetic(
     "mx.softmax documents that without precise=True 'the accumulation type matches the "
     "input, which can lose precision over long reduction axes': float16 and bfloat16 rows "
     "are summed in float16 and bfloat16",
-    f"{_DOCS}/_autosummary/mlx.core.softmax.html",
-    applies=_half_precision,
-    checks=_ACCURACY_CHECKS,
-    severities=(INACCURATE,),
+    "_autosummary/mlx.core.softmax.html",
 )
 
-_CROSS_ENTROPY_HALF_REDUCTION = Deviation(
+_CROSS_ENTROPY_HALF_REDUCTION = _half_precision_arithmetic(
     "mlx.nn.losses.cross_entropy documents that 'the CPU reduces in the dtype of the logits, "
     "so upcast them to get the same accuracy': float16 and bfloat16 losses are computed and "
     "reduced in float16 and bfloat16 on the CPU",
-    f"{_DOCS}/nn/_autosummary_functions/mlx.nn.losses.cross_entropy.html",
-    applies=_half_precision,
-    checks=_ACCURACY_CHECKS,
-    severities=(INACCURATE,),
+    "nn/_autosummary_functions/mlx.nn.losses.cross_entropy.html",
 )
 
 
