@@ -93,27 +93,31 @@ def _cases() -> dict[str, list[Case]]:
             lambda g: _scale(g, X.shape, reduction) * grad,
         )
 
-    def sigmoid_focal(reduction: str, alpha: float, gamma: float) -> Case:
-        def f(v: np.ndarray) -> np.ndarray:
-            return _reduce(F.sigmoid_focal(v, B, alpha, gamma), reduction)
-
-        return (
-            dict(input=X, target=B, reduction=reduction, alpha=alpha, gamma=gamma),
-            f(X),
-            lambda g: F.central_difference(f, X, g),
-        )
-
-    def softmax_focal(reduction: str, alpha: float | None, gamma: float) -> Case:
+    def focal(
+        formula: Callable[..., np.ndarray],
+        target: np.ndarray,
+        reduction: str,
+        alpha: float | None,
+        gamma: float,
+    ) -> Case:
+        """A focal loss (``alpha=None``: no class balancing, a factor of 1) with its gradient
+        by central differences."""
         a = 1.0 if alpha is None else alpha
 
         def f(v: np.ndarray) -> np.ndarray:
-            return _reduce(F.softmax_focal(v, P, a, gamma), reduction)
+            return _reduce(formula(v, target, a, gamma), reduction)
 
         return (
-            dict(input=X, target=P, reduction=reduction, alpha=alpha, gamma=gamma),
+            dict(input=X, target=target, reduction=reduction, alpha=alpha, gamma=gamma),
             f(X),
             lambda g: F.central_difference(f, X, g),
         )
+
+    def sigmoid_focal(reduction: str, alpha: float, gamma: float) -> Case:
+        return focal(F.sigmoid_focal, B, reduction, alpha, gamma)
+
+    def softmax_focal(reduction: str, alpha: float | None, gamma: float) -> Case:
+        return focal(F.softmax_focal, P, reduction, alpha, gamma)
 
     kl_rows = np.sum(F.kl_elementwise(X2, P2), axis=1)
     return {
