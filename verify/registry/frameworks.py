@@ -17,6 +17,7 @@ framework is imported, to decide which ones to import.
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 #: the ``pip install`` argument of a framework that comes with this project's dependencies
 BASE_INSTALL = "numpy"
@@ -56,78 +57,59 @@ class FrameworkSpec:
     start_rank: int = LATE_START
 
 
-def _extra(key: str) -> str:
-    return f"xent-conformance[{key}]"
+def _framework(
+    key: str,
+    *,
+    packages: tuple[str, ...] | None = None,
+    distributions: tuple[str, ...] | None = None,
+    install: str | None = None,
+    **fields: Any,
+) -> FrameworkSpec:
+    """The record of ``key`` with the project's conventions as defaults: its module is
+    ``verify.registry.<key>_impls`` (``-`` as ``_``), its package and distribution its key,
+    its install the extra of that name."""
+    packages = packages or (key,)
+    return FrameworkSpec(
+        key=key,
+        module=f"verify.registry.{key.replace('-', '_')}_impls",
+        packages=packages,
+        distributions=distributions or packages,
+        install=install or f"xent-conformance[{key}]",
+        **fields,
+    )
 
 
 #: every framework, in the order ``installed_frameworks()`` lists them
 FRAMEWORKS: tuple[FrameworkSpec, ...] = (
-    FrameworkSpec(
-        key="torch",
-        module="verify.registry.torch_impls",
-        packages=("torch",),
-        distributions=("torch",),
-        install=_extra("torch"),
-        name_prefixes=("torch",),
-        gpu_probe="torch",
-        start_rank=2,
-    ),
-    FrameworkSpec(
-        key="jax",
-        module="verify.registry.jax_impls",
-        packages=("jax",),
+    _framework("torch", name_prefixes=("torch",), gpu_probe="torch", start_rank=2),
+    _framework(
+        "jax",
         distributions=("jax", "jaxlib", "optax"),
-        install=_extra("jax"),
         name_prefixes=("jax", "optax", "flax"),
         gpu_probe="jax",
         start_rank=0,
     ),
-    FrameworkSpec(
-        key="tensorflow",
-        module="verify.registry.tensorflow_impls",
-        packages=("tensorflow",),
+    _framework(
+        "tensorflow",
         distributions=("tensorflow", "keras"),
-        install=_extra("tensorflow"),
         name_prefixes=("tf", "tensorflow"),
         keras_tag="",
         gpu_probe="tensorflow",
         exclusive_group="keras",
         start_rank=1,
     ),
-    FrameworkSpec(
-        key="numpy",
-        module="verify.registry.numpy_impls",
-        packages=("numpy",),
-        distributions=("numpy",),
-        install=BASE_INSTALL,
-        name_prefixes=("numpy",),
-        start_rank=3,
-    ),
-    FrameworkSpec(
-        key="mlx",
-        module="verify.registry.mlx_impls",
-        packages=("mlx",),
-        distributions=("mlx",),
-        install=_extra("mlx"),
-        name_prefixes=("mlx",),
-        gpu_probe="mlx",
-    ),
-    FrameworkSpec(
-        key="keras-jax",
-        module="verify.registry.keras_jax_impls",
+    _framework("numpy", install=BASE_INSTALL, name_prefixes=("numpy",), start_rank=3),
+    _framework("mlx", name_prefixes=("mlx",), gpu_probe="mlx"),
+    _framework(
+        "keras-jax",
         packages=("keras", "jax"),
-        distributions=("keras", "jax"),
-        install=_extra("keras-jax"),
         keras_tag="[backend=jax]",
         gpu_probe="jax",
         exclusive_group="keras",
     ),
-    FrameworkSpec(
-        key="keras-torch",
-        module="verify.registry.keras_torch_impls",
+    _framework(
+        "keras-torch",
         packages=("keras", "torch"),
-        distributions=("keras", "torch"),
-        install=_extra("keras-torch"),
         keras_tag="[backend=torch]",
         gpu_probe="torch",
         exclusive_group="keras",
