@@ -9,22 +9,67 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import ml_dtypes
 import numpy as np
 
 from tests import _np_formulas as F
 
+#: (reference kwargs, expected forward, expected gradient for cotangent g)
+Case = tuple[dict[str, Any], np.ndarray, Callable[[np.ndarray], np.ndarray]]
+
+
+def loss_arrays(
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(X, P, IDX, B)`` drawn from ``rng`` in this order: logits (N, C, d) = (3, 4, 2) of
+    scale 2, target distributions over the class axis 1, class indices (N, d) and binary
+    targets in [0, 1) shaped like the logits."""
+    x = rng.normal(size=(3, 4, 2)) * 2
+    p = rng.random((3, 4, 2))
+    p /= p.sum(axis=1, keepdims=True)
+    idx = rng.integers(0, 4, size=(3, 2))
+    b = rng.random((3, 4, 2))
+    return x, p, idx, b
+
+
+def cast_floats(kwargs: dict[str, Any], dtype: Any) -> dict[str, Any]:
+    """``kwargs`` with every floating-point array cast to ``dtype`` (indices kept)."""
+    return {
+        k: v.astype(dtype) if isinstance(v, np.ndarray) and v.dtype.kind == "f" else v
+        for k, v in kwargs.items()
+    }
+
+
+def grad_output(out: np.ndarray) -> np.ndarray:
+    """A fixed, non-trivial cotangent shaped like ``out``."""
+    return np.random.default_rng(out.size).normal(size=out.shape)
+
+
+def assert_runs_in_its_own_dtype(entry: Any, case: Case, dtype: str, tol: float) -> None:
+    """``entry`` on ``case`` cast to the half-precision ``dtype`` returns values and
+    gradients of that dtype, the values within ``tol`` of the float64 formula."""
+    np_dtype = np.dtype(ml_dtypes.bfloat16) if dtype == "bfloat16" else np.dtype(dtype)
+    kwargs, expected, _ = case
+    cast = cast_floats(kwargs, np_dtype)
+    out = entry.forward(cast, "cpu")
+    assert out.dtype == np_dtype
+    np.testing.assert_allclose(out.astype(np.float64), expected, rtol=tol, atol=tol)
+    assert entry.vjp(cast, np.ones(out.shape, np_dtype), "cpu").dtype == np_dtype
+
+
+def assert_vjp_matches(vjp: np.ndarray, grad: Any, g: np.ndarray, name: str, tol: float) -> None:
+    """``vjp`` agrees with the float64 gradient ``grad(g)`` within ``tol`` (at least 1e-6 for
+    the focal losses, whose expected gradient is a central difference)."""
+    gtol = max(tol, 1e-6) if "Focal" in name else tol
+    np.testing.assert_allclose(vjp, grad(g.astype(np.float64)), rtol=gtol, atol=gtol)
+
+
 RNG = np.random.default_rng(20240602)
-X = RNG.normal(size=(3, 4, 2)) * 2
-P = RNG.random((3, 4, 2))
-P /= P.sum(axis=1, keepdims=True)
-IDX = RNG.integers(0, 4, size=(3, 2))
-B = RNG.random((3, 4, 2))
+X, P, IDX, B = loss_arrays(RNG)
 PROB = RNG.random((3, 4, 2)) * 0.9 + 0.05  # probabilities inside Keras's clipping range
 W = RNG.random((4, 1)) + 0.5  # broadcasts against (N, C, d) as PyTorch's weight does
 Q = RNG.random((4, 1)) * 3  # pos_weight per class
 X2, P2 = F.log_softmax(X[:, :, 0], 1), P[:, :, 0]  # KLDivergence: log-probabilities
-
-Case = tuple[dict[str, Any], np.ndarray, Callable[[np.ndarray], np.ndarray]]
 
 
 def _reduce(values: np.ndarray, reduction: str) -> np.ndarray:
