@@ -28,10 +28,10 @@ from tests.loss_cases import (  # noqa: E402
     IDX,
     P,
     X,
+    assert_forward_and_vjp,
     assert_runs_in_its_own_dtype,
-    assert_vjp_matches,
     cast_floats,
-    grad_output,
+    formula_rtol,
 )
 from verify import registry  # noqa: E402
 from verify.checks import cross_framework  # noqa: E402
@@ -70,22 +70,11 @@ def test_every_row_of_the_table_is_an_entry_tagged_with_the_backend() -> None:
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_forward_and_vjp_match_numpy_formulas(name: str, dtype: str) -> None:
     entry = ENTRIES[name]
-    probability_path = "from_logits=False" in name or "Focal" in name
-    rtol = (1e-12 if dtype == "float64" else 2e-5) * (1e3 if probability_path else 1)
-    for kwargs, expected, grad in CASES[name.removesuffix(TAG)]:
-        cast = cast_floats(kwargs, dtype)
-        out = entry.forward(cast, "cpu")
-        assert out.shape == np.shape(expected)
+    for case in CASES[name.removesuffix(TAG)]:
         # float64 computed or returned in float32: the known issues of the next two tests
-        downcast = dtype == "float64" and _downcast(entry, kwargs)
-        want = "float32" if downcast == "dtype" else dtype
-        assert out.dtype == np.dtype(want)
-        tol = 1e-6 if downcast else rtol
-        np.testing.assert_allclose(out, expected, rtol=tol, atol=tol)
-        g = grad_output(np.asarray(expected)).astype(dtype)
-        vjp = entry.vjp(cast, g, "cpu")
-        assert vjp.shape == np.shape(kwargs["input"]) and vjp.dtype == np.dtype(dtype)
-        assert_vjp_matches(vjp, grad, g, name, tol)
+        downcast = dtype == "float64" and _downcast(entry, case[0])
+        tol = 1e-6 if downcast else formula_rtol(name, dtype)
+        assert_forward_and_vjp(entry, case, dtype, tol, "float32" if downcast == "dtype" else None)
 
 
 @pytest.mark.parametrize("name", sorted(ENTRIES))

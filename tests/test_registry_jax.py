@@ -23,6 +23,7 @@ from tests.loss_cases import (
     cast_floats,
     grad_output,
     loss_arrays,
+    softmax_family_cases,
 )
 from verify.registry import jax_impls
 from verify.registry.base import Unsupported
@@ -57,29 +58,11 @@ def _cases() -> dict[str, list[Case]]:
             lambda g: F.central_difference(lambda v: F.sigmoid_focal(v, B, alpha, gamma), X, g),
         )
 
-    softmax_cases = [(dict(x=X, axis=axis), F.softmax(X, axis), None) for axis in (-1, 1)]
+    family = softmax_family_cases(X)
     return {
-        "jax.nn.softmax": [
-            (
-                kw,
-                out,
-                lambda g, a=kw["axis"]: (
-                    F.softmax(X, a) * (g - np.sum(g * F.softmax(X, a), a, keepdims=True))
-                ),
-            )
-            for kw, out, _ in softmax_cases
-        ],
-        "jax.nn.log_softmax": [
-            (
-                dict(x=X, axis=axis),
-                F.log_softmax(X, axis),
-                lambda g, a=axis: g - F.softmax(X, a) * np.sum(g, a, keepdims=True),
-            )
-            for axis in (-1, 1)
-        ],
-        "jax.nn.logsumexp": [
-            (dict(x=X, axis=axis), F.logsumexp(X, axis), lse_grad(axis)) for axis in (-1, 1)
-        ],
+        "jax.nn.softmax": family["softmax"],
+        "jax.nn.log_softmax": family["log_softmax"],
+        "jax.nn.logsumexp": family["logsumexp"],
         "jax.scipy.special.logsumexp": [(dict(x=X), F.logsumexp(X, -1), lse_grad(-1))],
         "optax.softmax_cross_entropy": [
             (dict(input=X, target=P, reduction="none"), F.ce_probs(X, P), idx_grad(P)),

@@ -24,10 +24,10 @@ from tests.loss_cases import (
     P,
     Q,
     X,
+    assert_forward_and_vjp,
     assert_runs_in_its_own_dtype,
-    assert_vjp_matches,
     cast_floats,
-    grad_output,
+    formula_rtol,
 )
 from verify.registry import tensorflow_impls
 from verify.registry.base import Unsupported
@@ -49,20 +49,8 @@ def test_registry_lists_every_entry_with_docs_and_factories() -> None:
 @pytest.mark.parametrize("name", sorted(ENTRIES))
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_forward_and_vjp_match_numpy_formulas(name: str, dtype: str) -> None:
-    entry = ENTRIES[name]
-    # the probability paths (softmax then log) lose digits to the rounding of probabilities
-    probability_path = "from_logits=False" in name or "Focal" in name
-    rtol = (1e-12 if dtype == "float64" else 2e-5) * (1e3 if probability_path else 1)
-    for kwargs, expected, grad in CASES[name.removesuffix("[xla]")]:
-        cast = cast_floats(kwargs, dtype)
-        out = entry.forward(cast, "cpu")
-        assert out.dtype == np.dtype(dtype) and out.shape == np.shape(expected)
-        np.testing.assert_allclose(out, expected, rtol=rtol, atol=rtol)
-        g = grad_output(np.asarray(expected)).astype(dtype)
-        vjp = entry.vjp(cast, g, "cpu")
-        assert vjp.shape == np.shape(kwargs.get("input", kwargs.get("x")))
-        assert vjp.dtype == np.dtype(dtype)
-        assert_vjp_matches(vjp, grad, g, name, rtol)
+    for case in CASES[name.removesuffix("[xla]")]:
+        assert_forward_and_vjp(ENTRIES[name], case, dtype, formula_rtol(name, dtype))
 
 
 @pytest.mark.parametrize("name", sorted(ENTRIES))
