@@ -79,6 +79,18 @@ def _framework(
     )
 
 
+def _keras_on(backend: str) -> FrameworkSpec:
+    """Keras 3 on ``backend`` (``KERAS_BACKEND``), a framework other than TensorFlow: its
+    names tagged ``[backend=<backend>]``, its GPU the backend's, one Keras backend a process."""
+    return _framework(
+        f"keras-{backend}",
+        packages=("keras", backend),
+        keras_tag=f"[backend={backend}]",
+        gpu_probe=backend,
+        exclusive_group="keras",
+    )
+
+
 #: every framework, in the order ``installed_frameworks()`` lists them
 FRAMEWORKS: tuple[FrameworkSpec, ...] = (
     _framework("torch", name_prefixes=("torch",), gpu_probe="torch", start_rank=2),
@@ -100,20 +112,8 @@ FRAMEWORKS: tuple[FrameworkSpec, ...] = (
     ),
     _framework("numpy", install=BASE_INSTALL, name_prefixes=("numpy",), start_rank=3),
     _framework("mlx", name_prefixes=("mlx",), gpu_probe="mlx"),
-    _framework(
-        "keras-jax",
-        packages=("keras", "jax"),
-        keras_tag="[backend=jax]",
-        gpu_probe="jax",
-        exclusive_group="keras",
-    ),
-    _framework(
-        "keras-torch",
-        packages=("keras", "torch"),
-        keras_tag="[backend=torch]",
-        gpu_probe="torch",
-        exclusive_group="keras",
-    ),
+    _keras_on("jax"),
+    _keras_on("torch"),
 )
 
 #: framework key -> its record
