@@ -32,7 +32,7 @@ import numpy as np
 import pytest
 
 from tests import _np_formulas as nf
-from tests.torch_arrays import to_numpy, to_torch
+from tests.torch_arrays import to_numpy, to_torch, with_forward_mode
 from verify import profiles
 from verify.checks import CHECKS
 from verify.registry.base import Unsupported
@@ -95,28 +95,12 @@ def _torch_backed(
 
             return Backed.apply(x)
 
-        class WithForwardMode(torch.autograd.Function):
-            @staticmethod
-            def forward(t: Any) -> Any:
-                return to_torch(forward(kw_of(t)), t.dtype)
-
-            @staticmethod
-            def setup_context(ctx: Any, inputs: Any, output: Any) -> None:
-                # the inputs here may be torch.func's wrapped tensors: no NumPy on them
-                ctx.save_for_backward(inputs[0])
-                ctx.save_for_forward(inputs[0])
-
-            @staticmethod
-            def backward(ctx: Any, g: Any) -> Any:
-                return to_torch(backward(kw_of(ctx.saved_tensors[0]), to_numpy(g)), x.dtype)
-
-            @staticmethod
-            def jvp(ctx: Any, v: Any) -> Any:
-                return tangent(
-                    ctx.saved_tensors[0], v, int(kwargs.get("dim", args[0] if args else -1))
-                )
-
-        return WithForwardMode.apply(x)
+        dim = int(kwargs.get("dim", args[0] if args else -1))
+        return with_forward_mode(
+            lambda t: to_torch(forward(kw_of(t)), t.dtype),
+            lambda t, g: to_torch(backward(kw_of(t), to_numpy(g)), x.dtype),
+            lambda t, v: tangent(t, v, dim),
+        ).apply(x)
 
     return fn
 

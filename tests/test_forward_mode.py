@@ -19,7 +19,7 @@ import ml_dtypes
 import numpy as np
 import pytest
 
-from tests.torch_arrays import to_numpy, to_torch
+from tests.torch_arrays import to_numpy, to_torch, with_forward_mode
 from verify import ops, profiles
 from verify.checks import CHECKS
 from verify.judge import reference_values as refv
@@ -170,25 +170,7 @@ def log_softmax_function(jvp: Any) -> Any:
 
             return OldStyle.apply(x)
 
-        class WithJvp(torch.autograd.Function):
-            @staticmethod
-            def forward(t: Any) -> Any:
-                return value(t)
-
-            @staticmethod
-            def setup_context(ctx: Any, inputs: Any, output: Any) -> None:
-                ctx.save_for_backward(inputs[0])
-                ctx.save_for_forward(inputs[0])
-
-            @staticmethod
-            def backward(ctx: Any, g: Any) -> Any:
-                return pullback(ctx.saved_tensors[0], g)
-
-            @staticmethod
-            def jvp(ctx: Any, v: Any) -> Any:
-                return jvp(ctx.saved_tensors[0], v, int(dim))
-
-        return WithJvp.apply(x)
+        return with_forward_mode(value, pullback, lambda t, v: jvp(t, v, int(dim))).apply(x)
 
     return fn
 
