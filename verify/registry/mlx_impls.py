@@ -90,6 +90,8 @@ FRAMEWORK = "mlx"
 
 _DOCS = "https://ml-explore.github.io/mlx/build/html/python"
 _LOSS_REDUCTIONS = ("none", "sum", "mean")
+#: kl_div_loss's reductions: the losses' and "batchmean" (the sum divided by the batch size)
+_KL_REDUCTIONS = (*_LOSS_REDUCTIONS, "batchmean")
 
 
 # === 1. MLX specifics ========================================================================
@@ -648,12 +650,7 @@ _SPECS: tuple[adapter.ApiSpec, ...] = (
         "mlx.nn.losses.kl_div_loss",
         "kl_div",
         functools.partial(_prepare_kl, api="mlx.nn.losses.kl_div_loss"),
-        Capabilities(
-            reductions=("none", "sum", "mean", "batchmean"),
-            target="probs",
-            log_target=True,
-            kdim=True,
-        ),
+        Capabilities(reductions=_KL_REDUCTIONS, target="probs", log_target=True, kdim=True),
         known_issues=_EXP,
     ),
 )
