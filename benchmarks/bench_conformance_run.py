@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 from benchmarks import parameters
+from benchmarks.timing import OneSample
 
 #: the implementations of each framework's slice (names or globs of verify's selection)
 SLICES: dict[str, tuple[str, ...]] = {
@@ -51,15 +52,12 @@ def _frameworks() -> list[str]:
     return [fw for fw in SLICES if fw in installed] or ["numpy"]
 
 
-class ConformanceExamples:
+class ConformanceExamples(OneSample):
     """Examples judged per second by one framework's worker, on a fixed slice of a run."""
 
     params = (tuple(_frameworks()),)
     param_names = ("framework",)
     timeout = 900.0
-    number = 1
-    repeat = 1
-    warmup_time = 0.0
 
     def setup(self, framework: str) -> None:
         from verify.registry import installed_frameworks
@@ -96,15 +94,12 @@ def _run_scopes() -> tuple[str, ...]:
     return ("numpy", "all") if parameters.full_mode() else ("numpy",)
 
 
-class ConformanceRun:
+class ConformanceRun(OneSample):
     """``python -m verify --profile quick`` end to end: wall time and examples judged."""
 
     params = (_run_scopes(),)
     param_names = ("frameworks",)
     timeout = 3600.0
-    number = 1
-    repeat = 1
-    warmup_time = 0.0
 
     def setup_cache(self) -> dict[str, tuple[float, int]]:
         """Run once per scope (asv shares the answers between the two track_ methods)."""

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks import host_memory, parameters
-from benchmarks.timing import best_time
+from benchmarks.timing import OneSample, best_time
 from benchmarks.units import unit
 from verify.ops import CROSS_ENTROPY, spec
 
@@ -98,16 +98,12 @@ class ReferenceVsNumpy:
         return reference_s / baseline_s
 
 
-class ReferenceLargeShape:
+class ReferenceLargeShape(OneSample):
     """Reference cross entropy at the LLM shape (float32): time and memory (full mode only)."""
 
     params = (FUNCTIONS,)
     param_names = ("function",)
-    timeout = 900.0
-    # one call takes tens of seconds: one sample, no calibration or warm-up loop
-    number = 1
-    repeat = 1
-    warmup_time = 0.0
+    timeout = 900.0  # one call takes tens of seconds
 
     def setup(self, function: str) -> None:
         parameters.require_full_mode(f"the reference at {parameters.LLM}")

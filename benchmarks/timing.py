@@ -32,3 +32,14 @@ def best_time(
         spent += elapsed
         count += 1
     return best
+
+
+class OneSample:
+    """asv sampling of a benchmark whose one call takes seconds to minutes: one call, one
+    sample, no calibration or warm-up loop (asv's ``number``, ``repeat``, ``warmup_time``:
+    https://asv.readthedocs.io/en/stable/benchmarks.html#timing-benchmarks).  Benchmark
+    classes inherit it and set their own ``timeout``."""
+
+    number = 1
+    repeat = 1
+    warmup_time = 0.0

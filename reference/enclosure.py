@@ -20,6 +20,7 @@ midpoint-radius arithmetic.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -110,34 +111,27 @@ class Enc:
             r = np.where(den > 0, r, np.inf)
         return Enc(h, l, r * K, self.dd)
 
-    def exp(self) -> Enc:
+    def _elementary(self, dd: Callable[..., Any], f64: Callable[..., Any]) -> Enc:
+        """The enclosure of an elementary function: ``dd(h, l, r) -> (h, l, r)`` in
+        double-double, ``f64(h, r) -> (h, r)`` in float64 (``reference.elementary``)."""
         l: np.ndarray | float
-        with np.errstate(invalid="ignore"):
-            if self.dd:
-                h, l, r = el.exp_dd(self.h, self.l, self.r)
-            else:
-                h, r = el.exp_f64(self.h, self.r)
-                l = 0.0
-        r = np.where(np.isneginf(self.h), 0.0, r)
+        if self.dd:
+            h, l, r = dd(self.h, self.l, self.r)
+        else:
+            h, r = f64(self.h, self.r)
+            l = 0.0
         return Enc(h, l, r, self.dd)
+
+    def exp(self) -> Enc:
+        with np.errstate(invalid="ignore"):
+            e = self._elementary(el.exp_dd, el.exp_f64)
+        return Enc(e.h, e.l, np.where(np.isneginf(self.h), 0.0, e.r), self.dd)
 
     def log(self) -> Enc:
-        l: np.ndarray | float
-        if self.dd:
-            h, l, r = el.log_dd(self.h, self.l, self.r)
-        else:
-            h, r = el.log_f64(self.h, self.r)
-            l = 0.0
-        return Enc(h, l, r, self.dd)
+        return self._elementary(el.log_dd, el.log_f64)
 
     def log1p(self) -> Enc:
-        l: np.ndarray | float
-        if self.dd:
-            h, l, r = el.log1p_dd(self.h, self.l, self.r)
-        else:
-            h, r = el.log1p_f64(self.h, self.r)
-            l = 0.0
-        return Enc(h, l, r, self.dd)
+        return self._elementary(el.log1p_dd, el.log1p_f64)
 
     # reductions -------------------------------------------------------------------------
     def sum_last(self) -> Enc:

@@ -23,7 +23,16 @@ if not FRAMEWORK:
     pytest.skip("run through tests/test_registry_keras_backends.py", allow_module_level=True)
 
 from tests import _np_formulas as F  # noqa: E402
-from tests.loss_cases import CASES, IDX, P, X  # noqa: E402
+from tests.loss_cases import (  # noqa: E402
+    CASES,
+    IDX,
+    P,
+    X,
+    assert_forward_and_vjp,
+    assert_runs_in_its_own_dtype,
+    cast_floats,
+    formula_rtol,
+)
 from verify import registry  # noqa: E402
 from verify.checks import cross_framework  # noqa: E402
 from verify.registry import conventions, keras_losses  # noqa: E402
@@ -31,13 +40,6 @@ from verify.registry import conventions, keras_losses  # noqa: E402
 BACKEND = FRAMEWORK.removeprefix("keras-")
 TAG = f"[backend={BACKEND}]"
 ENTRIES = {e.name: e for e in registry.all_implementations(FRAMEWORK)}
-
-
-def _cast(kwargs: dict[str, Any], dtype: Any) -> dict[str, Any]:
-    return {
-        k: v.astype(dtype) if isinstance(v, np.ndarray) and v.dtype.kind == "f" else v
-        for k, v in kwargs.items()
-    }
 
 
 def _downcast(entry: Any, kwargs: dict[str, Any]) -> str:
@@ -49,10 +51,6 @@ def _downcast(entry: Any, kwargs: dict[str, Any]) -> str:
     ):
         return "dtype"
     return "precision" if keras_losses.FLOAT64_MEAN in issues else ""
-
-
-def _grad_output(out: np.ndarray) -> np.ndarray:
-    return np.random.default_rng(out.size).normal(size=out.shape)
 
 
 def test_every_row_of_the_table_is_an_entry_tagged_with_the_backend() -> None:
@@ -72,35 +70,17 @@ def test_every_row_of_the_table_is_an_entry_tagged_with_the_backend() -> None:
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_forward_and_vjp_match_numpy_formulas(name: str, dtype: str) -> None:
     entry = ENTRIES[name]
-    probability_path = "from_logits=False" in name or "Focal" in name
-    rtol = (1e-12 if dtype == "float64" else 2e-5) * (1e3 if probability_path else 1)
-    for kwargs, expected, grad in CASES[name.removesuffix(TAG)]:
-        cast = _cast(kwargs, dtype)
-        out = entry.forward(cast, "cpu")
-        assert out.shape == np.shape(expected)
+    for case in CASES[name.removesuffix(TAG)]:
         # float64 computed or returned in float32: the known issues of the next two tests
-        downcast = dtype == "float64" and _downcast(entry, kwargs)
-        want = "float32" if downcast == "dtype" else dtype
-        assert out.dtype == np.dtype(want)
-        tol = 1e-6 if downcast else rtol
-        np.testing.assert_allclose(out, expected, rtol=tol, atol=tol)
-        g = _grad_output(np.asarray(expected)).astype(dtype)
-        vjp = entry.vjp(cast, g, "cpu")
-        assert vjp.shape == np.shape(kwargs["input"]) and vjp.dtype == np.dtype(dtype)
-        gtol = max(tol, 1e-6) if "Focal" in name else tol
-        np.testing.assert_allclose(vjp, grad(g.astype(np.float64)), rtol=gtol, atol=gtol)
+        downcast = dtype == "float64" and _downcast(entry, case[0])
+        tol = 1e-6 if downcast else formula_rtol(name, dtype)
+        assert_forward_and_vjp(entry, case, dtype, tol, "float32" if downcast == "dtype" else None)
 
 
 @pytest.mark.parametrize("name", sorted(ENTRIES))
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
 def test_low_precision_dtypes_run_in_their_own_dtype(name: str, dtype: str) -> None:
-    np_dtype = np.dtype(ml_dtypes.bfloat16) if dtype == "bfloat16" else np.dtype(dtype)
-    kwargs, expected, _ = CASES[name.removesuffix(TAG)][0]
-    cast = _cast(kwargs, np_dtype)
-    out = ENTRIES[name].forward(cast, "cpu")
-    assert out.dtype == np_dtype
-    np.testing.assert_allclose(out.astype(np.float64), expected, rtol=0.06, atol=0.06)
-    assert ENTRIES[name].vjp(cast, np.ones(out.shape, np_dtype), "cpu").dtype == np_dtype
+    assert_runs_in_its_own_dtype(ENTRIES[name], CASES[name.removesuffix(TAG)][0], dtype, 0.06)
 
 
 def test_float64_binary_losses_have_float32_precision_a_known_issue() -> None:
@@ -195,7 +175,9 @@ def test_a_reproducer_runs_standalone_and_prints_the_entry_s_values() -> None:
     """The script sets KERAS_BACKEND itself: it runs in a clean interpreter whose environment
     asks for another backend."""
     entry = ENTRIES[f"keras.losses.SparseCategoricalCrossentropy{TAG}"]
-    kwargs = _cast(CASES["keras.losses.SparseCategoricalCrossentropy"][3][0], ml_dtypes.bfloat16)
+    kwargs = cast_floats(
+        CASES["keras.losses.SparseCategoricalCrossentropy"][3][0], ml_dtypes.bfloat16
+    )
     source = entry.reproducer(kwargs, "cpu")
     assert f"os.environ['KERAS_BACKEND'] = {BACKEND!r}" in source
     assert source.index("KERAS_BACKEND") < source.index("import keras")

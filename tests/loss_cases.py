@@ -9,22 +9,115 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import ml_dtypes
 import numpy as np
 
 from tests import _np_formulas as F
 
+#: (reference kwargs, expected forward, expected gradient for cotangent g)
+Case = tuple[dict[str, Any], np.ndarray, Callable[[np.ndarray], np.ndarray]]
+
+
+def loss_arrays(
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(X, P, IDX, B)`` drawn from ``rng`` in this order: logits (N, C, d) = (3, 4, 2) of
+    scale 2, target distributions over the class axis 1, class indices (N, d) and binary
+    targets in [0, 1) shaped like the logits."""
+    x = rng.normal(size=(3, 4, 2)) * 2
+    p = rng.random((3, 4, 2))
+    p /= p.sum(axis=1, keepdims=True)
+    idx = rng.integers(0, 4, size=(3, 2))
+    b = rng.random((3, 4, 2))
+    return x, p, idx, b
+
+
+def cast_floats(kwargs: dict[str, Any], dtype: Any) -> dict[str, Any]:
+    """``kwargs`` with every floating-point array cast to ``dtype`` (indices kept)."""
+    return {
+        k: v.astype(dtype) if isinstance(v, np.ndarray) and v.dtype.kind == "f" else v
+        for k, v in kwargs.items()
+    }
+
+
+def grad_output(out: np.ndarray) -> np.ndarray:
+    """A fixed, non-trivial cotangent shaped like ``out``."""
+    return np.random.default_rng(out.size).normal(size=out.shape)
+
+
+def formula_rtol(name: str, dtype: str) -> float:
+    """The tolerance of an entry against the float64 formulas in ``dtype``: the probability
+    paths (softmax then log, the focal losses) lose digits to the rounding of probabilities."""
+    probability_path = "from_logits=False" in name or "Focal" in name
+    return (1e-12 if dtype == "float64" else 2e-5) * (1e3 if probability_path else 1)
+
+
+def assert_forward_and_vjp(
+    entry: Any, case: Case, dtype: str, tol: float, out_dtype: str | None = None
+) -> None:
+    """``entry`` on ``case`` cast to ``dtype``: its value (of ``out_dtype``, default ``dtype``)
+    and its VJP for a fixed cotangent agree with the formulas within ``tol``."""
+    kwargs, expected, grad = case
+    cast = cast_floats(kwargs, dtype)
+    out = entry.forward(cast, "cpu")
+    assert out.shape == np.shape(expected) and out.dtype == np.dtype(out_dtype or dtype)
+    np.testing.assert_allclose(out, expected, rtol=tol, atol=tol)
+    g = grad_output(np.asarray(expected)).astype(dtype)
+    vjp = entry.vjp(cast, g, "cpu")
+    assert vjp.shape == np.shape(kwargs.get("input", kwargs.get("x")))
+    assert vjp.dtype == np.dtype(dtype)
+    assert_vjp_matches(vjp, grad, g, entry.name, tol)
+
+
+def assert_runs_in_its_own_dtype(entry: Any, case: Case, dtype: str, tol: float) -> None:
+    """``entry`` on ``case`` cast to the half-precision ``dtype`` returns values and
+    gradients of that dtype, the values within ``tol`` of the float64 formula."""
+    np_dtype = np.dtype(ml_dtypes.bfloat16) if dtype == "bfloat16" else np.dtype(dtype)
+    kwargs, expected, _ = case
+    cast = cast_floats(kwargs, np_dtype)
+    out = entry.forward(cast, "cpu")
+    assert out.dtype == np_dtype
+    np.testing.assert_allclose(out.astype(np.float64), expected, rtol=tol, atol=tol)
+    assert entry.vjp(cast, np.ones(out.shape, np_dtype), "cpu").dtype == np_dtype
+
+
+def assert_vjp_matches(vjp: np.ndarray, grad: Any, g: np.ndarray, name: str, tol: float) -> None:
+    """``vjp`` agrees with the float64 gradient ``grad(g)`` within ``tol`` (at least 1e-6 for
+    the focal losses, whose expected gradient is a central difference)."""
+    gtol = max(tol, 1e-6) if "Focal" in name else tol
+    np.testing.assert_allclose(vjp, grad(g.astype(np.float64)), rtol=gtol, atol=gtol)
+
+
+def softmax_family_cases(x: np.ndarray, axes: tuple[int, ...] = (-1, 1)) -> dict[str, list[Case]]:
+    """softmax, log_softmax and logsumexp of ``x`` along each of ``axes``, with their analytic
+    vector-Jacobian products: ``y (g - sum(g y))``, ``g - y sum(g)``, ``g y`` (``y`` the
+    softmax)."""
+
+    def y(a: int) -> np.ndarray:
+        return F.softmax(x, a)
+
+    def softmax_vjp(a: int) -> Callable[[np.ndarray], np.ndarray]:
+        return lambda g: y(a) * (g - np.sum(g * y(a), a, keepdims=True))
+
+    def log_softmax_vjp(a: int) -> Callable[[np.ndarray], np.ndarray]:
+        return lambda g: g - y(a) * np.sum(g, a, keepdims=True)
+
+    def logsumexp_vjp(a: int) -> Callable[[np.ndarray], np.ndarray]:
+        return lambda g: np.expand_dims(g, a) * y(a)
+
+    return {
+        "softmax": [(dict(x=x, axis=a), y(a), softmax_vjp(a)) for a in axes],
+        "log_softmax": [(dict(x=x, axis=a), F.log_softmax(x, a), log_softmax_vjp(a)) for a in axes],
+        "logsumexp": [(dict(x=x, axis=a), F.logsumexp(x, a), logsumexp_vjp(a)) for a in axes],
+    }
+
+
 RNG = np.random.default_rng(20240602)
-X = RNG.normal(size=(3, 4, 2)) * 2
-P = RNG.random((3, 4, 2))
-P /= P.sum(axis=1, keepdims=True)
-IDX = RNG.integers(0, 4, size=(3, 2))
-B = RNG.random((3, 4, 2))
+X, P, IDX, B = loss_arrays(RNG)
 PROB = RNG.random((3, 4, 2)) * 0.9 + 0.05  # probabilities inside Keras's clipping range
 W = RNG.random((4, 1)) + 0.5  # broadcasts against (N, C, d) as PyTorch's weight does
 Q = RNG.random((4, 1)) * 3  # pos_weight per class
 X2, P2 = F.log_softmax(X[:, :, 0], 1), P[:, :, 0]  # KLDivergence: log-probabilities
-
-Case = tuple[dict[str, Any], np.ndarray, Callable[[np.ndarray], np.ndarray]]
 
 
 def _reduce(values: np.ndarray, reduction: str) -> np.ndarray:
@@ -46,9 +139,6 @@ def _smooth(t: np.ndarray, e: float) -> np.ndarray:
 def _cases() -> dict[str, list[Case]]:
     ignored = IDX.copy()
     ignored[1, 0] = -100
-
-    def lse_grad(axis: int) -> Callable[[np.ndarray], np.ndarray]:
-        return lambda g: np.expand_dims(g, axis) * F.softmax(X, axis)
 
     def cce(reduction: str, e: float, x: np.ndarray = X, p: np.ndarray = P) -> Case:
         t = _smooth(p, e)
@@ -93,51 +183,38 @@ def _cases() -> dict[str, list[Case]]:
             lambda g: _scale(g, X.shape, reduction) * grad,
         )
 
-    def sigmoid_focal(reduction: str, alpha: float, gamma: float) -> Case:
-        def f(v: np.ndarray) -> np.ndarray:
-            return _reduce(F.sigmoid_focal(v, B, alpha, gamma), reduction)
-
-        return (
-            dict(input=X, target=B, reduction=reduction, alpha=alpha, gamma=gamma),
-            f(X),
-            lambda g: F.central_difference(f, X, g),
-        )
-
-    def softmax_focal(reduction: str, alpha: float | None, gamma: float) -> Case:
+    def focal(
+        formula: Callable[..., np.ndarray],
+        target: np.ndarray,
+        reduction: str,
+        alpha: float | None,
+        gamma: float,
+    ) -> Case:
+        """A focal loss (``alpha=None``: no class balancing, a factor of 1) with its gradient
+        by central differences."""
         a = 1.0 if alpha is None else alpha
 
         def f(v: np.ndarray) -> np.ndarray:
-            return _reduce(F.softmax_focal(v, P, a, gamma), reduction)
+            return _reduce(formula(v, target, a, gamma), reduction)
 
         return (
-            dict(input=X, target=P, reduction=reduction, alpha=alpha, gamma=gamma),
+            dict(input=X, target=target, reduction=reduction, alpha=alpha, gamma=gamma),
             f(X),
             lambda g: F.central_difference(f, X, g),
         )
 
+    def sigmoid_focal(reduction: str, alpha: float, gamma: float) -> Case:
+        return focal(F.sigmoid_focal, B, reduction, alpha, gamma)
+
+    def softmax_focal(reduction: str, alpha: float | None, gamma: float) -> Case:
+        return focal(F.softmax_focal, P, reduction, alpha, gamma)
+
     kl_rows = np.sum(F.kl_elementwise(X2, P2), axis=1)
+    family = softmax_family_cases(X)
     return {
-        "tf.nn.softmax": [
-            (
-                dict(x=X, axis=axis),
-                F.softmax(X, axis),
-                lambda g, a=axis: (
-                    F.softmax(X, a) * (g - np.sum(g * F.softmax(X, a), a, keepdims=True))
-                ),
-            )
-            for axis in (-1, 1)
-        ],
-        "tf.nn.log_softmax": [
-            (
-                dict(x=X, axis=axis),
-                F.log_softmax(X, axis),
-                lambda g, a=axis: g - F.softmax(X, a) * np.sum(g, a, keepdims=True),
-            )
-            for axis in (-1, 1)
-        ],
-        "tf.math.reduce_logsumexp": [
-            (dict(x=X, axis=axis), F.logsumexp(X, axis), lse_grad(axis)) for axis in (-1, 1)
-        ],
+        "tf.nn.softmax": family["softmax"],
+        "tf.nn.log_softmax": family["log_softmax"],
+        "tf.math.reduce_logsumexp": family["logsumexp"],
         "tf.nn.softmax_cross_entropy_with_logits": [cce("none", 0.0)],
         "tf.nn.sparse_softmax_cross_entropy_with_logits": [sparse("none", IDX)],
         "tf.nn.sigmoid_cross_entropy_with_logits": [bce("none", None)],

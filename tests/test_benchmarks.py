@@ -225,6 +225,20 @@ def _asv(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.skipif(ASV is None, reason="asv is not installed (pip install -e .[bench])")
+def _describe_machine() -> None:
+    """asv refuses to run before it has a description of the machine (~/.asv-machine.json)."""
+    machine = _asv("machine", "--yes", timeout=60)
+    assert machine.returncode == 0, machine.stdout + machine.stderr
+
+
+def _numpy_cross_entropy_benchmark(benchmark: str) -> str:
+    """The ``--bench`` pattern of one NumPy cross-entropy parameter combination."""
+    return (
+        rf"{benchmark}\('numpy\.textbook\.cross_entropy_shifted', "
+        r"'forward', 'float32', '4096x32000', 'cpu'\)"
+    )
+
+
 def test_asv_discovers_the_suite() -> None:
     proc = _asv("check", "--python=same", timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -233,13 +247,8 @@ def test_asv_discovers_the_suite() -> None:
 
 @pytest.mark.skipif(ASV is None, reason="asv is not installed (pip install -e .[bench])")
 def test_asv_quick_pass_on_a_small_subset() -> None:
-    # asv refuses to run before it has a description of the machine (~/.asv-machine.json)
-    machine = _asv("machine", "--yes", timeout=60)
-    assert machine.returncode == 0, machine.stdout + machine.stderr
-    pattern = (
-        r"Implementation(Time|Bandwidth)\.\w+\('numpy\.textbook\.cross_entropy_shifted', "
-        r"'forward', 'float32', '4096x32000', 'cpu'\)"
-    )
+    _describe_machine()
+    pattern = _numpy_cross_entropy_benchmark(r"Implementation(Time|Bandwidth)\.\w+")
     proc = _asv(
         "run",
         "--python=same",
@@ -273,12 +282,8 @@ def test_asv_publish_builds_the_dashboard(tmp_path: Path) -> None:
     commit = subprocess.run(
         ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout.strip()
-    machine = _asv("machine", "--yes", timeout=60)
-    assert machine.returncode == 0, machine.stdout + machine.stderr
-    pattern = (
-        r"ImplementationTime\.time_call\('numpy\.textbook\.cross_entropy_shifted', "
-        r"'forward', 'float32', '4096x32000', 'cpu'\)"
-    )
+    _describe_machine()
+    pattern = _numpy_cross_entropy_benchmark(r"ImplementationTime\.time_call")
     run = _asv(
         "run", "--config", str(config), "--python=same", "--quick",
         "--set-commit-hash", commit, "--bench", pattern, timeout=600,

@@ -238,29 +238,26 @@ def test_same_seed_gives_the_same_report(tmp_path):
     assert reports[0].environment["seed"] == 3
 
 
-def test_sigint_writes_a_valid_report_of_what_finished(tmp_path):
-    marker = tmp_path / "marker"
-    out = tmp_path / "out"
+def _start_fake_run(tmp_path: Path, jobs: str, out: Path, prelude: str = "") -> subprocess.Popen:
+    """Start ``cli.execute`` on the fake-session ``jobs`` (Python source of the job list) in
+    a process group of its own, after ``prelude`` (source run at import), writing to ``out``."""
+    imports = """
+        from pathlib import Path
+        from tests.runner_fakes import fake_session
+        from verify import cli
+        from verify.runner import Job
+        """
+    main = f"""
+        if __name__ == "__main__":
+            plan = cli.RunPlan(
+                jobs={jobs},
+                devices=("cpu",), explicit_devices=False, profile="quick", seed=0,
+                output=Path({str(out)!r}))
+            raise SystemExit(cli.execute(plan))
+        """
     script = tmp_path / "run.py"
-    script.write_text(
-        textwrap.dedent(
-            f"""
-            from pathlib import Path
-            from tests.runner_fakes import fake_session
-            from verify import cli
-            from verify.runner import Job
-
-            if __name__ == "__main__":
-                plan = cli.RunPlan(
-                    jobs=[Job("slow", "numpy", fake_session, ("slow:{marker}",)),
-                          Job("ok", "numpy", fake_session, ("ok",))],
-                    devices=("cpu",), explicit_devices=False, profile="quick", seed=0,
-                    output=Path({str(out)!r}))
-                raise SystemExit(cli.execute(plan))
-            """
-        )
-    )
-    proc = subprocess.Popen(
+    script.write_text("".join(textwrap.dedent(part) for part in (imports, prelude, main)))
+    return subprocess.Popen(
         [sys.executable, str(script)],
         env=_env(),
         cwd=tmp_path,
@@ -269,24 +266,40 @@ def test_sigint_writes_a_valid_report_of_what_finished(tmp_path):
         text=True,
         start_new_session=True,
     )
-    try:
-        deadline = time.monotonic() + 120
-        while not marker.exists():
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C does: the whole process group
-        stdout, stderr = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+
+
+def _wait_for(path: Path, proc: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+
+
+def _assert_interrupted_report(proc: subprocess.Popen, stdout: str, stderr: str, out: Path) -> None:
     assert proc.returncode == 130, stderr
     assert "Traceback" not in stderr
     report = json_report.load(out / "conformance.json")
     assert report.environment["interrupted"] is True
     assert len(report.results) >= 2 and all(r.status == "pass" for r in report.results)
-    assert "interrupted" in (out / "conformance.md").read_text("utf-8")
     assert "interrupted" in stdout
+
+
+def test_sigint_writes_a_valid_report_of_what_finished(tmp_path):
+    marker = tmp_path / "marker"
+    out = tmp_path / "out"
+    jobs = f"""[Job("slow", "numpy", fake_session, ("slow:{marker}",)),
+                      Job("ok", "numpy", fake_session, ("ok",))]"""
+    proc = _start_fake_run(tmp_path, jobs, out)
+    try:
+        _wait_for(marker, proc)
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C does: the whole process group
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    _assert_interrupted_report(proc, stdout, stderr, out)
+    assert "interrupted" in (out / "conformance.md").read_text("utf-8")
 
 
 @pytest.mark.slow
@@ -331,52 +344,24 @@ def test_signals_while_the_report_is_written_do_not_lose_it(tmp_path):
     reports of what finished are still written whole, valid, and marked interrupted."""
     marker, writing = tmp_path / "marker", tmp_path / "writing"
     out = tmp_path / "out"
-    script = tmp_path / "run.py"
-    script.write_text(
-        textwrap.dedent(
-            f"""
-            import time
-            from pathlib import Path
-            from tests.runner_fakes import fake_session
-            from verify import cli
-            from verify.runner import Job
+    prelude = f"""
+        import time
 
-            real_write_all = cli.write_all
+        real_write_all = cli.write_all
 
-            def slow_write_all(report, output):
-                Path({str(writing)!r}).write_text("writing")
-                time.sleep(3)  # the signals arrive now
-                return real_write_all(report, output)
+        def slow_write_all(report, output):
+            Path({str(writing)!r}).write_text("writing")
+            time.sleep(3)  # the signals arrive now
+            return real_write_all(report, output)
 
-            cli.write_all = slow_write_all
-
-            if __name__ == "__main__":
-                plan = cli.RunPlan(
-                    jobs=[Job("slow", "numpy", fake_session, ("slow:{marker}",))],
-                    devices=("cpu",), explicit_devices=False, profile="quick", seed=0,
-                    output=Path({str(out)!r}))
-                raise SystemExit(cli.execute(plan))
-            """
-        )
-    )
-    proc = subprocess.Popen(
-        [sys.executable, str(script)],
-        env=_env(),
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+        cli.write_all = slow_write_all
+        """
+    jobs = f"""[Job("slow", "numpy", fake_session, ("slow:{marker}",))]"""
+    proc = _start_fake_run(tmp_path, jobs, out, prelude)
     try:
-        for path in (marker, writing):
-            deadline = time.monotonic() + 120
-            while not path.exists():
-                assert proc.poll() is None, proc.communicate()
-                assert time.monotonic() < deadline
-                time.sleep(0.02)
-            if path is marker:
-                os.killpg(proc.pid, signal.SIGINT)
+        _wait_for(marker, proc)
+        os.killpg(proc.pid, signal.SIGINT)
+        _wait_for(writing, proc)
         os.killpg(proc.pid, signal.SIGINT)
         time.sleep(0.2)
         os.kill(proc.pid, signal.SIGTERM)
@@ -384,11 +369,6 @@ def test_signals_while_the_report_is_written_do_not_lose_it(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 130, stderr
-    assert "Traceback" not in stderr
-    report = json_report.load(out / "conformance.json")
-    assert report.environment["interrupted"] is True
-    assert len(report.results) >= 2 and all(r.status == "pass" for r in report.results)
+    _assert_interrupted_report(proc, stdout, stderr, out)
     for name in FILES:
         assert (out / name).stat().st_size > 0
-    assert "interrupted" in stdout

@@ -32,6 +32,7 @@ import numpy as np
 import pytest
 
 from tests import _np_formulas as nf
+from tests.torch_arrays import to_numpy, to_torch, with_forward_mode
 from verify import profiles
 from verify.checks import CHECKS
 from verify.registry.base import Unsupported
@@ -51,22 +52,6 @@ def _private_database(tmp_path, monkeypatch):
 
 
 # ---- torch <-> NumPy, and a torch function backed by NumPy forward/backward -----------------
-
-
-def _np(t: Any) -> Any:
-    if not isinstance(t, torch.Tensor):
-        return t
-    t = t.detach()
-    if t.dtype == torch.bfloat16:
-        return t.float().numpy().astype(ml_dtypes.bfloat16)
-    return t.numpy()
-
-
-def _torch(a: Any, dtype: Any) -> Any:
-    a = np.asarray(a)
-    if a.dtype == ml_dtypes.bfloat16:
-        return torch.from_numpy(a.astype(np.float32)).to(torch.bfloat16)
-    return torch.from_numpy(np.array(a, copy=True)).to(dtype)  # keeps 0-d arrays 0-d
 
 
 Forward = Callable[[dict[str, Any]], np.ndarray]
@@ -90,9 +75,10 @@ def _torch_backed(
     def fn(x: Any, *args: Any, **kwargs: Any) -> Any:
         def kw_of(t: Any) -> dict[str, Any]:
             if op in FAMILY:
-                return {"x": _np(t), "axis": int(kwargs.get("dim", args[0] if args else -1))}
-            kw = {"input": _np(t), "target": _np(args[0] if args else kwargs["target"])}
-            kw.update({k: _np(v) for k, v in kwargs.items() if v is not None and k != "target"})
+                return {"x": to_numpy(t), "axis": int(kwargs.get("dim", args[0] if args else -1))}
+            kw = {"input": to_numpy(t), "target": to_numpy(args[0] if args else kwargs["target"])}
+            options = {k: v for k, v in kwargs.items() if v is not None and k != "target"}
+            kw.update({k: to_numpy(v) for k, v in options.items()})
             return kw
 
         if tangent is None:
@@ -101,36 +87,20 @@ def _torch_backed(
                 @staticmethod
                 def forward(ctx: Any, t: Any) -> Any:
                     ctx.kw = kw_of(t)
-                    return _torch(forward(ctx.kw), t.dtype)
+                    return to_torch(forward(ctx.kw), t.dtype)
 
                 @staticmethod
                 def backward(ctx: Any, g: Any) -> Any:
-                    return _torch(backward(ctx.kw, _np(g)), x.dtype)
+                    return to_torch(backward(ctx.kw, to_numpy(g)), x.dtype)
 
             return Backed.apply(x)
 
-        class WithForwardMode(torch.autograd.Function):
-            @staticmethod
-            def forward(t: Any) -> Any:
-                return _torch(forward(kw_of(t)), t.dtype)
-
-            @staticmethod
-            def setup_context(ctx: Any, inputs: Any, output: Any) -> None:
-                # the inputs here may be torch.func's wrapped tensors: no NumPy on them
-                ctx.save_for_backward(inputs[0])
-                ctx.save_for_forward(inputs[0])
-
-            @staticmethod
-            def backward(ctx: Any, g: Any) -> Any:
-                return _torch(backward(kw_of(ctx.saved_tensors[0]), _np(g)), x.dtype)
-
-            @staticmethod
-            def jvp(ctx: Any, v: Any) -> Any:
-                return tangent(
-                    ctx.saved_tensors[0], v, int(kwargs.get("dim", args[0] if args else -1))
-                )
-
-        return WithForwardMode.apply(x)
+        dim = int(kwargs.get("dim", args[0] if args else -1))
+        return with_forward_mode(
+            lambda t: to_torch(forward(kw_of(t)), t.dtype),
+            lambda t, g: to_torch(backward(kw_of(t), to_numpy(g)), x.dtype),
+            lambda t, v: tangent(t, v, dim),
+        ).apply(x)
 
     return fn
 
@@ -204,41 +174,43 @@ def _ce_options(k: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _cross_entropy_pair(upcast: bool) -> tuple[Forward, Backward]:
+def _bce_options(k: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "pos_weight": k.get("pos_weight"),
+        "weight": k.get("weight"),
+        "reduction": k.get("reduction", "mean"),
+    }
+
+
+def _loss_pair(
+    value: Callable[..., Any],
+    grad: Callable[..., Any],
+    options: Callable[[dict[str, Any]], dict[str, Any]],
+    upcast: bool,
+) -> tuple[Forward, Backward]:
+    """Forward and backward of a loss ``value(input, target, **options)`` whose gradient is
+    ``grad(input, target, cotangent, **options)``, in the working precision or in float64."""
+
     def forward(kw: dict[str, Any]) -> np.ndarray:
         k = _cast(kw, upcast)
-        out = nf.stable_cross_entropy(k["input"], k["target"], **_ce_options(k))
+        out = value(k["input"], k["target"], **options(k))
         return np.asarray(out).astype(kw["input"].dtype)
 
     def backward(kw: dict[str, Any], g: np.ndarray) -> np.ndarray:
         k = _cast(kw, upcast)
         gg = g.astype(np.float64) if upcast else g
-        out = nf.stable_cross_entropy_grad(k["input"], k["target"], gg, **_ce_options(k))
+        out = grad(k["input"], k["target"], gg, **options(k))
         return out.astype(kw["input"].dtype)
 
     return forward, backward
+
+
+def _cross_entropy_pair(upcast: bool) -> tuple[Forward, Backward]:
+    return _loss_pair(nf.stable_cross_entropy, nf.stable_cross_entropy_grad, _ce_options, upcast)
 
 
 def _bce_pair(upcast: bool) -> tuple[Forward, Backward]:
-    def options(k: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "pos_weight": k.get("pos_weight"),
-            "weight": k.get("weight"),
-            "reduction": k.get("reduction", "mean"),
-        }
-
-    def forward(kw: dict[str, Any]) -> np.ndarray:
-        k = _cast(kw, upcast)
-        out = nf.stable_bce_logits(k["input"], k["target"], **options(k))
-        return np.asarray(out).astype(kw["input"].dtype)
-
-    def backward(kw: dict[str, Any], g: np.ndarray) -> np.ndarray:
-        k = _cast(kw, upcast)
-        gg = g.astype(np.float64) if upcast else g
-        out = nf.stable_bce_logits_grad(k["input"], k["target"], gg, **options(k))
-        return out.astype(kw["input"].dtype)
-
-    return forward, backward
+    return _loss_pair(nf.stable_bce_logits, nf.stable_bce_logits_grad, _bce_options, upcast)
 
 
 def _log_softmax_tangent(upcast: bool) -> Tangent:

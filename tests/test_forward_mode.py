@@ -19,6 +19,7 @@ import ml_dtypes
 import numpy as np
 import pytest
 
+from tests.torch_arrays import to_numpy, to_torch, with_forward_mode
 from verify import ops, profiles
 from verify.checks import CHECKS
 from verify.judge import reference_values as refv
@@ -123,20 +124,6 @@ def test_one_hot_tangent_is_one_at_k_only() -> None:
 # ---- implementations under test: the reference's log_softmax with a forward mode of ours ----
 
 
-def _np(t: Any) -> np.ndarray:
-    t = t.detach()
-    if t.dtype == torch.bfloat16:
-        return t.float().numpy().astype(ml_dtypes.bfloat16)
-    return t.numpy()
-
-
-def _torch(a: Any, dtype: Any) -> Any:
-    a = np.asarray(a)
-    if a.dtype == ml_dtypes.bfloat16:
-        return torch.from_numpy(a.astype(np.float32)).to(torch.bfloat16)
-    return torch.from_numpy(np.array(a, copy=True)).to(dtype)
-
-
 def careful_log_softmax_jvp(x: Any, v: Any, dim: int) -> Any:
     """``J v`` of log_softmax, ``v - sum(softmax(x) * v)`` along ``dim``, in float64 and
     rounded once (PyTorch operations only, as ``torch.func`` requires of a ``jvp`` rule)."""
@@ -163,11 +150,11 @@ def log_softmax_function(jvp: Any) -> Any:
 
     def fn(x: Any, dim: int = -1, **kwargs: Any) -> Any:
         def value(t: Any) -> Any:
-            return _torch(reference.log_softmax(_np(t), axis=int(dim)), t.dtype)
+            return to_torch(reference.log_softmax(to_numpy(t), axis=int(dim)), t.dtype)
 
         def pullback(t: Any, g: Any) -> Any:
-            grad = reference.log_softmax_grad(_np(t), axis=int(dim), grad_output=_np(g))
-            return _torch(grad, t.dtype)
+            grad = reference.log_softmax_grad(to_numpy(t), axis=int(dim), grad_output=to_numpy(g))
+            return to_torch(grad, t.dtype)
 
         if jvp is None:
 
@@ -183,25 +170,7 @@ def log_softmax_function(jvp: Any) -> Any:
 
             return OldStyle.apply(x)
 
-        class WithJvp(torch.autograd.Function):
-            @staticmethod
-            def forward(t: Any) -> Any:
-                return value(t)
-
-            @staticmethod
-            def setup_context(ctx: Any, inputs: Any, output: Any) -> None:
-                ctx.save_for_backward(inputs[0])
-                ctx.save_for_forward(inputs[0])
-
-            @staticmethod
-            def backward(ctx: Any, g: Any) -> Any:
-                return pullback(ctx.saved_tensors[0], g)
-
-            @staticmethod
-            def jvp(ctx: Any, v: Any) -> Any:
-                return jvp(ctx.saved_tensors[0], v, int(dim))
-
-        return WithJvp.apply(x)
+        return with_forward_mode(value, pullback, lambda t, v: jvp(t, v, int(dim))).apply(x)
 
     return fn
 

@@ -16,22 +16,17 @@ from types import ModuleType
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import reference
+from tests.fast_settings import fast
 from verify import ops
 from verify.judge import reference_values as refv
 from verify.registry.base import Capabilities, Implementation
 
 ROOT = Path(__file__).resolve().parent.parent
-FAST = settings(
-    max_examples=6,
-    derandomize=True,
-    database=None,
-    deadline=None,
-    suppress_health_check=list(HealthCheck),
-)
+FAST = fast(6)
 #: names of the reference package that are not ops
 NOT_OPS = {"FORMATS", "CertificationError", "Format", "format_of"}
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import decimal
 import math
+from collections.abc import Callable
 from decimal import Decimal
 from fractions import Fraction
 
@@ -64,13 +65,23 @@ def test_exp_dd_bound_contains_exp(x: float, frac: float, rel: float) -> None:
         assert _contains((eh, elo), b, CTX.exp(_dec(xh, xl, dx))), (xh, xl, rad, dx)
 
 
+def _assert_f64_bound(
+    kernel: Callable[..., tuple[np.ndarray, np.ndarray]],
+    exact: Callable[[Decimal], Decimal],
+    x: float,
+    rad: float,
+) -> None:
+    """The float64 kernel's value and bound for ``x`` with input radius ``rad`` contain the
+    exact function of ``x - rad``, ``x`` and ``x + rad``."""
+    v, b = (float(t[0]) for t in kernel(np.array([x]), np.array([rad])))
+    for d in (-rad, 0.0, rad) if rad else (0.0,):
+        assert _contains((v,), b, exact(_dec(x, d))), (x, rad, d)
+
+
 @settings(max_examples=300)
 @given(st.floats(-745.0, 709.0) | st.floats(-1e-10, 1e-10), REL_RAD)
 def test_exp_f64_bound_contains_exp(x: float, rel: float) -> None:
-    rad = abs(x) * rel
-    v, b = (float(t[0]) for t in el.exp_f64(np.array([x]), np.array([rad])))
-    for dx in (-rad, 0.0, rad) if rad else (0.0,):
-        assert _contains((v,), b, CTX.exp(_dec(x, dx))), (x, rad, dx)
+    _assert_f64_bound(el.exp_f64, CTX.exp, x, abs(x) * rel)
 
 
 POSITIVE = (
@@ -93,10 +104,7 @@ def test_log_dd_bound_contains_log(s: float, frac: float, rel: float) -> None:
 @settings(max_examples=300)
 @given(POSITIVE, REL_RAD)
 def test_log_f64_bound_contains_log(s: float, rel: float) -> None:
-    rad = s * rel
-    v, b = (float(t[0]) for t in el.log_f64(np.array([s]), np.array([rad])))
-    for ds in (-rad, 0.0, rad) if rad else (0.0,):
-        assert _contains((v,), b, CTX.ln(_dec(s, ds))), (s, rad, ds)
+    _assert_f64_bound(el.log_f64, CTX.ln, s, s * rel)
 
 
 def _log1p(t: Decimal) -> Decimal:
@@ -129,10 +137,7 @@ def test_log1p_dd_bound_contains_log1p(t: float, frac: float, rel: float) -> Non
 @settings(max_examples=300)
 @given(NONNEG, REL_RAD)
 def test_log1p_f64_bound_contains_log1p(t: float, rel: float) -> None:
-    rad = t * rel
-    v, b = (float(x[0]) for x in el.log1p_f64(np.array([t]), np.array([rad])))
-    for dt in (-rad, 0.0, rad) if rad else (0.0,):
-        assert _contains((v,), b, _log1p(_dec(t, dt))), (t, rad, dt)
+    _assert_f64_bound(el.log1p_f64, _log1p, t, t * rel)
 
 
 def test_exact_cases_have_zero_radius() -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import ml_dtypes
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -18,21 +17,22 @@ pytest.importorskip("optax")
 
 
 from tests import _np_formulas as F
+from tests.loss_cases import (
+    Case,
+    assert_runs_in_its_own_dtype,
+    cast_floats,
+    grad_output,
+    loss_arrays,
+    softmax_family_cases,
+)
 from verify.registry import jax_impls
 from verify.registry.base import Unsupported
 
 ENTRIES = {e.name: e for e in jax_impls.implementations()}
 RNG = np.random.default_rng(20240601)
-X = RNG.normal(size=(3, 4, 2)) * 2
-P = RNG.random((3, 4, 2))
-P /= P.sum(axis=1, keepdims=True)
+X, P, IDX, B = loss_arrays(RNG)
 P[0, 1, 0] = 0.0  # exact zeros in the target distribution
 P[0, :, 0] /= P[0, :, 0].sum()
-IDX = RNG.integers(0, 4, size=(3, 2))
-B = RNG.random((3, 4, 2))
-
-# name -> (reference kwargs, expected forward, expected gradient for cotangent g)
-Case = tuple[dict[str, Any], np.ndarray, Callable[[np.ndarray], np.ndarray]]
 
 
 def _cases() -> dict[str, list[Case]]:
@@ -58,29 +58,11 @@ def _cases() -> dict[str, list[Case]]:
             lambda g: F.central_difference(lambda v: F.sigmoid_focal(v, B, alpha, gamma), X, g),
         )
 
-    softmax_cases = [(dict(x=X, axis=axis), F.softmax(X, axis), None) for axis in (-1, 1)]
+    family = softmax_family_cases(X)
     return {
-        "jax.nn.softmax": [
-            (
-                kw,
-                out,
-                lambda g, a=kw["axis"]: (
-                    F.softmax(X, a) * (g - np.sum(g * F.softmax(X, a), a, keepdims=True))
-                ),
-            )
-            for kw, out, _ in softmax_cases
-        ],
-        "jax.nn.log_softmax": [
-            (
-                dict(x=X, axis=axis),
-                F.log_softmax(X, axis),
-                lambda g, a=axis: g - F.softmax(X, a) * np.sum(g, a, keepdims=True),
-            )
-            for axis in (-1, 1)
-        ],
-        "jax.nn.logsumexp": [
-            (dict(x=X, axis=axis), F.logsumexp(X, axis), lse_grad(axis)) for axis in (-1, 1)
-        ],
+        "jax.nn.softmax": family["softmax"],
+        "jax.nn.log_softmax": family["log_softmax"],
+        "jax.nn.logsumexp": family["logsumexp"],
         "jax.scipy.special.logsumexp": [(dict(x=X), F.logsumexp(X, -1), lse_grad(-1))],
         "optax.softmax_cross_entropy": [
             (dict(input=X, target=P, reduction="none"), F.ce_probs(X, P), idx_grad(P)),
@@ -143,11 +125,6 @@ def test_every_entry_has_a_plain_and_a_jitted_form() -> None:
         assert set(jax_impls.FACTORIES) == set(ENTRIES)
 
 
-def _grad_output(out: np.ndarray) -> np.ndarray:
-    """A fixed, non-trivial cotangent shaped like ``out``."""
-    return np.random.default_rng(out.size).normal(size=out.shape)
-
-
 @pytest.mark.parametrize("name", sorted(ENTRIES))
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_forward_and_vjp_match_numpy_formulas(name: str, dtype: str) -> None:
@@ -156,15 +133,12 @@ def test_forward_and_vjp_match_numpy_formulas(name: str, dtype: str) -> None:
     cases = CASES[_api(name)]
     # every option in float64; float32 on the first case (JAX compiles per shape and dtype)
     for kwargs, expected, grad in cases if dtype == "float64" else cases[:1]:
-        cast = {
-            k: v.astype(dtype) if isinstance(v, np.ndarray) and v.dtype.kind == "f" else v
-            for k, v in kwargs.items()
-        }
+        cast = cast_floats(kwargs, dtype)
         out = entry.forward(cast, "cpu")
         assert out.dtype == np.dtype(dtype)
         assert out.shape == np.shape(expected)
         np.testing.assert_allclose(out, expected, rtol=rtol, atol=rtol)
-        g = _grad_output(np.asarray(expected))
+        g = grad_output(np.asarray(expected))
         vjp = entry.vjp(cast, g.astype(dtype), "cpu")
         assert vjp.shape == X.shape and vjp.dtype == np.dtype(dtype)
         # the cotangent was rounded to dtype too: compare against the rounded one
@@ -179,16 +153,7 @@ def test_forward_and_vjp_match_numpy_formulas(name: str, dtype: str) -> None:
 @pytest.mark.parametrize("name", sorted(n for n in ENTRIES if not n.endswith("[jit]")))
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
 def test_low_precision_dtypes_run_in_their_own_dtype(name: str, dtype: str) -> None:
-    np_dtype = np.dtype(ml_dtypes.bfloat16) if dtype == "bfloat16" else np.dtype(dtype)
-    kwargs, expected, _ = CASES[_api(name)][0]
-    cast = {
-        k: v.astype(np_dtype) if isinstance(v, np.ndarray) and v.dtype.kind == "f" else v
-        for k, v in kwargs.items()
-    }
-    out = ENTRIES[name].forward(cast, "cpu")
-    assert out.dtype == np_dtype
-    np.testing.assert_allclose(out.astype(np.float64), expected, rtol=0.05, atol=0.05)
-    assert ENTRIES[name].vjp(cast, np.ones(out.shape, np_dtype), "cpu").dtype == np_dtype
+    assert_runs_in_its_own_dtype(ENTRIES[name], CASES[_api(name)][0], dtype, 0.05)
 
 
 @pytest.mark.parametrize(
@@ -322,7 +287,7 @@ def test_axis_1_entries_pass_the_reference_layout_and_name_the_axis() -> None:
         np.testing.assert_allclose(
             entry.forward(kwargs, "cpu"), moved.forward(kwargs, "cpu"), rtol=1e-12
         )
-        g = _grad_output(moved.forward(kwargs, "cpu"))
+        g = grad_output(moved.forward(kwargs, "cpu"))
         np.testing.assert_allclose(
             entry.vjp(kwargs, g, "cpu"), moved.vjp(kwargs, g, "cpu"), rtol=1e-12, atol=1e-15
         )

@@ -23,6 +23,7 @@ pytest.importorskip("mlx.core")
 import mlx.core as mx
 
 import reference
+from tests.loss_cases import loss_arrays
 from verify import profiles
 from verify.checks import CHECKS
 from verify.checks.bad_input import batch_shape
@@ -32,11 +33,7 @@ from verify.registry.conventions import parse_reproducer_output
 
 ENTRIES = {e.name: e for e in mlx_impls.implementations()}
 RNG = np.random.default_rng(20261201)
-X = RNG.normal(size=(3, 4, 2)) * 2
-P = RNG.random((3, 4, 2))
-P /= P.sum(axis=1, keepdims=True)
-IDX = RNG.integers(0, 4, size=(3, 2))
-B = RNG.random((3, 4, 2))
+X, P, IDX, B = loss_arrays(RNG)
 W = np.array([0.5, 1.0, 2.0, 0.25])
 
 #: name -> reference kwargs covering each option the entry maps

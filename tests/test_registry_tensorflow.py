@@ -15,23 +15,24 @@ pytest.importorskip("tensorflow")
 pytest.importorskip("keras")
 
 from tests import _np_formulas as F
-from tests.loss_cases import CASES, IDX, P2, X2, B, P, Q, X
+from tests.loss_cases import (
+    CASES,
+    IDX,
+    P2,
+    X2,
+    B,
+    P,
+    Q,
+    X,
+    assert_forward_and_vjp,
+    assert_runs_in_its_own_dtype,
+    cast_floats,
+    formula_rtol,
+)
 from verify.registry import tensorflow_impls
 from verify.registry.base import Unsupported
 
 ENTRIES = {e.name: e for e in tensorflow_impls.implementations()}
-
-
-def _cast(kwargs: dict[str, Any], dtype: Any) -> dict[str, Any]:
-    return {
-        k: v.astype(dtype) if isinstance(v, np.ndarray) and v.dtype.kind == "f" else v
-        for k, v in kwargs.items()
-    }
-
-
-def _grad_output(out: np.ndarray) -> np.ndarray:
-    """A fixed, non-trivial cotangent shaped like ``out``."""
-    return np.random.default_rng(out.size).normal(size=out.shape)
 
 
 def test_registry_lists_every_entry_with_docs_and_factories() -> None:
@@ -48,33 +49,14 @@ def test_registry_lists_every_entry_with_docs_and_factories() -> None:
 @pytest.mark.parametrize("name", sorted(ENTRIES))
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_forward_and_vjp_match_numpy_formulas(name: str, dtype: str) -> None:
-    entry = ENTRIES[name]
-    # the probability paths (softmax then log) lose digits to the rounding of probabilities
-    probability_path = "from_logits=False" in name or "Focal" in name
-    rtol = (1e-12 if dtype == "float64" else 2e-5) * (1e3 if probability_path else 1)
-    for kwargs, expected, grad in CASES[name.removesuffix("[xla]")]:
-        cast = _cast(kwargs, dtype)
-        out = entry.forward(cast, "cpu")
-        assert out.dtype == np.dtype(dtype) and out.shape == np.shape(expected)
-        np.testing.assert_allclose(out, expected, rtol=rtol, atol=rtol)
-        g = _grad_output(np.asarray(expected)).astype(dtype)
-        vjp = entry.vjp(cast, g, "cpu")
-        assert vjp.shape == np.shape(kwargs.get("input", kwargs.get("x")))
-        assert vjp.dtype == np.dtype(dtype)
-        gtol = max(rtol, 1e-6) if "Focal" in name else rtol
-        np.testing.assert_allclose(vjp, grad(g.astype(np.float64)), rtol=gtol, atol=gtol)
+    for case in CASES[name.removesuffix("[xla]")]:
+        assert_forward_and_vjp(ENTRIES[name], case, dtype, formula_rtol(name, dtype))
 
 
 @pytest.mark.parametrize("name", sorted(ENTRIES))
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
 def test_low_precision_dtypes_run_in_their_own_dtype(name: str, dtype: str) -> None:
-    np_dtype = np.dtype(ml_dtypes.bfloat16) if dtype == "bfloat16" else np.dtype(dtype)
-    kwargs, expected, _ = CASES[name.removesuffix("[xla]")][0]
-    cast = _cast(kwargs, np_dtype)
-    out = ENTRIES[name].forward(cast, "cpu")
-    assert out.dtype == np_dtype
-    np.testing.assert_allclose(out.astype(np.float64), expected, rtol=0.06, atol=0.06)
-    assert ENTRIES[name].vjp(cast, np.ones(out.shape, np_dtype), "cpu").dtype == np_dtype
+    assert_runs_in_its_own_dtype(ENTRIES[name], CASES[name.removesuffix("[xla]")][0], dtype, 0.06)
 
 
 @pytest.mark.parametrize(
@@ -122,7 +104,9 @@ def test_unsupported_cases_raise(name: str, kwargs: dict[str, Any], reason: str)
 
 
 def test_keras_reproducer_constructs_the_loss_with_its_options() -> None:
-    kwargs = _cast(CASES["keras.losses.SparseCategoricalCrossentropy"][2][0], ml_dtypes.bfloat16)
+    kwargs = cast_floats(
+        CASES["keras.losses.SparseCategoricalCrossentropy"][2][0], ml_dtypes.bfloat16
+    )
     source = ENTRIES["keras.losses.SparseCategoricalCrossentropy"].reproducer(kwargs, "cpu")
     assert "ml_dtypes" in source and "ignore_class=-100" in source
     assert "keras.losses.SparseCategoricalCrossentropy(from_logits=True" in source

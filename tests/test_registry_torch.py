@@ -23,6 +23,12 @@ ALL_ENTRIES = {e.name: e for e in all_implementations("torch")}
 ENTRIES = {n: e for n, e in ALL_ENTRIES.items() if not n.endswith("[compiled]")}
 COMPILED = {n: e for n, e in ALL_ENTRIES.items() if n.endswith("[compiled]")}
 RNG_SEED = 20240611
+#: index-target cross-entropy options: a layout switch (k-dim input, linear bias), class
+#: weights, an ignored target, the reduction, label smoothing
+_SWITCH = [False, True]
+INDEX_TARGET_GRID = list(
+    itertools.product(_SWITCH, _SWITCH, _SWITCH, ["none", "sum", "mean"], [0.0, 0.2])
+)
 
 # --- float64 formulas (PyTorch's documented semantics) ------------------------------------
 
@@ -135,14 +141,7 @@ CLASS_WEIGHT = np.array([0.5, 2.0, 1.0, 0.25])
 
 
 @pytest.mark.parametrize("name", ["torch.nn.functional.cross_entropy", "torch.nn.CrossEntropyLoss"])
-@pytest.mark.parametrize(
-    ("kdim", "weighted", "ignore", "reduction", "ls"),
-    list(
-        itertools.product(
-            [False, True], [False, True], [False, True], ["none", "sum", "mean"], [0.0, 0.2]
-        )
-    ),
-)
+@pytest.mark.parametrize(("kdim", "weighted", "ignore", "reduction", "ls"), INDEX_TARGET_GRID)
 def test_cross_entropy_index(name, kdim, weighted, ignore, reduction, ls):
     entry = ENTRIES[name]
     shape = (3, 4, 2) if kdim else (3, 4)
@@ -313,14 +312,7 @@ def test_kl_div(reduction, log_target):
 
 
 @pytest.mark.parametrize("chunked", [False, True])
-@pytest.mark.parametrize(
-    ("biased", "weighted", "ignore", "reduction", "ls"),
-    list(
-        itertools.product(
-            [False, True], [False, True], [False, True], ["none", "sum", "mean"], [0.0, 0.2]
-        )
-    ),
-)
+@pytest.mark.parametrize(("biased", "weighted", "ignore", "reduction", "ls"), INDEX_TARGET_GRID)
 def test_linear_cross_entropy(chunked, biased, weighted, ignore, reduction, ls):
     name = "torch.nn.functional.linear_cross_entropy" + ("[chunked]" if chunked else "")
     entry = ENTRIES[name]

@@ -253,21 +253,12 @@ def test_merged_shards_of_fake_frameworks_equal_the_unsharded_report(tmp_path):
 
 
 def test_merge_diffs_against_a_baseline(tmp_path):
+    from tests.report_samples import result
     from verify.report.model import Report, base_environment
-    from verify.results import Result
 
     def report(status: str, name: str):
         env = base_environment(frameworks=["numpy"], profile="quick", seed=0)
-        row = Result(
-            implementation="numpy.textbook.softmax_shifted",
-            framework="numpy",
-            op="softmax",
-            check="accuracy",
-            dtype="float32",
-            device="cpu",
-            status=status,
-            examples=8,
-        )
+        row = result("numpy.textbook.softmax_shifted", op="softmax", status=status, examples=8)
         path = tmp_path / f"{name}.json"
         json_report.write(Report(env, [row]), path)
         return str(path)

@@ -8,10 +8,10 @@ import math
 import numpy as np
 import pytest
 
+from tests.report_samples import result
 from verify.judge import severity as sev
 from verify.judge.compare import judge
 from verify.judge.input_pattern import FINITE, profile
-from verify.results import Result
 
 INF, NAN = math.inf, math.nan
 
@@ -91,17 +91,10 @@ def test_classify_disagreement(a, b, expected):
 
 def test_severity_of_old_rows_without_the_field():
     def row(**kw):
-        base = dict(
-            implementation="f",
-            framework="numpy",
-            op="softmax",
-            check="accuracy",
-            dtype="float32",
-            device="cpu",
-            status="fail",
+        unjudged = dict(examples=0, max_ulp=None, max_bound_ratio=None)
+        return result(
+            "f", **{"framework": "numpy", "op": "softmax", "status": "fail", **unjudged, **kw}
         )
-        base.update(kw)
-        return Result(**base)
 
     assert sev.severity_of(row(status="pass")) is None
     assert sev.severity_of(row(severity=sev.CONVENTION)) == sev.CONVENTION

@@ -8,10 +8,11 @@ from typing import Any
 import ml_dtypes
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, find, given, settings
+from hypothesis import find, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
+from tests.fast_settings import fast
 from verify import ops
 from verify.judge.ulp import FORMATS
 from verify.registry.base import Capabilities, Implementation
@@ -29,13 +30,7 @@ from verify.strategies import (
     probability_targets,
 )
 
-FAST = settings(
-    max_examples=25,
-    derandomize=True,
-    database=None,
-    deadline=None,
-    suppress_health_check=list(HealthCheck),
-)
+FAST = fast(25)
 DTYPES = list(ops.DTYPES)
 
 

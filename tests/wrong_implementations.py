@@ -8,6 +8,7 @@ a message and a reproducer, and that careful implementations pass.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -239,15 +240,16 @@ def cross_entropy_grad_missing_1_over_n(kw: Kw, g: np.ndarray, device: str) -> n
 
 
 def _entry(
-    name: str,
     op: str,
     forward: Callable[..., np.ndarray],
     caps: Capabilities,
     dtypes: tuple[str, ...] = ("float32", "float64"),
     vjp: Callable[..., np.ndarray] | None = None,
 ) -> Implementation:
+    """The entry ``wrong.<name>``, named after the function that is wrong: ``vjp`` when one
+    is given (the forward is then a careful one), else ``forward``."""
     return Implementation(
-        name=f"wrong.{name}",
+        name=f"wrong.{(vjp or forward).__name__}",
         framework="numpy",
         op=op,
         forward=forward,
@@ -259,78 +261,45 @@ def _entry(
 
 SOFTMAX_CAPS = Capabilities(reductions=(), axis=False)
 CE_CAPS = Capabilities(reductions=("none", "sum", "mean"), target="index")
+MEAN_CAPS = Capabilities(reductions=("mean",), target="index")
+#: a capability set with some fields changed
+_with = dataclasses.replace
 
 ENTRIES: dict[str, Implementation] = {
     e.name.removeprefix("wrong."): e
     for e in [
-        _entry("softmax_unshifted", "softmax", softmax_unshifted, SOFTMAX_CAPS),
-        _entry("softmax_careful", "softmax", softmax_careful, SOFTMAX_CAPS),
-        _entry("softmax_mask_nan", "softmax", softmax_mask_nan, SOFTMAX_CAPS),
-        _entry("softmax_global_max", "softmax", softmax_global_max, SOFTMAX_CAPS),
-        _entry("log_softmax_biased_64ulp", "log_softmax", log_softmax_biased_64ulp, SOFTMAX_CAPS),
+        _entry("softmax", softmax_unshifted, SOFTMAX_CAPS),
+        _entry("softmax", softmax_careful, SOFTMAX_CAPS),
+        _entry("softmax", softmax_mask_nan, SOFTMAX_CAPS),
+        _entry("softmax", softmax_global_max, SOFTMAX_CAPS),
+        _entry("log_softmax", log_softmax_biased_64ulp, SOFTMAX_CAPS),
+        _entry("log_softmax", log_softmax_float32_inside, SOFTMAX_CAPS, dtypes=("float64",)),
+        _entry("logsumexp", logsumexp_unshifted, SOFTMAX_CAPS),
         _entry(
-            "log_softmax_float32_inside",
-            "log_softmax",
-            log_softmax_float32_inside,
-            SOFTMAX_CAPS,
-            dtypes=("float64",),
-        ),
-        _entry("logsumexp_unshifted", "logsumexp", logsumexp_unshifted, SOFTMAX_CAPS),
-        _entry(
-            "cross_entropy_careful",
             "cross_entropy",
             cross_entropy_careful,
-            Capabilities(
-                reductions=("none", "sum", "mean"),
-                target="index",
-                class_weight=True,
-                ignore_index=True,
-                label_smoothing=True,
-            ),
+            _with(CE_CAPS, class_weight=True, ignore_index=True, label_smoothing=True),
             vjp=None,
         ),
         _entry(
-            "cross_entropy_smoothing_c_minus_1",
-            "cross_entropy",
-            cross_entropy_smoothing_c_minus_1,
-            Capabilities(reductions=("none", "sum", "mean"), target="index", label_smoothing=True),
+            "cross_entropy", cross_entropy_smoothing_c_minus_1, _with(CE_CAPS, label_smoothing=True)
         ),
+        _entry("cross_entropy", cross_entropy_mean_over_n, _with(MEAN_CAPS, class_weight=True)),
+        _entry("cross_entropy", cross_entropy_counts_ignored, _with(MEAN_CAPS, ignore_index=True)),
         _entry(
-            "cross_entropy_mean_over_n",
-            "cross_entropy",
-            cross_entropy_mean_over_n,
-            Capabilities(reductions=("mean",), target="index", class_weight=True),
-        ),
-        _entry(
-            "cross_entropy_counts_ignored",
-            "cross_entropy",
-            cross_entropy_counts_ignored,
-            Capabilities(reductions=("mean",), target="index", ignore_index=True),
-        ),
-        _entry(
-            "cross_entropy_grad_missing_1_over_n",
             "cross_entropy",
             cross_entropy_careful,
-            Capabilities(reductions=("mean",), target="index"),
+            MEAN_CAPS,
             vjp=cross_entropy_grad_missing_1_over_n,
         ),
         _entry(
-            "cross_entropy_mean_over_n_with_sum",
             "cross_entropy",
             cross_entropy_mean_over_n_with_sum,
-            Capabilities(reductions=("mean", "sum"), target="index", class_weight=True),
+            _with(MEAN_CAPS, reductions=("mean", "sum"), class_weight=True),
         ),
-        _entry(
-            "cross_entropy_clips_indices", "cross_entropy", cross_entropy_clips_indices, CE_CAPS
-        ),
-        _entry("cross_entropy_validated", "cross_entropy", cross_entropy_validated, CE_CAPS),
-        _entry("log_softmax_careful", "log_softmax", log_softmax_careful, SOFTMAX_CAPS),
-        _entry(
-            "cross_entropy_grad_careful",
-            "cross_entropy",
-            cross_entropy_careful,
-            CE_CAPS,
-            vjp=cross_entropy_grad_careful,
-        ),
+        _entry("cross_entropy", cross_entropy_clips_indices, CE_CAPS),
+        _entry("cross_entropy", cross_entropy_validated, CE_CAPS),
+        _entry("log_softmax", log_softmax_careful, SOFTMAX_CAPS),
+        _entry("cross_entropy", cross_entropy_careful, CE_CAPS, vjp=cross_entropy_grad_careful),
     ]
 }

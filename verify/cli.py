@@ -36,6 +36,7 @@ from verify.errors import UsageError
 from verify.ops import DEVICES
 from verify.ops import PROFILE_NAMES as PROFILES
 from verify.progress import ProgressDisplay
+from verify.registry.frameworks import BY_KEY, start_order
 from verify.report import json_report, merge, summary, write_all
 from verify.report.baseline import apply_baseline
 from verify.report.model import Report, base_environment, utc_now
@@ -49,9 +50,6 @@ EXIT_OK, EXIT_NONCONFORMING, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 PROG = "python -m verify"
 #: the check categories of the report (contract section 4), the choices of ``--check``
 CHECK_NAMES: tuple[str, ...] = tuple(CHECKS)
-#: frameworks in the order their first worker starts: the slowest first, so that its extra
-#: workers join it while the fast ones finish (verify.runner shares one plan between them)
-_START_ORDER: tuple[str, ...] = ("jax", "tensorflow", "torch", "numpy")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -76,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--framework",
         action="append",
         metavar="NAME",
-        help="framework to verify (repeatable; default: every installed one)",
+        help=f"framework to verify: {', '.join(BY_KEY)} (repeatable; default: every installed one)",
     )
     parser.add_argument("--profile", choices=PROFILES, default="default")
     parser.add_argument(
@@ -217,18 +215,16 @@ class RunPlan:
 
 
 def _chosen_frameworks(names: Sequence[str] | None) -> list[str]:
-    from verify.registry import FRAMEWORK_MODULES, installed_frameworks
+    from verify.registry import installed_frameworks
 
     installed = installed_frameworks()
     if names:
         chosen: list[str] = []
         for name in names:
-            if name not in FRAMEWORK_MODULES:
-                raise UsageError(
-                    f"unknown framework {name!r}; choose from {', '.join(FRAMEWORK_MODULES)}"
-                )
+            if name not in BY_KEY:
+                raise UsageError(f"unknown framework {name!r}; choose from {', '.join(BY_KEY)}")
             if name not in installed:
-                extra = f"xent-conformance[{name}]" if name != "numpy" else "numpy"
+                extra = BY_KEY[name].install
                 raise UsageError(
                     f"framework {name!r} is not installed; install it (pip install '{extra}') "
                     f"or choose from the installed ones: {', '.join(installed) or 'none'}"
@@ -246,10 +242,10 @@ def _frameworks_with(chosen: list[str], patterns: Sequence[str]) -> list[str]:
     """The frameworks among ``chosen`` holding an entry that a pattern selects; UsageError
     naming the close matches for a pattern that selects nothing.  Only the registries a
     pattern can point to are imported (``torch.*`` imports PyTorch's alone)."""
-    from verify.registry import _NAME_PREFIXES, entry_names
+    from verify.registry import NAME_PREFIXES, entry_names
 
     def candidates(pattern: str) -> list[str]:
-        first = _NAME_PREFIXES.get(pattern.split(".", 1)[0])
+        first = NAME_PREFIXES.get(pattern.split(".", 1)[0])
         return [first] if first in chosen else list(chosen)
 
     names: dict[str, list[str]] = {}
@@ -279,7 +275,7 @@ def _framework_jobs(names: Sequence[str] | None, selection: Selection, parallel:
     chosen = _chosen_frameworks(names)
     if selection.implementations:
         chosen = _frameworks_with(chosen, selection.implementations)
-    chosen.sort(key=lambda fw: _START_ORDER.index(fw) if fw in _START_ORDER else len(_START_ORDER))
+    chosen = start_order(chosen)
     return [
         Job(
             label=fw if part == 1 else f"{fw}/{part}",

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from verify.ops import PROFILE_NAMES
+from verify.registry.frameworks import FRAMEWORK_MODULES
 from verify.results import Result
 
 
@@ -28,6 +29,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             dict(
                 action="append",
                 default=None,
+                choices=tuple(FRAMEWORK_MODULES),
                 help="framework to verify (repeatable; default: all installed)",
             ),
         ),

@@ -1,7 +1,10 @@
 """The registry of implementations under test.
 
-Each framework has one module (the table :data:`FRAMEWORK_MODULES`), imported only when asked
-for, because importing PyTorch, JAX or TensorFlow takes seconds.  A framework module exposes
+Each framework has one module (its record in :mod:`verify.registry.frameworks`, the table of
+frameworks), imported only when asked for, because importing PyTorch, JAX or TensorFlow takes
+seconds.  The code that loads several frameworks into one process keeps one member of each
+:data:`PROCESS_EXCLUSIVE` set (:func:`process_compatible`); the runner gives every framework
+worker processes of their own.  A framework module exposes
 
 - ``FRAMEWORK: str`` -- its key in :data:`FRAMEWORK_MODULES`;
 - ``FACTORIES: dict[str, Callable[[Callable], Implementation]]`` -- for each registered name,
@@ -26,60 +29,16 @@ from collections.abc import Callable, Iterable
 from types import ModuleType
 
 from verify.registry.base import Implementation
-
-#: framework key -> module holding its entries
-FRAMEWORK_MODULES: dict[str, str] = {
-    "torch": "verify.registry.torch_impls",
-    "jax": "verify.registry.jax_impls",
-    "tensorflow": "verify.registry.tensorflow_impls",
-    "numpy": "verify.registry.numpy_impls",
-    "mlx": "verify.registry.mlx_impls",
-    "keras-jax": "verify.registry.keras_jax_impls",
-    "keras-torch": "verify.registry.keras_torch_impls",
-}
-
-#: framework key -> top-level packages that must be importable for its entries to load
-FRAMEWORK_PACKAGES: dict[str, tuple[str, ...]] = {
-    "torch": ("torch",),
-    "jax": ("jax",),
-    "tensorflow": ("tensorflow",),
-    "numpy": ("numpy",),
-    "mlx": ("mlx",),
-    "keras-jax": ("keras", "jax"),
-    "keras-torch": ("keras", "torch"),
-}
-
-#: sets of frameworks of which one process can import at most one, because each fixes a
-#: process-wide state differently: Keras's backend is chosen once per process, at the first
-#: ``import keras`` (``tensorflow`` holds Keras on its TensorFlow backend).  The runner gives
-#: every framework worker processes of their own; code that loads several frameworks into one
-#: process (cross-framework agreement, ``all_implementations()``) keeps one of each set
-#: (:func:`process_compatible`).
-PROCESS_EXCLUSIVE: tuple[frozenset[str], ...] = (
-    frozenset({"tensorflow", "keras-jax", "keras-torch"}),
+from verify.registry.frameworks import (
+    FRAMEWORK_MODULES,
+    FRAMEWORK_PACKAGES,
+    FRAMEWORKS,
+    KERAS_BACKEND_TAGS,
+    KERAS_UNTAGGED,
+    NAME_PREFIXES,
+    PROCESS_EXCLUSIVE,
+    spec_of,
 )
-
-#: leading name components -> the framework whose module defines them (a lookup shortcut that
-#: avoids importing every framework to resolve one name; other names are looked up everywhere)
-_NAME_PREFIXES: dict[str, str] = {
-    "torch": "torch",
-    "jax": "jax",
-    "optax": "jax",
-    "flax": "jax",
-    "tf": "tensorflow",
-    "tensorflow": "tensorflow",
-    "numpy": "numpy",
-    "mlx": "mlx",
-}
-
-#: Keras names (``keras.*``) live in several frameworks, one per Keras backend, so they are
-#: not in :data:`_NAME_PREFIXES` (a pattern such as ``keras.*`` selects them all): the tag a
-#: name ends with -> its framework; untagged names are the TensorFlow backend's
-_BACKEND_TAGS: dict[str, str] = {
-    "[backend=jax]": "keras-jax",
-    "[backend=torch]": "keras-torch",
-}
-_KERAS_UNTAGGED = "tensorflow"
 
 Factory = Callable[[Callable[..., object]], Implementation]
 
@@ -94,9 +53,9 @@ def _spec_exists(module: str) -> bool:
 @functools.cache
 def _installed() -> tuple[str, ...]:
     return tuple(
-        framework
-        for framework, module in FRAMEWORK_MODULES.items()
-        if all(_spec_exists(p) for p in FRAMEWORK_PACKAGES[framework]) and _spec_exists(module)
+        spec.key
+        for spec in FRAMEWORKS
+        if all(_spec_exists(p) for p in spec.packages) and _spec_exists(spec.module)
     )
 
 
@@ -163,9 +122,7 @@ def entry_names(framework: str) -> tuple[str, ...]:
 
 def framework_module(framework: str) -> ModuleType:
     """Import and return the registry module of ``framework`` (ValueError if unknown)."""
-    if framework not in FRAMEWORK_MODULES:
-        raise ValueError(f"unknown framework {framework!r}; known: {', '.join(FRAMEWORK_MODULES)}")
-    return importlib.import_module(FRAMEWORK_MODULES[framework])
+    return importlib.import_module(spec_of(framework).module)
 
 
 @functools.cache
@@ -190,8 +147,8 @@ def _candidate_frameworks(name: str) -> list[str]:
     """The framework a name's first component points to, or every installed one."""
     installed = installed_frameworks()
     root = name.split(".", 1)[0]
-    tagged = [fw for tag, fw in _BACKEND_TAGS.items() if name.endswith(tag)]
-    first = (tagged or [_KERAS_UNTAGGED])[0] if root == "keras" else _NAME_PREFIXES.get(root)
+    tagged = [fw for tag, fw in KERAS_BACKEND_TAGS.items() if name.endswith(tag)]
+    first = (tagged or [KERAS_UNTAGGED])[0] if root == "keras" else NAME_PREFIXES.get(root)
     return [first] if first in installed else process_compatible(installed)
 
 
@@ -224,8 +181,10 @@ def get_factory(name: str) -> tuple[str, Factory]:
 
 
 __all__ = [
+    "FRAMEWORKS",
     "FRAMEWORK_MODULES",
     "FRAMEWORK_PACKAGES",
+    "NAME_PREFIXES",
     "PROCESS_EXCLUSIVE",
     "Factory",
     "all_implementations",

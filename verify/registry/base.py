@@ -60,32 +60,37 @@ class Capabilities:
 
 
 @dataclasses.dataclass(frozen=True)
-class Deviation:
-    """A difference from the reference semantics that the framework *documents*.
-
-    ``applies(kwargs)`` says whether a given case is covered.  A mismatch on a covered case is
-    reported with status ``deviation`` (and ``link``) instead of ``fail``.
-    """
+class _Registered:
+    """What an entry registers about a known difference: what it is, its source (the
+    documentation page or the issue URL), and the cases and checks it covers."""
 
     description: str
     link: str
+    #: whether a given case (the reference's kwargs) is covered
     applies: Callable[[Kwargs], bool] = lambda kwargs: True
     #: check categories it covers; empty means all
     checks: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class Deviation(_Registered):
+    """A difference from the reference semantics that the framework *documents*.
+
+    A mismatch on a covered case is reported with status ``deviation`` (and ``link``)
+    instead of ``fail``.
+    """
+
     #: severity classes of ``verify.judge.severity`` it covers; empty means all.  A documented
     #: loss of precision covers ``inaccurate`` results only, never a wrong value.
     severities: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
-class KnownIssue:
+class KnownIssue(_Registered):
     """An upstream bug report (``link`` is the issue URL).  A matching failure is still a
     ``fail`` in the report, but it is registered, so it does not make the exit status 1."""
 
-    description: str
-    link: str
-    applies: Callable[[Kwargs], bool] = lambda kwargs: True
-    checks: tuple[str, ...] = ()
+    #: dtypes it covers; empty means all
     dtypes: tuple[str, ...] = ()
 
 

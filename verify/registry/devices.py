@@ -16,6 +16,7 @@ import functools
 import importlib.util
 
 from verify.ops import DEVICES as DEVICES
+from verify.registry.frameworks import BY_KEY
 
 
 def _torch_has_cuda() -> bool:
@@ -45,13 +46,12 @@ def _mlx_has_gpu() -> bool:
     return bool(mx.is_available(mx.gpu))
 
 
-_GPU_PROBES = {
-    "torch": ("torch", _torch_has_cuda),
-    "jax": ("jax", _jax_has_gpu),
-    "tensorflow": ("tensorflow", _tensorflow_has_gpu),
-    "mlx": ("mlx", _mlx_has_gpu),
-    "keras-jax": ("jax", _jax_has_gpu),
-    "keras-torch": ("torch", _torch_has_cuda),
+#: package whose runtime is asked -> its probe (a framework's ``gpu_probe`` names the package)
+GPU_PROBES = {
+    "torch": _torch_has_cuda,
+    "jax": _jax_has_gpu,
+    "tensorflow": _tensorflow_has_gpu,
+    "mlx": _mlx_has_gpu,
 }
 
 
@@ -62,10 +62,8 @@ def present_devices(framework: str) -> tuple[str, ...]:
     Frameworks without a GPU path (``"numpy"``) and frameworks that are not installed get
     ``("cpu",)``; the probe imports the framework only when it is installed.
     """
-    probe = _GPU_PROBES.get(framework)
-    if probe is None:
+    spec = BY_KEY.get(framework)
+    package = spec.gpu_probe if spec is not None else None
+    if package is None or importlib.util.find_spec(package) is None:
         return ("cpu",)
-    package, has_gpu = probe
-    if importlib.util.find_spec(package) is None:
-        return ("cpu",)
-    return ("cpu", "cuda") if has_gpu() else ("cpu",)
+    return ("cpu", "cuda") if GPU_PROBES[package]() else ("cpu",)

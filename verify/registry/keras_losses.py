@@ -463,7 +463,7 @@ def _caps(target: str, **flags: Any) -> Capabilities:
     return Capabilities(reductions=KERAS_REDUCTIONS, target=target, kdim=True, **flags)
 
 
-def _row(
+def named_row(
     name: str,
     op: str,
     prepare: Callable[..., Call],
@@ -472,15 +472,26 @@ def _row(
     deviations: tuple[Deviation, ...] = (),
     known_issues: tuple[KnownIssue, ...] = (),
     variant: str = "",
+    modes: tuple[adapter.Mode, ...] = (),
     **options: Any,
 ) -> adapter.ApiSpec:
-    """A row whose preparer takes the public name as ``api``, and ``options``; a name ending
-    in :data:`AXIS_1` keeps the reference's layout and passes ``axis=1``."""
-    if name.endswith(AXIS_1):
-        options["axis"] = 1
-        variant = ", ".join(v for v in (variant, _AXIS_1_VARIANT) if v)
+    """A table row whose preparer takes the public name (without its bracketed qualifiers) as
+    ``api``, and ``options`` (the Keras rows here, the tf.nn rows of TensorFlow's table)."""
     bound = functools.partial(prepare, api=name.split("[", 1)[0], **options)
-    return adapter.ApiSpec(name, op, bound, capabilities, deviations, known_issues, variant)
+    return adapter.ApiSpec(
+        name, op, bound, capabilities, deviations, known_issues, variant, modes=modes
+    )
+
+
+def _row(
+    name: str, op: str, prepare: Callable[..., Call], capabilities: Capabilities, **fields: Any
+) -> adapter.ApiSpec:
+    """A Keras row (:func:`named_row`); a name ending in :data:`AXIS_1` keeps the reference's
+    layout and passes ``axis=1``."""
+    if name.endswith(AXIS_1):
+        fields["axis"] = 1
+        fields["variant"] = ", ".join(v for v in (fields.get("variant", ""), _AXIS_1_VARIANT) if v)
+    return named_row(name, op, prepare, capabilities, **fields)
 
 
 _SPECS: tuple[adapter.ApiSpec, ...] = (

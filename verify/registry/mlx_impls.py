@@ -90,6 +90,8 @@ FRAMEWORK = "mlx"
 
 _DOCS = "https://ml-explore.github.io/mlx/build/html/python"
 _LOSS_REDUCTIONS = ("none", "sum", "mean")
+#: kl_div_loss's reductions: the losses' and "batchmean" (the sum divided by the batch size)
+_KL_REDUCTIONS = (*_LOSS_REDUCTIONS, "batchmean")
 
 
 # === 1. MLX specifics ========================================================================
@@ -524,24 +526,31 @@ def _half_precision(kwargs: Kwargs) -> bool:
 #: the checks that judge rounding error (not special values, not bad input)
 _ACCURACY_CHECKS = ("accuracy", "gradient", "extreme_range", "identity", "invariance")
 
-_SOFTMAX_HALF_ACCUMULATION = Deviation(
+
+def _half_precision_arithmetic(text: str, page: str) -> Deviation:
+    """A documented loss of accuracy of float16 and bfloat16 inputs, computed in their own
+    precision: an ``inaccurate`` result of the rounding-error checks is that deviation."""
+    return Deviation(
+        text,
+        f"{_DOCS}/{page}",
+        applies=_half_precision,
+        checks=_ACCURACY_CHECKS,
+        severities=(INACCURATE,),
+    )
+
+
+_SOFTMAX_HALF_ACCUMULATION = _half_precision_arithmetic(
     "mx.softmax documents that without precise=True 'the accumulation type matches the "
     "input, which can lose precision over long reduction axes': float16 and bfloat16 rows "
     "are summed in float16 and bfloat16",
-    f"{_DOCS}/_autosummary/mlx.core.softmax.html",
-    applies=_half_precision,
-    checks=_ACCURACY_CHECKS,
-    severities=(INACCURATE,),
+    "_autosummary/mlx.core.softmax.html",
 )
 
-_CROSS_ENTROPY_HALF_REDUCTION = Deviation(
+_CROSS_ENTROPY_HALF_REDUCTION = _half_precision_arithmetic(
     "mlx.nn.losses.cross_entropy documents that 'the CPU reduces in the dtype of the logits, "
     "so upcast them to get the same accuracy': float16 and bfloat16 losses are computed and "
     "reduced in float16 and bfloat16 on the CPU",
-    f"{_DOCS}/nn/_autosummary_functions/mlx.nn.losses.cross_entropy.html",
-    applies=_half_precision,
-    checks=_ACCURACY_CHECKS,
-    severities=(INACCURATE,),
+    "nn/_autosummary_functions/mlx.nn.losses.cross_entropy.html",
 )
 
 
@@ -641,12 +650,7 @@ _SPECS: tuple[adapter.ApiSpec, ...] = (
         "mlx.nn.losses.kl_div_loss",
         "kl_div",
         functools.partial(_prepare_kl, api="mlx.nn.losses.kl_div_loss"),
-        Capabilities(
-            reductions=("none", "sum", "mean", "batchmean"),
-            target="probs",
-            log_target=True,
-            kdim=True,
-        ),
+        Capabilities(reductions=_KL_REDUCTIONS, target="probs", log_target=True, kdim=True),
         known_issues=_EXP,
     ),
 )

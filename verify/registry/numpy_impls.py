@@ -28,7 +28,7 @@ the point.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -144,6 +144,32 @@ def _compute_dtype(dtype: np.dtype[Any]) -> np.dtype[Any]:
     return np.dtype(np.float32) if dtype.itemsize < 4 else dtype
 
 
+def _script(title: str, original: np.ndarray, imports: Sequence[str], setup: str, call: str) -> str:
+    """The reproducer of a formula: its imports and source, the input bit for bit, ``call``
+    (which computes ``out`` in the compute dtype and rounds it back), and ``out`` printed."""
+    return conventions.reproducer_script(
+        title=title,
+        imports=[*imports_for([original]), *imports],
+        setup=setup,
+        call=call,
+        values="out",
+    )
+
+
+def _functions(
+    builtin: bool,
+    forward: Callable[[Kwargs, str], np.ndarray],
+    vjp: Callable[[Kwargs, np.ndarray, str], np.ndarray],
+    bind: Callable[[Kwargs, str, bool], Callable[[], Any]],
+    reproducer: Callable[[Kwargs, str], str],
+) -> adapter.EntryFunctions:
+    """A formula's entry functions: only the built-in formulas, whose analytic VJP is known,
+    get ``vjp`` and ``bind`` (a user's formula has neither)."""
+    return adapter.EntryFunctions(
+        forward, vjp if builtin else None, bind if builtin else None, reproducer
+    )
+
+
 def _softmax_family(
     spec: adapter.ApiSpec, fn: Callable[..., Any], builtin: bool
 ) -> adapter.EntryFunctions:
@@ -185,17 +211,10 @@ def _softmax_family(
         setup = definition + assignments({"x": original})
         call = f"out = {name}(x.astype(np.{_compute_dtype(dtype).name}), axis={axis})\n"
         call += f"out = out.astype(x.dtype)  # rounded back to {dtype.name}\n"
-        return conventions.reproducer_script(
-            title=f"{public}: {op} along axis {axis} on a {dtype.name} input",
-            imports=[*imports_for([original]), *imports],
-            setup=setup,
-            call=call,
-            values="out",
-        )
+        title = f"{public}: {op} along axis {axis} on a {dtype.name} input"
+        return _script(title, original, imports, setup, call)
 
-    return adapter.EntryFunctions(
-        forward, vjp if builtin else None, bind if builtin else None, reproducer
-    )
+    return _functions(builtin, forward, vjp, bind, reproducer)
 
 
 def _cross_entropy(
@@ -249,17 +268,10 @@ def _cross_entropy(
             f"reduction={reduction!r})\n"
             f"out = out.astype(input.dtype)  # rounded back to {dtype.name}\n"
         )
-        return conventions.reproducer_script(
-            title=f"{public}: cross entropy (reduction={reduction!r}) on a {dtype.name} input",
-            imports=[*imports_for([original]), *imports],
-            setup=setup,
-            call=call,
-            values="out",
-        )
+        title = f"{public}: cross entropy (reduction={reduction!r}) on a {dtype.name} input"
+        return _script(title, original, imports, setup, call)
 
-    return adapter.EntryFunctions(
-        forward, vjp if builtin else None, bind if builtin else None, reproducer
-    )
+    return _functions(builtin, forward, vjp, bind, reproducer)
 
 
 def _cpu_only(device: str) -> None:

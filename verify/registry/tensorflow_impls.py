@@ -29,7 +29,7 @@ import tensorflow as tf
 from verify.ops import DEVICES as _DEVICES
 from verify.ops import DTYPES as _DTYPES
 from verify.registry import adapter, base, conventions, keras_losses
-from verify.registry.base import Capabilities, Deviation, KnownIssue, Kwargs, Unsupported
+from verify.registry.base import Capabilities, Kwargs, Unsupported
 from verify.reproducer_literals import array_literal, imports_for
 
 FRAMEWORK = "tensorflow"
@@ -344,23 +344,11 @@ def _softmax_family(name: str, op: str, arg_name: str) -> adapter.ApiSpec:
 
 
 def _row(
-    name: str,
-    op: str,
-    prepare: Callable[..., _Call],
-    capabilities: Capabilities,
-    *,
-    deviations: tuple[Deviation, ...] = (),
-    known_issues: tuple[KnownIssue, ...] = (),
-    variant: str = "",
-    **options: Any,
+    name: str, op: str, prepare: Callable[..., _Call], capabilities: Capabilities, **fields: Any
 ) -> adapter.ApiSpec:
-    """A table row whose preparer takes the public name as ``api`` and ``options``; the
-    tf.nn functions also run under XLA."""
-    bound = functools.partial(prepare, api=name.split("[", 1)[0], **options)
+    """A table row (:func:`keras_losses.named_row`); the tf.nn functions also run under XLA."""
     modes = _WITH_XLA if name.startswith("tf.") else ()
-    return adapter.ApiSpec(
-        name, op, bound, capabilities, deviations, known_issues, variant, modes=modes
-    )
+    return keras_losses.named_row(name, op, prepare, capabilities, modes=modes, **fields)
 
 
 _SPECS: tuple[adapter.ApiSpec, ...] = (

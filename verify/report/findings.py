@@ -28,7 +28,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from verify.judge import severity as sev
-from verify.report.model import DTYPE_ORDER, FRAMEWORK_DISTRIBUTIONS
+from verify.registry.frameworks import FRAMEWORK_DISTRIBUTIONS
+from verify.report.model import DTYPE_ORDER
 from verify.results import Result
 
 _TAG = re.compile(r"\[[^\]]*\]")

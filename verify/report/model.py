@@ -11,17 +11,9 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from verify.ops import DTYPES as DTYPE_ORDER
+from verify.registry.frameworks import FRAMEWORK_DISTRIBUTIONS
 from verify.results import CHECKS, SCHEMA, Result
 
-#: Distributions whose versions are recorded for each framework that ran.
-FRAMEWORK_DISTRIBUTIONS: dict[str, tuple[str, ...]] = {
-    "torch": ("torch",),
-    "jax": ("jax", "jaxlib", "optax"),
-    "tensorflow": ("tensorflow", "keras"),
-    "keras-jax": ("keras", "jax"),
-    "keras-torch": ("keras", "torch"),
-    "numpy": ("numpy",),
-}
 #: Always recorded: the array libraries every run depends on.
 BASE_DISTRIBUTIONS: tuple[str, ...] = ("numpy", "ml_dtypes", "hypothesis")
 

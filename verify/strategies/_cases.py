@@ -93,11 +93,13 @@ def _style(draw: st.DrawFn, kind: str) -> str:
     return draw(st.sampled_from(_STYLES[kind]), label="logit style")
 
 
-def _reduction(draw: st.DrawFn, impl: Any, op: str) -> str | None:
+def _with_reduction(draw: st.DrawFn, impl: Any, kw: dict[str, Any]) -> dict[str, Any]:
+    """``kw`` with a ``reduction`` drawn from those the entry offers (none when it offers
+    none: the reference default applies)."""
     offered = tuple(impl.capabilities.reductions)
-    if not offered:
-        return None
-    return draw(st.sampled_from(offered), label="reduction")
+    if offered:
+        kw["reduction"] = draw(st.sampled_from(offered), label="reduction")
+    return kw
 
 
 @st.composite
@@ -162,10 +164,7 @@ def _index_loss(draw: st.DrawFn, impl: Any, dtype: str, kind: str, prof: Profile
             kw["gamma"] = draw(tg.focal_gamma(), label="gamma")
         if "alpha" in caps.extra and draw(st.booleans(), label="use alpha"):
             kw["alpha"] = draw(st.sampled_from([0.25, 0.5, 1.0]), label="alpha")
-    red = _reduction(draw, impl, op)
-    if red is not None:
-        kw["reduction"] = red
-    return kw
+    return _with_reduction(draw, impl, kw)
 
 
 @st.composite
@@ -221,10 +220,7 @@ def _elementwise_loss(
             kw["alpha"] = draw(tg.focal_alpha(), label="alpha")
         if "gamma" in caps.extra:
             kw["gamma"] = draw(tg.focal_gamma(), label="gamma")
-    red = _reduction(draw, impl, op)
-    if red is not None:
-        kw["reduction"] = red
-    return kw
+    return _with_reduction(draw, impl, kw)
 
 
 @st.composite
