@@ -5,6 +5,7 @@ view other modules read is derived from it."""
 from __future__ import annotations
 
 import ast
+import dataclasses
 import importlib.util
 import re
 import subprocess
@@ -104,15 +105,27 @@ def test_every_front_end_offers_the_table_s_frameworks() -> None:
     assert options["--framework"]["choices"] == tuple(s.key for s in FRAMEWORKS)
 
 
-def test_start_order_puts_the_slowest_first_and_keeps_the_rest_as_listed() -> None:
+def test_start_order_puts_the_slowest_first_and_keeps_the_rest_as_listed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     keys = [s.key for s in FRAMEWORKS]
     ordered = frameworks.start_order(keys)
     assert sorted(ordered) == sorted(keys)
     ranks = [frameworks.BY_KEY[k].start_rank for k in ordered]
     assert ranks == sorted(ranks)
-    assert ordered[:4] == ["jax", "tensorflow", "torch", "numpy"]
-    late = [k for k in keys if frameworks.BY_KEY[k].start_rank == frameworks.LATE_START]
-    assert ordered[4:] == late
+    assert ordered == ["jax", "keras-jax", "torch", "tensorflow", "keras-torch", "mlx", "numpy"]
+    # a framework without a rank starts after the ranked ones, in table order
+    unranked = [
+        dataclasses.replace(s, key=f"new{i}", start_rank=frameworks.LATE_START)
+        for i, s in enumerate(FRAMEWORKS[:2])
+    ]
+    monkeypatch.setattr(frameworks, "BY_KEY", {**frameworks.BY_KEY, **{s.key: s for s in unranked}})
+    assert frameworks.start_order(["new1", "numpy", "new0", "jax"]) == [
+        "jax",
+        "numpy",
+        "new1",
+        "new0",
+    ]
 
 
 def test_unknown_frameworks_are_named_with_the_known_ones() -> None:

@@ -21,8 +21,8 @@ from typing import Any
 
 #: the ``pip install`` argument of a framework that comes with this project's dependencies
 BASE_INSTALL = "numpy"
-#: the start rank of the frameworks that need no head start
-LATE_START = 4
+#: the start rank of a framework not ranked by measurement: after every ranked one
+LATE_START = 100
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,7 +42,10 @@ class FrameworkSpec:
     ``verify.registry.devices``), ``None`` without a GPU path; ``exclusive_group`` a name shared
     by the frameworks of which one process can import only one (Keras fixes its backend once
     per process); ``start_rank`` the order the runner starts its first worker in (lower first:
-    the slowest frameworks start first).
+    the slowest frameworks start first, so the fast ones fill the cores at the end; ranked by
+    the check time of a quick run of every framework: JAX, Keras on JAX, torch (whose
+    ``torch.compile`` entries dominate the larger profiles), TensorFlow, Keras on PyTorch, MLX,
+    NumPy).
     """
 
     key: str
@@ -79,7 +82,7 @@ def _framework(
     )
 
 
-def _keras_on(backend: str) -> FrameworkSpec:
+def _keras_on(backend: str, start_rank: int) -> FrameworkSpec:
     """Keras 3 on ``backend`` (``KERAS_BACKEND``), a framework other than TensorFlow: its
     names tagged ``[backend=<backend>]``, its GPU the backend's, one Keras backend a process."""
     return _framework(
@@ -88,6 +91,7 @@ def _keras_on(backend: str) -> FrameworkSpec:
         keras_tag=f"[backend={backend}]",
         gpu_probe=backend,
         exclusive_group="keras",
+        start_rank=start_rank,
     )
 
 
@@ -108,12 +112,12 @@ FRAMEWORKS: tuple[FrameworkSpec, ...] = (
         keras_tag="",
         gpu_probe="tensorflow",
         exclusive_group="keras",
-        start_rank=1,
+        start_rank=3,
     ),
-    _framework("numpy", install=BASE_INSTALL, name_prefixes=("numpy",), start_rank=3),
-    _framework("mlx", name_prefixes=("mlx",), gpu_probe="mlx"),
-    _keras_on("jax"),
-    _keras_on("torch"),
+    _framework("numpy", install=BASE_INSTALL, name_prefixes=("numpy",), start_rank=6),
+    _framework("mlx", name_prefixes=("mlx",), gpu_probe="mlx", start_rank=5),
+    _keras_on("jax", start_rank=1),
+    _keras_on("torch", start_rank=4),
 )
 
 #: framework key -> its record
