@@ -63,6 +63,7 @@ def test_names_and_globs():
 class _Entry:
     def __init__(self, name: str) -> None:
         self.name = name
+        self.code_path = ""  # a plain entry
 
 
 def test_groups_keep_an_implementation_together_and_bad_input_last():
