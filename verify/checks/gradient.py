@@ -160,14 +160,15 @@ def evaluate_jvp(
     if op in ops.FUSED_LINEAR:
         case += " (linear_weight and linear_bias held fixed)"
     inputs = profile(op, kwargs, dtype)
+    e_k = tangent.one_hot(op, kwargs, k)  # a failure's reproducer computes J e_k
     try:
-        got = call_impl(impl.jvp, dict(kwargs), tangent.one_hot(op, kwargs, k), device)
+        got = call_impl(impl.jvp, dict(kwargs), e_k, device)
     except Unsupported as exc:  # e.g. a kernel the build lacks, only in forward mode
         return ForwardModeUnavailable(str(exc))
     except ImplementationRaised as exc:
         if isinstance(exc.original, ForwardModeUnavailable):
             return exc.original
-        return raised_verdict(what, exc, case, inputs.pattern)
+        return raised_verdict(what, exc, case, inputs.pattern, tangent=e_k)
     ref = refv.one_hot_jvp(op, kwargs, k, dtype)
     got = np.asarray(got)
     if got.size == ref.size:  # the framework's output layout, as the vjp's cotangent takes it
@@ -195,10 +196,12 @@ def evaluate_jvp(
                 severity=why.severity,
                 severity_note=f"{what}: {why.note}",
                 input_pattern=inputs.pattern,
+                tangent=e_k,
             )
     bound = tolerance.one_hot_jvp_bound(op, kwargs, k, dtype)
     verdict = judge(got, ref, bound, dtype, what=what, case=case, inputs=inputs, who=impl.framework)
     verdict.reference_value = f"jvp along e_k: {verdict.reference_value}"
+    verdict.tangent = e_k
     return verdict
 
 
@@ -240,7 +243,12 @@ def run(
         log.record(forward)
         if isinstance(forward, ForwardModeUnavailable):
             return verdict
-        return worst([verdict, forward])
+        both = worst([verdict, forward])
+        if both.failed:  # the reproducer's reference value: that of the product it computes
+            both.reference_value = (
+                forward if both.tangent is not None else verdict
+            ).reference_value
+        return both
 
     result = search.run(
         with_tangent(impl, dtype, kind, search.profile), evaluate, kwargs_of=lambda c: c[0]
