@@ -120,6 +120,11 @@ class ForwardModeLog:
     checked: int = 0
     not_offered: int = 0
     reason: str = ""
+    #: examples, and elements in all, where the jvp was not judged because the output's
+    #: Jacobian row holds a non-finite entry off the tangent's column
+    #: (:func:`verify.judge.tangent.nonfinite_off_column`)
+    unjudged_examples: int = 0
+    unjudged_elements: int = 0
 
     def record(self, outcome: Verdict | ForwardModeUnavailable) -> None:
         if isinstance(outcome, ForwardModeUnavailable):
@@ -128,15 +133,33 @@ class ForwardModeLog:
         else:
             self.checked += 1
 
+    def unjudged(self, elements: int) -> None:
+        if elements:
+            self.unjudged_examples += 1
+            self.unjudged_elements += elements
+
+    def unjudged_note(self) -> str:
+        """Where the jvp was left unjudged, and why; "" when nowhere."""
+        if not self.unjudged_elements:
+            return ""
+        return (
+            f"jvp not judged at {self.unjudged_elements} output elements of "
+            f"{self.unjudged_examples} examples, where one side is NaN and the output's "
+            "Jacobian row holds a NaN or an infinity off the tangent's column (forward mode "
+            "multiplies it by the tangent's 0; no derivative convention says which is right)"
+        )
+
     def summary(self) -> str:
         """``"checked"``, or why forward mode was not offered (with both counts when only some
-        examples had it)."""
+        examples had it); and where it was left unjudged."""
+        note = self.unjudged_note()
+        tail = f"; {note}" if note else ""
         if not self.not_offered:
-            return "checked"
+            return "checked" + tail
         why = f"forward mode not offered ({self.reason})"
         if not self.checked:
             return why
-        return f"checked on {self.checked} examples; {why} on {self.not_offered}"
+        return f"checked on {self.checked} examples; {why} on {self.not_offered}{tail}"
 
 
 def evaluate_jvp(
@@ -145,12 +168,15 @@ def evaluate_jvp(
     flat: int,
     dtype: str,
     device: str,
+    log: ForwardModeLog | None = None,
 ) -> Verdict | ForwardModeUnavailable:
     """Judge the entry's forward-mode derivative along the one-hot tangent at input element
     number ``flat`` (C order) against :func:`verify.judge.reference_values.one_hot_jvp`, with
     the bound :func:`verify.judge.tolerance.one_hot_jvp_bound`; the structurally zero elements
-    must be exactly 0.  A :class:`~verify.registry.base.ForwardModeUnavailable` when the
-    framework offers no forward mode for this call."""
+    must be exactly 0.  Elements without a derivative convention are not judged
+    (:func:`_undefined_where_value_is_nan`, :func:`_undefined_off_column`; counted in ``log``).
+    A :class:`~verify.registry.base.ForwardModeUnavailable` when the framework offers no
+    forward mode for this call."""
     assert impl.jvp is not None
     op = impl.op
     primary = ops.spec(op).primary
@@ -160,20 +186,24 @@ def evaluate_jvp(
     if op in ops.FUSED_LINEAR:
         case += " (linear_weight and linear_bias held fixed)"
     inputs = profile(op, kwargs, dtype)
+    e_k = tangent.one_hot(op, kwargs, k)  # a failure's reproducer computes J e_k
     try:
-        got = call_impl(impl.jvp, dict(kwargs), tangent.one_hot(op, kwargs, k), device)
+        got = call_impl(impl.jvp, dict(kwargs), e_k, device)
     except Unsupported as exc:  # e.g. a kernel the build lacks, only in forward mode
         return ForwardModeUnavailable(str(exc))
     except ImplementationRaised as exc:
         if isinstance(exc.original, ForwardModeUnavailable):
             return exc.original
-        return raised_verdict(what, exc, case, inputs.pattern)
+        return raised_verdict(what, exc, case, inputs.pattern, tangent=e_k)
     ref = refv.one_hot_jvp(op, kwargs, k, dtype)
     got = np.asarray(got)
     if got.size == ref.size:  # the framework's output layout, as the vjp's cotangent takes it
         got = got.reshape(ref.shape)
     if got.shape == ref.shape:
         got = _undefined_where_value_is_nan(op, kwargs, dtype, got, ref)
+        got, unjudged = _undefined_off_column(op, kwargs, k, dtype, got, ref)
+        if log is not None:
+            log.unjudged(unjudged)
         off = ~tangent.dependent(op, kwargs, k) & (got.astype(np.float64) != 0)
         if off.any():
             j = tuple(int(i) for i in np.argwhere(off)[0])
@@ -195,10 +225,12 @@ def evaluate_jvp(
                 severity=why.severity,
                 severity_note=f"{what}: {why.note}",
                 input_pattern=inputs.pattern,
+                tangent=e_k,
             )
     bound = tolerance.one_hot_jvp_bound(op, kwargs, k, dtype)
     verdict = judge(got, ref, bound, dtype, what=what, case=case, inputs=inputs, who=impl.framework)
     verdict.reference_value = f"jvp along e_k: {verdict.reference_value}"
+    verdict.tangent = e_k
     return verdict
 
 
@@ -214,6 +246,33 @@ def _undefined_where_value_is_nan(
         return got
     value = np.broadcast_to(np.isnan(refv.forward(op, kwargs, dtype).astype(np.float64)), nan.shape)
     return np.where(nan & value, ref, got)
+
+
+def _undefined_off_column(
+    op: str,
+    kwargs: Mapping[str, Any],
+    k: tuple[int, ...],
+    dtype: str,
+    got: np.ndarray,
+    ref: np.ndarray,
+) -> tuple[np.ndarray, int]:
+    """``got`` with the reference put where exactly one side is NaN and the output's Jacobian
+    row holds a non-finite entry off column ``k`` (the reference's conventions for rows whose
+    term is NaN or +inf, ``docs/semantics.md``): forward mode's IEEE product of that entry with
+    the tangent's 0 is NaN, the column's entry is not, and no convention decides between them
+    (:func:`verify.judge.tangent.nonfinite_off_column`); and how many elements that is.  Costs
+    one more reference VJP (cotangent 1), only on an example where the NaNs differ."""
+    differ = np.isnan(got.astype(np.float64)) != np.isnan(ref.astype(np.float64))
+    if not differ.any():
+        return got, 0
+    primary = np.asarray(kwargs[ops.spec(op).primary])
+    ones = np.ones(refv.output_shape(op, kwargs), dtype=primary.dtype)
+    sums = refv.gradient(op, kwargs, ones, dtype)
+    first = sums[0] if isinstance(sums, tuple) else sums
+    undefined = differ & tangent.nonfinite_off_column(op, kwargs, k, first)
+    if not undefined.any():
+        return got, 0
+    return np.where(undefined, ref, got), int(undefined.sum())
 
 
 def run(
@@ -236,21 +295,40 @@ def run(
         verdict = evaluate_gradient(impl, kwargs, g, dtype, device)
         if flat is None:
             return verdict
-        forward = evaluate_jvp(impl, kwargs, flat, dtype, device)
+        forward = evaluate_jvp(impl, kwargs, flat, dtype, device, log)
         log.record(forward)
         if isinstance(forward, ForwardModeUnavailable):
             return verdict
-        return worst([verdict, forward])
+        return vjp_and_jvp(verdict, forward)
 
     result = search.run(
         with_tangent(impl, dtype, kind, search.profile), evaluate, kwargs_of=lambda c: c[0]
     )
+    note_forward_mode(result, impl, log)
+    return result
+
+
+def vjp_and_jvp(vjp: Verdict, jvp: Verdict) -> Verdict:
+    """The verdicts of one example's vjp and jvp as one (the more severe failure), with the
+    reference value of the product that failed, which its reproducer computes."""
+    both = worst([vjp, jvp])
+    if both.failed:
+        both.reference_value = (jvp if both.tangent is not None else vjp).reference_value
+    return both
+
+
+def note_forward_mode(result: Result, impl: Implementation, log: ForwardModeLog) -> None:
+    """What the search found about the entry's forward mode, in ``result.extra
+    ["forward_mode"]`` and, on a pass, in its message."""
     if impl.jvp is None:
         result.extra["forward_mode"] = f"not offered (no forward mode in {impl.framework} entries)"
     elif log.checked or log.not_offered:
         result.extra["forward_mode"] = log.summary()
-    if log.not_offered and result.status == "pass":
+    if result.status != "pass":
+        return
+    if log.not_offered:
         result.message += f"; forward mode not offered ({log.reason})"
         if log.checked:
             result.message += f" on {log.not_offered} of {log.checked + log.not_offered} examples"
-    return result
+    if log.unjudged_note():
+        result.message += f"; {log.unjudged_note()}"

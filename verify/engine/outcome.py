@@ -62,6 +62,9 @@ class Verdict:
     #: the cotangent, when the failure is in a vector-Jacobian product: the reproducer then
     #: computes that product (``Implementation.gradient_reproducer``)
     grad_output: Any = None
+    #: the tangent (shaped like the first argument), when the failure is in a Jacobian-vector
+    #: product: the reproducer then computes that product (``Implementation.jvp_reproducer``)
+    tangent: Any = None
 
 
 def raised_verdict(what: str, exc: Exception, case: str, pattern: str, **fields: Any) -> Verdict:

@@ -26,6 +26,7 @@ from hypothesis import given, seed
 from hypothesis import strategies as st
 from hypothesis.errors import Flaky, FlakyFailure, FlakyStrategyDefinition, HypothesisException
 
+from verify import ops
 from verify.engine.outcome import ReferenceFailed, Verdict, format_value
 from verify.judge import input_pattern, severity
 from verify.profiles import Profile, get_profile, hypothesis_settings, search_seed
@@ -88,16 +89,22 @@ def reproducer_for(
     device: str,
     reference_value: str,
     grad_output: np.ndarray | None = None,
+    tangent: np.ndarray | None = None,
 ) -> str:
     """The entry's standalone reproducer, plus a line with the correctly rounded value.
 
     With ``grad_output`` (a failure of the vector-Jacobian product), the script computes that
     product with the entry's :attr:`~verify.registry.base.Implementation.gradient_reproducer`;
-    an entry without one gets its forward script and a line naming the cotangent."""
+    with ``tangent`` (a failure of the Jacobian-vector product), it computes that product
+    through the framework's forward mode with the entry's
+    :attr:`~verify.registry.base.Implementation.jvp_reproducer`.  An entry without the one it
+    needs gets its forward script and a line naming the cotangent or the tangent."""
     script = ""
     maker: Any = impl.reproducer
     args: tuple[Any, ...] = (dict(kwargs), device)
-    if grad_output is not None and impl.gradient_reproducer is not None:
+    if tangent is not None and impl.jvp_reproducer is not None:
+        maker, args = impl.jvp_reproducer, (dict(kwargs), tangent, device)
+    elif tangent is None and grad_output is not None and impl.gradient_reproducer is not None:
         maker, args = impl.gradient_reproducer, (dict(kwargs), grad_output, device)
     if maker is not None:
         try:
@@ -110,7 +117,12 @@ def reproducer_for(
             for k, v in kwargs.items()
         )
         script = f"# {impl.name}({listed})\n"
-    if grad_output is not None and maker is impl.reproducer:
+    if maker is impl.reproducer and tangent is not None:
+        script = (
+            script.rstrip("\n")
+            + f"\n# {_tangent_line(np.asarray(tangent), ops.spec(impl.op).primary)}\n"
+        )
+    elif maker is impl.reproducer and grad_output is not None:
         script = script.rstrip("\n") + (
             "\n# the failure is in the vector-Jacobian product with grad_output "
             f"{format_value(np.asarray(grad_output), limit=10**6)}\n"
@@ -118,6 +130,17 @@ def reproducer_for(
     if reference_value:
         script = script.rstrip("\n") + f"\n# correctly rounded reference value: {reference_value}\n"
     return script
+
+
+def _tangent_line(tangent: np.ndarray, primary: str) -> str:
+    """The comment naming the tangent of a failing Jacobian-vector product: its one-hot index
+    ``k`` when it is ``e_k``, else its values."""
+    nonzero = np.argwhere(tangent.astype(np.float64) != 0)
+    head = "the failure is in the Jacobian-vector product (forward mode) along the tangent"
+    if len(nonzero) == 1 and float(tangent.astype(np.float64)[tuple(nonzero[0])]) == 1.0:
+        k = [int(i) for i in nonzero[0]]
+        return f"{head} e_k, 1 at {primary} index {k} and 0 elsewhere (shape {list(tangent.shape)})"
+    return f"{head} {format_value(tangent, limit=10**6)}"
 
 
 def case_key(case: Any) -> bytes:
@@ -402,7 +425,12 @@ class Search:
                 message,
                 started,
                 reproducer=reproducer_for(
-                    target, kwargs, self.device, verdict.reference_value, verdict.grad_output
+                    target,
+                    kwargs,
+                    self.device,
+                    verdict.reference_value,
+                    verdict.grad_output,
+                    verdict.tangent,
                 ),
                 reference_value=verdict.reference_value,
                 links=links,
@@ -416,7 +444,12 @@ class Search:
                 f"documented deviation: {dev.description}; e.g. {verdict.message}",
                 started,
                 reproducer=reproducer_for(
-                    self.impl, kwargs, self.device, verdict.reference_value, verdict.grad_output
+                    self.impl,
+                    kwargs,
+                    self.device,
+                    verdict.reference_value,
+                    verdict.grad_output,
+                    verdict.tangent,
                 ),
                 reference_value=verdict.reference_value,
                 links=list(self.deviations),

@@ -129,7 +129,9 @@ def judge_many(
 
 def worst(verdicts: list[Verdict], inputs: InputProfile | None = None) -> Verdict:
     """Several verdicts on one example folded into one: the most severe failure (the first of
-    those) or, when none failed, the largest bound ratio; the largest errors of all."""
+    those) or, when none failed, the largest bound ratio; the largest errors of all.  The
+    derivative the picked verdict judged (its cotangent or tangent) stays with it, so the
+    reproducer computes the product that failed."""
     failed = [v for v in verdicts if v.failed]
     if failed:
         pick = max(failed, key=lambda v: severity.rank(v.severity))
@@ -146,6 +148,8 @@ def worst(verdicts: list[Verdict], inputs: InputProfile | None = None) -> Verdic
         input_pattern=inputs.pattern if inputs is not None else pick.input_pattern,
         finite_max_ulp=max((v.finite_max_ulp or 0.0) for v in verdicts),
         nonfinite_mismatches=sum(v.nonfinite_mismatches for v in verdicts),
+        grad_output=pick.grad_output,
+        tangent=pick.tangent,
     )
 
 

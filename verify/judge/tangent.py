@@ -120,4 +120,43 @@ def gather(p: Probe, vjp: np.ndarray, out_shape: tuple[int, ...], fill: float) -
     return out
 
 
-__all__ = ["Probe", "dependent", "gather", "one_hot", "probe", "tangent_index"]
+def nonfinite_off_column(
+    op: str, kwargs: Mapping[str, Any], k: tuple[int, ...], row_sums: np.ndarray
+) -> np.ndarray:
+    """Boolean, shaped like the output: the outputs ``i`` whose Jacobian row holds a
+    non-finite entry ``J_ij`` at some input ``j != k`` of ``x_k``'s kind of row, by the
+    reference's conventions (``docs/semantics.md``: a row whose own term is NaN or +inf has NaN
+    derivatives).  ``row_sums`` is the reference VJP with every cotangent 1 (``J^T 1``), which
+    is non-finite at input ``j`` exactly when some ``J_ij`` is; each output depends only on
+    the inputs of its own row (the softmax family's row along ``axis``; a class loss's row of
+    classes, axis 1; the input itself for the elementwise losses; every input for a reduced
+    loss).
+
+    Forward mode computes ``(J e_k)_i = sum_j J_ij (e_k)_j`` in IEEE arithmetic, so a NaN or an
+    infinity at ``J_ij``, ``j != k``, times the tangent's 0 gives NaN where the column's exact
+    entry is ``J_ik`` (0 at a structural zero); the semantics gives no convention for which of
+    the two a forward mode must return there."""
+    s = ops.spec(op)
+    bad = ~np.isfinite(np.asarray(row_sums, dtype=np.float64))
+    bad[k] = False
+    out_shape = ops.output_shape(op, kwargs)
+    if s.family == "softmax_family":
+        axis = int(kwargs.get("axis", s.defaults["axis"])) % bad.ndim
+        keep = s.output_rule != "drop_axis"
+        return np.broadcast_to(bad.any(axis=axis, keepdims=keep), out_shape)
+    if out_shape == ():
+        return np.asarray(bad.any())
+    if s.family == "elementwise_loss":
+        return bad.reshape(out_shape)
+    return bad.any(axis=1).reshape(out_shape)
+
+
+__all__ = [
+    "Probe",
+    "dependent",
+    "gather",
+    "nonfinite_off_column",
+    "one_hot",
+    "probe",
+    "tangent_index",
+]

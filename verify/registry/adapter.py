@@ -98,6 +98,7 @@ class EntryFunctions:
     gradient_reproducer: Callable[[base.Kwargs, np.ndarray, str], str] | None = None
     result_extra: Callable[[], dict[str, Any]] | None = None
     jvp: Callable[[base.Kwargs, np.ndarray, str], np.ndarray] | None = None
+    jvp_reproducer: Callable[[base.Kwargs, np.ndarray, str], str] | None = None
 
     @classmethod
     def of(cls, adapter: object) -> EntryFunctions:
@@ -169,11 +170,19 @@ def _one_line(error: BaseException, limit: int = 200) -> str:
 
 
 class ScriptedReproducers:
-    """``reproducer`` and ``gradient_reproducer`` of an adapter that writes both with one
-    ``_script(kwargs, device, grad_output)`` (``grad_output`` None: the forward call; else its
-    vector-Jacobian product with that cotangent)."""
+    """``reproducer``, ``gradient_reproducer`` and ``jvp_reproducer`` of an adapter that writes
+    all three with one ``_script(kwargs, device, grad_output, tangent=None)``: both None, the
+    forward call; ``grad_output``, its vector-Jacobian product with that cotangent;
+    ``tangent`` (shaped like the first argument, in the reference's layout), its
+    Jacobian-vector product along that tangent through the framework's forward mode."""
 
-    def _script(self, kwargs: base.Kwargs, device: str, grad_output: np.ndarray | None) -> str:
+    def _script(
+        self,
+        kwargs: base.Kwargs,
+        device: str,
+        grad_output: np.ndarray | None,
+        tangent: np.ndarray | None = None,
+    ) -> str:
         raise NotImplementedError
 
     def reproducer(self, kwargs: base.Kwargs, device: str) -> str:
@@ -181,6 +190,9 @@ class ScriptedReproducers:
 
     def gradient_reproducer(self, kwargs: base.Kwargs, grad_output: np.ndarray, device: str) -> str:
         return self._script(kwargs, device, np.asarray(grad_output))
+
+    def jvp_reproducer(self, kwargs: base.Kwargs, tangent: np.ndarray, device: str) -> str:
+        return self._script(kwargs, device, None, np.asarray(tangent))
 
 
 def attribute_path(root: Any, dotted: str) -> Any:
@@ -233,7 +245,9 @@ class Registry:
         public = spec.api if fn is self.framework.resolve(spec.api) else None
         functions = self.framework.functions(spec, fn, public, mode)
         if spec.no_forward_mode and functions.jvp is not None:
-            functions = dataclasses.replace(functions, jvp=not_offered(spec.no_forward_mode))
+            functions = dataclasses.replace(
+                functions, jvp=not_offered(spec.no_forward_mode), jvp_reproducer=None
+            )
         return base.Implementation(
             name=spec.name + mode.suffix,
             framework=self.framework.key,
@@ -247,6 +261,7 @@ class Registry:
             bind=functions.bind,
             reproducer=functions.reproducer,
             gradient_reproducer=functions.gradient_reproducer,
+            jvp_reproducer=functions.jvp_reproducer if functions.jvp is not None else None,
             result_extra=functions.result_extra,
             deviations=spec.deviations,
             known_issues=spec.known_issues,

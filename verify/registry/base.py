@@ -138,6 +138,11 @@ class Implementation:
     #: own API that computes the vector-Jacobian product ``vjp`` computes and prints it
     #: (optional; gradient checks fall back to :attr:`reproducer` when it is None)
     gradient_reproducer: Callable[[Kwargs, np.ndarray, str], str] | None = None
+    #: jvp_reproducer(kwargs, tangent, device) -> standalone Python that computes the
+    #: Jacobian-vector product ``jvp`` computes, through the framework's own forward-mode API,
+    #: and prints it in the layout of the reference's output (optional; None where there is no
+    #: forward mode: a jvp failure's reproducer is then :attr:`reproducer` naming the tangent)
+    jvp_reproducer: Callable[[Kwargs, np.ndarray, str], str] | None = None
     #: result_extra() -> facts about the entry's run so far that every result of it records in
     #: ``Result.extra`` (e.g. ``{"compile_s": ...}``, the seconds a compiled entry spent
     #: compiling in this process); None: nothing to add

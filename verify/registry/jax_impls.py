@@ -280,9 +280,17 @@ class _Adapter(adapter.ScriptedReproducers):
         run()  # compile (jit) and warm up outside the timed region
         return run
 
-    def _script(self, kwargs: Kwargs, device: str, grad_output: np.ndarray | None) -> str:
-        """The forward call, or with ``grad_output`` its vector-Jacobian product through
-        ``jax.vjp`` (printed in the reference's layout, class axis 1)."""
+    def _script(
+        self,
+        kwargs: Kwargs,
+        device: str,
+        grad_output: np.ndarray | None,
+        tangent: np.ndarray | None = None,
+    ) -> str:
+        """The forward call; with ``grad_output`` its vector-Jacobian product through
+        ``jax.vjp`` (printed in the reference's layout, class axis 1); with ``tangent`` its
+        Jacobian-vector product through ``jax.jvp`` (under ``jax.jit`` for a jitted entry, as
+        :meth:`jvp` computes it), printed in the layout of the output."""
         call = self.prepare(kwargs)
         imports, source = adapter.script_name(self.fn, self.public, _public_imports)
         arrays = list(call.args) + list(call.array_kwargs)
@@ -323,6 +331,23 @@ class _Adapter(adapter.ScriptedReproducers):
             )
             literals.append(grad_output)
             what = f"gradient of {what}"
+        if tangent is not None:
+            first = positional[0]
+            rest = ", ".join(parts[1:])
+            x = np.asarray(call.args[0][1])
+            t = np.asarray(tangent).astype(x.dtype)
+            t = conventions.class_last(t) if call.class_last else t
+            setup += f"tangent = jax.device_put({array_literal(t)}, device)\n"
+            step = (
+                f"jax.jvp(lambda {first}: {fn}({first}{', ' + rest if rest else ''}), "
+                f"({first},), (tangent,))"
+            )
+            if self.jit:  # jax.jit(jax.jvp(f)), as the entry's jvp runs it
+                step = f"jax.jit(lambda {first}, tangent: {step})({first}, tangent)"
+            body = f"_, out = {step}\n"
+            values = "np.asarray(out)"
+            literals.append(t)
+            what = f"forward-mode derivative (jax.jvp) of {what}"
         return conventions.reproducer_script(
             title=what,
             imports=[

@@ -431,7 +431,15 @@ class _Adapter(adapter.ScriptedReproducers):
 
         return run
 
-    def _script(self, kwargs: Kwargs, device: str, grad_output: np.ndarray | None) -> str:
+    def _script(
+        self,
+        kwargs: Kwargs,
+        device: str,
+        grad_output: np.ndarray | None,
+        tangent: np.ndarray | None = None,
+    ) -> str:
+        """The forward call; with ``grad_output`` its vector-Jacobian product (``mx.vjp``);
+        with ``tangent`` its Jacobian-vector product (``mx.jvp``)."""
         call = self.prepare(kwargs)
         imports, source = _script_name(self.fn, self.public)
         arrays = list(call.arrays) + list(call.array_options)
@@ -440,7 +448,16 @@ class _Adapter(adapter.ScriptedReproducers):
         arguments = [*others, *(f"{n}={n}" for n, _ in call.array_options)]
         arguments += [f"{key}={value!r}" for key, value in call.options]
         title = f"{self.title or source} on {device}"
-        if grad_output is None:
+        if tangent is not None:
+            x = np.asarray(call.arrays[0][1])
+            t = np.asarray(tangent).reshape(x.shape).astype(x.dtype)
+            setup += f"tangent = {_mx_literal(t)}\n"
+            text = (
+                f"loss = lambda v: {source}({', '.join(['v', *arguments])})\n"
+                f"_, (out,) = mx.jvp(lambda v: [loss(v)], [{first}], [tangent])\n"
+            )
+            title = f"forward-mode derivative of {title} (mx.jvp)"
+        elif grad_output is None:
             text = f"out = {source}({', '.join([first, *arguments])})\n"
         else:
             setup += f"cotangent = {_mx_literal(np.asarray(grad_output))}\n"
@@ -455,7 +472,7 @@ class _Adapter(adapter.ScriptedReproducers):
             title = f"gradient of {title} (mx.vjp)"
         if call.crash:
             title += " -- this call crashes the process (SIGSEGV)"
-        values = [a for _, a in arrays] + ([] if grad_output is None else [grad_output])
+        values = [a for _, a in arrays] + [d for d in (grad_output, tangent) if d is not None]
         return reproducer_script(
             title=title,
             imports=[*_REPRODUCER_IMPORTS, *imports_for(values), *imports],

@@ -242,9 +242,16 @@ class _Adapter(adapter.ScriptedReproducers):
         run()  # warm up kernels outside the timed region
         return run
 
-    def _script(self, kwargs: Kwargs, device: str, grad_output: np.ndarray | None) -> str:
-        """The forward call, or with ``grad_output`` its vector-Jacobian product through
-        ``tf.GradientTape`` (printed in the reference's layout, class axis 1)."""
+    def _script(
+        self,
+        kwargs: Kwargs,
+        device: str,
+        grad_output: np.ndarray | None,
+        tangent: np.ndarray | None = None,
+    ) -> str:
+        """The forward call; with ``grad_output`` its vector-Jacobian product through
+        ``tf.GradientTape`` (printed in the reference's layout, class axis 1); with ``tangent``
+        its Jacobian-vector product through ``tf.autodiff.ForwardAccumulator``."""
         call = self.prepare(kwargs)
         imports, source = adapter.script_name(self.fn, self.public, _public_imports)
         setup = "".join(f"{name} = tf.constant({array_literal(a)})\n" for name, a in call.arrays)
@@ -282,6 +289,19 @@ class _Adapter(adapter.ScriptedReproducers):
                 values = f"np.moveaxis({values}, -1, 1)"
             literals.append(grad_output)
             what = f"gradient of {what}"
+        if tangent is not None:
+            t = np.asarray(tangent).astype(dict(call.arrays)[diff].dtype)
+            t = conventions.class_last(t) if call.class_last else t
+            t = t[..., None] if call.unit_axis else t
+            setup += f"leaf = {diff}\ntangent = tf.constant({array_literal(t)})\n"
+            lines = [
+                "with tf.autodiff.ForwardAccumulator(leaf, tangent) as accumulator:",
+                f"    {diff} = leaf",
+                *(f"    {line}" for line in lines),
+                "out = accumulator.jvp(out, unconnected_gradients=tf.UnconnectedGradients.ZERO)",
+            ]
+            literals.append(t)
+            what = f"forward-mode derivative (tf.autodiff.ForwardAccumulator) of {what}"
         body = f"with tf.device({_device_name(device)!r}):\n" + "".join(
             f"    {line}\n" for line in lines
         )

@@ -440,7 +440,18 @@ def _entry_functions(
     def gradient_reproducer(kwargs: Kwargs, grad_output: np.ndarray, device: str) -> str:
         return _script(kwargs, device, np.asarray(grad_output))
 
-    def _script(kwargs: Kwargs, device: str, grad_output: np.ndarray | None) -> str:
+    def jvp_reproducer(kwargs: Kwargs, tangent: np.ndarray, device: str) -> str:
+        return _script(kwargs, device, None, np.asarray(tangent))
+
+    def _script(
+        kwargs: Kwargs,
+        device: str,
+        grad_output: np.ndarray | None,
+        tangent: np.ndarray | None = None,
+    ) -> str:
+        """The forward call; with ``grad_output`` its vector-Jacobian product
+        (``torch.autograd.grad``); with ``tangent`` its Jacobian-vector product
+        (``torch.func.jvp``)."""
         call = prepare(kwargs, device)
         fn_imports, expression = adapter.script_name(fn, public, _public_imports)
         lines = []
@@ -473,6 +484,22 @@ def _entry_functions(
             values = 'grad.detach().to("cpu", torch.float64).numpy()'
             arrays.append(grad_output)
             what = f"gradient of {op} with respect to {call.wrt[0]}"
+        if tangent is not None:
+            first = call.wrt[0]
+            literal = value_literal(
+                tangent.astype(np.float32) if tangent.dtype == conventions.BFLOAT16 else tangent
+            )
+            lines.append(
+                f"tangent = torch.from_numpy({literal}).to({first}.dtype).to({first}.device)"
+                f".reshape({first}.shape)"
+            )
+            inner = "".join(f"    {line}\n" for line in body.splitlines())
+            body = (
+                f"def along({first}):\n{inner}    return out\n"
+                f"_, out = torch.func.jvp(along, ({first},), (tangent,))\n"
+            )
+            arrays.append(tangent)
+            what = f"forward-mode derivative (torch.func.jvp) of {op} along a tangent of {first}"
         setup = "\n".join(lines) + "\n"
         imports = [*imports_for(arrays), "import torch", *fn_imports]
         imports = [line for line in imports if line != "import ml_dtypes"]
@@ -491,6 +518,7 @@ def _entry_functions(
         forward=forward,
         vjp=vjp,
         jvp=jvp if compiled is None else adapter.not_offered(COMPILED_NO_FORWARD_MODE),
+        jvp_reproducer=jvp_reproducer if compiled is None else None,
         bind=bind,
         reproducer=reproducer,
         gradient_reproducer=gradient_reproducer,
