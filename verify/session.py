@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Protocol
 
 from verify.checks import CHECKS
-from verify.engine.search import skip_result
+from verify.engine.search import result_for, skip_result
 from verify.ops import CODE_PATH_CHECKS
 from verify.ops import DTYPES as DTYPE_ORDER
 from verify.profiles import get_profile
@@ -161,13 +161,11 @@ def run_check(
         result = CHECKS[check](impl, dtype, device, profile=profile, seed=seed)
     except Exception as exc:
         tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)[-3:])
-        result = Result(
-            implementation=impl.name,
-            framework=impl.framework,
-            op=impl.op,
-            check=check,
-            dtype=dtype,
-            device=device,
+        result = result_for(
+            impl,
+            check,
+            dtype,
+            device,
             status="error",
             message=f"the {check} check crashed: {type(exc).__name__}: {exc}",
             extra={"traceback": tb},

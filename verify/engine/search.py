@@ -409,6 +409,18 @@ class Search:
             **extra,
         )
 
+    def _reproducer(self, target: Implementation, kwargs: Any, verdict: Verdict) -> str:
+        """``target``'s script for the call of ``verdict`` (its cotangent or tangent when the
+        failing product is a derivative)."""
+        return reproducer_for(
+            target,
+            kwargs,
+            self.device,
+            verdict.reference_value,
+            verdict.grad_output,
+            verdict.tangent,
+        )
+
     def _fold(self, started: float) -> Result:
         if self.failure is not None:
             kwargs, verdict = self.failure
@@ -424,14 +436,7 @@ class Search:
                 "fail",
                 message,
                 started,
-                reproducer=reproducer_for(
-                    target,
-                    kwargs,
-                    self.device,
-                    verdict.reference_value,
-                    verdict.grad_output,
-                    verdict.tangent,
-                ),
+                reproducer=self._reproducer(target, kwargs, verdict),
                 reference_value=verdict.reference_value,
                 links=links,
                 known_issue=issue.link if issue else None,
@@ -443,14 +448,7 @@ class Search:
                 "deviation",
                 f"documented deviation: {dev.description}; e.g. {verdict.message}",
                 started,
-                reproducer=reproducer_for(
-                    self.impl,
-                    kwargs,
-                    self.device,
-                    verdict.reference_value,
-                    verdict.grad_output,
-                    verdict.tangent,
-                ),
+                reproducer=self._reproducer(self.impl, kwargs, verdict),
                 reference_value=verdict.reference_value,
                 links=list(self.deviations),
             )
