@@ -6,30 +6,17 @@ from __future__ import annotations
 
 import dataclasses
 
-import numpy as np
 import pytest
 
-import reference
+from tests import fake_log_softmax
 from verify import ops, session
 from verify.checks import cross_framework, identity
 from verify.registry import adapter
-from verify.registry.base import Capabilities, Implementation
-
-
-def _log_softmax(kwargs, device):
-    return np.asarray(reference.log_softmax(kwargs["x"], axis=kwargs.get("axis", -1)))
+from verify.registry.base import Implementation
 
 
 def _entry(name: str, framework: str = "numpy", code_path: str = "") -> Implementation:
-    return Implementation(
-        name=name,
-        framework=framework,
-        op=ops.LOG_SOFTMAX,
-        forward=_log_softmax,
-        capabilities=Capabilities(axis=True),
-        dtypes=("float32",),
-        code_path=code_path,
-    )
+    return fake_log_softmax.entry(name=name, framework=framework, code_path=code_path)
 
 
 def test_only_a_compiled_mode_makes_a_code_path() -> None:

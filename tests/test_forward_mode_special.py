@@ -19,12 +19,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-import reference
+from tests import fake_log_softmax
 from verify import ops, profiles
 from verify.checks import CHECKS
 from verify.judge import reference_values as refv
 from verify.judge import tangent
-from verify.registry.base import Capabilities, Implementation
+from verify.registry.base import Implementation
 
 SEED = 20261201
 DTYPE = "float32"
@@ -71,10 +71,6 @@ def test_nonfinite_off_column_of_a_reduced_and_an_elementwise_loss() -> None:
 # ---- entries: the reference's log_softmax with a forward mode of ours -----------------------
 
 
-def _forward(kwargs: Any, device: str) -> np.ndarray:
-    return np.asarray(reference.log_softmax(kwargs["x"], axis=kwargs.get("axis", -1)))
-
-
 def _vjp(kwargs: Any, grad_output: np.ndarray, device: str) -> np.ndarray:
     return refv.gradient(ops.LOG_SOFTMAX, kwargs, np.asarray(grad_output), DTYPE)
 
@@ -105,18 +101,7 @@ def doubled_jvp(kwargs: Any, t: np.ndarray, device: str) -> np.ndarray:
 
 
 def _entry(jvp: Any, **fields: Any) -> Implementation:
-    return Implementation(
-        name="fake.log_softmax",
-        framework="numpy",
-        op=ops.LOG_SOFTMAX,
-        forward=_forward,
-        capabilities=Capabilities(axis=True),
-        dtypes=(DTYPE,),
-        vjp=_vjp,
-        jvp=jvp,
-        reproducer=lambda kwargs, device: "# FORWARD SCRIPT\n",
-        **fields,
-    )
+    return fake_log_softmax.entry(DTYPE, vjp=_vjp, jvp=jvp, **fields)
 
 
 @pytest.mark.parametrize("check", ["special_values", "extreme_range"])

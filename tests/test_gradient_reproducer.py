@@ -8,15 +8,11 @@ import dataclasses
 
 import numpy as np
 
-import reference
+from tests import fake_log_softmax
 from verify import ops
 from verify.checks import gradient
 from verify.judge import reference_values as refv
-from verify.registry.base import Capabilities, Implementation
-
-
-def _forward(kwargs, device):
-    return np.asarray(reference.log_softmax(kwargs["x"], axis=kwargs.get("axis", -1)))
+from verify.registry.base import Implementation
 
 
 def _zero_vjp(kwargs, grad_output, device):  # wrong: the gradient is never all zero here
@@ -24,17 +20,7 @@ def _zero_vjp(kwargs, grad_output, device):  # wrong: the gradient is never all 
 
 
 def _entry(**fields) -> Implementation:
-    return Implementation(
-        name="fake.log_softmax",
-        framework="numpy",
-        op=ops.LOG_SOFTMAX,
-        forward=_forward,
-        capabilities=Capabilities(axis=True),
-        dtypes=("float32",),
-        vjp=_zero_vjp,
-        reproducer=lambda kwargs, device: "# FORWARD SCRIPT\n",
-        **fields,
-    )
+    return fake_log_softmax.entry(**{"vjp": _zero_vjp, **fields})
 
 
 def test_a_vjp_failure_reproduces_the_product() -> None:
