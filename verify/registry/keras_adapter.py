@@ -171,3 +171,20 @@ class KerasFramework:
 def backend_mode(backend: str) -> adapter.Mode:
     """The mode tagging every entry of a backend: names ``NAME[backend=...]``."""
     return adapter.Mode(f"backend={backend}")
+
+
+def backend_registry(
+    framework: str,
+    keras: ModuleType,
+    backend_name: str,
+    backend: KerasBackend,
+    dtypes: tuple[str, ...],
+    devices: tuple[str, ...],
+) -> adapter.Registry:
+    """The entries of the Keras loss table on ``backend_name``: every row of
+    ``keras_losses.specs(backend_name)``, tagged by :func:`backend_mode`."""
+    return adapter.Registry(
+        KerasFramework(framework, keras, backend, dtypes, devices),
+        keras_losses.specs(backend_name),
+        modes=(backend_mode(backend_name),),
+    )

@@ -65,11 +65,7 @@ class _JaxBackend:
         return np.asarray(grad)
 
 
-REGISTRY = adapter.Registry(
-    keras_adapter.KerasFramework(FRAMEWORK, keras, _JaxBackend(), _DTYPES, _DEVICES),
-    keras_losses.specs("jax"),
-    modes=(keras_adapter.backend_mode("jax"),),
-)
+REGISTRY = keras_adapter.backend_registry(FRAMEWORK, keras, "jax", _JaxBackend(), _DTYPES, _DEVICES)
 
 #: public name -> factory wrapping a user's callable (a Keras loss class) exactly as the
 #: registered entry is wrapped

@@ -82,10 +82,8 @@ class _TorchBackend:
         return np.zeros(v.shape, _numpy(v).dtype) if grad is None else _numpy(grad)
 
 
-REGISTRY = adapter.Registry(
-    keras_adapter.KerasFramework(FRAMEWORK, keras, _TorchBackend(), _DTYPES, _DEVICES),
-    keras_losses.specs("torch"),
-    modes=(keras_adapter.backend_mode("torch"),),
+REGISTRY = keras_adapter.backend_registry(
+    FRAMEWORK, keras, "torch", _TorchBackend(), _DTYPES, _DEVICES
 )
 
 #: public name -> factory wrapping a user's callable (a Keras loss class) exactly as the
