@@ -158,3 +158,14 @@ def test_torch_cross_entropy_float64_forward_is_at_worst_inaccurate() -> None:
     result = CHECKS["accuracy"](impl, "float64", "cpu", profile="quick", seed=SEED)
     assert result.status in ("pass", "fail"), result.message
     assert result.severity in (None, "inaccurate"), result.message
+
+
+@pytest.mark.parametrize("name", sorted(profiles.PROFILES))
+def test_bad_input_uses_the_largest_shape_of_the_alphabet(name: str) -> None:
+    """The invalid inputs are made from a shape the other checks compiled already, with room
+    (N > 1) for a row-count mismatch."""
+    prof = profiles.get_profile(name)
+    alphabet = {(n, c) for n, c, _ in prof.shapes}
+    n, c = batch_shape(prof)
+    assert (n, c) in alphabet and n > 1
+    assert n * c == max(a * b for a, b in alphabet)

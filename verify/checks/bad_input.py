@@ -86,7 +86,7 @@ def _valid_case(
 
 
 def bad_cases(
-    impl: Implementation, dtype: str, seed: int, shape: tuple[int, int] = (3, 4)
+    impl: Implementation, dtype: str, seed: int, shape: tuple[int, int]
 ) -> list[tuple[str, dict[str, Any]]]:
     """(description, kwargs) of the invalid inputs that apply to ``impl``, made from a valid
     case of ``shape`` (N, C)."""
