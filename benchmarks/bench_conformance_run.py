@@ -73,14 +73,17 @@ class ConformanceExamples(OneSample):
         self.cwd.cleanup()
 
     def track_examples_per_second(self, framework: str) -> float:
-        from verify.session import Selection, run_framework
+        from verify.session import Selection, SessionRun, run_framework
 
         selection = Selection(
             implementations=SLICES[framework], checks=SLICE_CHECKS, dtypes=SLICE_DTYPES
         )
         started = time.perf_counter()
         results = list(
-            run_framework(framework, devices=["cpu"], profile="quick", seed=0, selection=selection)
+            run_framework(
+                framework,
+                SessionRun(devices=["cpu"], profile="quick", seed=0, selection=selection),
+            )
         )
         elapsed = time.perf_counter() - started
         return sum(r.examples for r in results) / elapsed

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from verify.results import Result
-from verify.session import ProgressCallback, ProgressEvent, Selection
+from verify.session import ProgressCallback, ProgressEvent, Selection, SessionRun
 
 HOSTILE = '<img src=x onerror="window.__pwned=1">&amp;|`x`*_[a](javascript:alert(1))\x00]]>'
 
@@ -56,21 +56,12 @@ def _ok(
                     yield _result(framework, impl, check, dtype, device, rng)
 
 
-def fake_session(
-    behaviour: str,
-    *,
-    devices: Sequence[str],
-    profile: str,
-    seed: int,
-    on_progress: ProgressCallback | None = None,
-    selection: Selection | None = None,
-    **sharing: object,
-) -> Iterator[Result]:
+def fake_session(behaviour: str, run: SessionRun) -> Iterator[Result]:
     """``behaviour`` picks the script: ok, fail, known, abort, hang, raise, slow:<dir>,
     hostile, empty, abort-every:<k> (aborts in every k-th check a process runs; what it
-    reports honours ``selection``, so a restarted worker goes on after the crash).  The
-    sharing arguments (claims, first groups) are accepted and not used: each fake runs its
-    whole script."""
+    reports honours ``run.selection``, so a restarted worker goes on after the crash).  The
+    sharing fields (claims, first groups) are not used: each fake runs its whole script."""
+    devices, seed, on_progress, selection = run.devices, run.seed, run.on_progress, run.selection
     if behaviour.startswith("abort-every:"):
         yield from _abort_every(
             int(behaviour.split(":", 1)[1]), devices, seed, on_progress, selection

@@ -71,9 +71,8 @@ def test_plain_entries_never_compare_with_a_code_path(monkeypatch: pytest.Monkey
 
 def _plan_statuses(profile: str, selection: session.Selection | None = None) -> dict[str, str]:
     entries = [_entry("fake.log_softmax"), _entry("fake.log_softmax[jit]", code_path="jit")]
-    results = session._run_plan(
-        "numpy", session.plan(entries, ["cpu"], ["accuracy"]), profile, 0, None, selection
-    )
+    run = session.SessionRun(devices=["cpu"], profile=profile, seed=0, selection=selection)
+    results = session._run_plan("numpy", session.plan(entries, ["cpu"], ["accuracy"]), run)
     return {r.implementation: (r.status, r.message) for r in results}
 
 

@@ -298,13 +298,14 @@ def test_a_restarted_worker_numbers_the_groups_as_the_others_do(monkeypatch):
     run = session._run_plan(
         "numpy",
         items,  # type: ignore[arg-type]
-        "quick",
-        0,
-        None,
-        Selection(skip=skip),
-        counter,
-        (),
-        claimed.append,
+        session.SessionRun(
+            devices=["cpu"],
+            profile="quick",
+            seed=0,
+            selection=Selection(skip=skip),
+            claims=counter,
+            on_group=claimed.append,
+        ),
     )
     names = [r.implementation for r in run]
     assert names == ["b", "b", "c", "c"]

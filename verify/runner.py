@@ -47,9 +47,9 @@ from typing import Any
 
 from verify.progress import ProgressDisplay
 from verify.results import Result
-from verify.session import Claims, ProgressEvent, SearchKey, Selection
+from verify.session import Claims, ProgressEvent, SearchKey, Selection, SessionRun
 
-#: A session function: ``session(*job.args, devices=..., profile=..., seed=..., on_progress=...)``
+#: A session function: ``session(*job.args, run)`` with a :class:`~verify.session.SessionRun`
 #: yields results.  It must be picklable (a module-level function or a functools.partial).
 SessionFunction = Callable[..., Iterable[Result]]
 
@@ -187,8 +187,7 @@ def worker_main(
             def on_group(index: int) -> None:
                 conn.send(("group", index))
 
-            results = job.session(
-                *job.args,
+            run = SessionRun(
                 devices=present,
                 profile=profile,
                 seed=seed,
@@ -198,6 +197,7 @@ def worker_main(
                 first_groups=first_groups,
                 on_group=on_group,
             )
+            results = job.session(*job.args, run)
             for result in results:
                 conn.send(("result", result))
         conn.send(("done", None))

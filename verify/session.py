@@ -110,6 +110,27 @@ class Claims(Protocol):
 PlanItem = tuple[Implementation, str, str, str]
 
 
+@dataclasses.dataclass(frozen=True)
+class SessionRun:
+    """What a session function is asked to run, and where it reports as it goes.
+
+    The runner builds one per worker process; a session function takes it after its own
+    positional arguments (``session(*job.args, run)``)."""
+
+    devices: Sequence[str]
+    profile: str
+    seed: int
+    on_progress: ProgressCallback | None = None
+    #: which searches of the plan to run (None: all)
+    selection: Selection | None = None
+    #: the counter shared with the other processes running this plan (None: run all groups)
+    claims: Claims | None = None
+    #: groups to run before claiming more (a restarted worker's unfinished group)
+    first_groups: Sequence[int] = ()
+    #: called with each group's index as it is claimed, and -1 once every group is claimed
+    on_group: Callable[[int], None] | None = None
+
+
 def _dtypes(impl: Implementation) -> list[str]:
     return [d for d in DTYPE_ORDER if d in impl.dtypes]
 
@@ -226,19 +247,11 @@ def _claimed_groups(
         yield index, all_groups[index]
 
 
-def _run_plan(
-    framework: str,
-    items: list[PlanItem],
-    profile: str,
-    seed: int,
-    on_progress: ProgressCallback | None,
-    selection: Selection | None = None,
-    claims: Claims | None = None,
-    first_groups: Sequence[int] = (),
-    on_group: Callable[[int], None] | None = None,
-) -> Iterator[Result]:
+def _run_plan(framework: str, items: list[PlanItem], run: SessionRun) -> Iterator[Result]:
+    profile, seed, on_progress = run.profile, run.seed, run.on_progress
+    claims, on_group = run.claims, run.on_group
     settings = get_profile(profile)  # a bad profile name fails before any work
-    selection = selection or Selection()
+    selection = run.selection or Selection()
     # groups are numbered on the selected plan before ``skip`` is applied, so that every
     # worker sharing the counter (a restarted one included) numbers them alike
     unskipped = dataclasses.replace(selection, skip=frozenset())
@@ -247,7 +260,7 @@ def _run_plan(
     done = 0
     last: PlanItem | None = None
     all_groups = groups(items)
-    for index, group in _claimed_groups(all_groups, claims, first_groups):
+    for index, group in _claimed_groups(all_groups, claims, run.first_groups):
         if on_group is not None:
             on_group(index)
             if claims is not None and index == len(all_groups) - 1:
@@ -276,61 +289,17 @@ def _run_plan(
         on_progress(ProgressEvent(framework, impl.name, check, dtype, device, done, done))
 
 
-def run_framework(
-    framework: str,
-    *,
-    devices: Sequence[str],
-    profile: str,
-    seed: int,
-    on_progress: ProgressCallback | None = None,
-    selection: Selection | None = None,
-    claims: Claims | None = None,
-    first_groups: Sequence[int] = (),
-    on_group: Callable[[int], None] | None = None,
-) -> Iterator[Result]:
+def run_framework(framework: str, run: SessionRun) -> Iterator[Result]:
     """Run the selected checks of every registered implementation of ``framework`` on
-    ``devices`` (with ``claims``: the groups this process claims, see :class:`Claims`)."""
+    ``run.devices`` (with ``run.claims``: the groups this process claims, see :class:`Claims`)."""
     from verify.registry import all_implementations
 
-    impls = all_implementations(framework)
-    yield from _run_plan(
-        framework,
-        plan(impls, devices),
-        profile,
-        seed,
-        on_progress,
-        selection,
-        claims,
-        first_groups,
-        on_group,
-    )
+    yield from _run_plan(framework, plan(all_implementations(framework), run.devices), run)
 
 
-def run_user_implementation(
-    impl: str,
-    like: str,
-    *,
-    devices: Sequence[str],
-    profile: str,
-    seed: int,
-    on_progress: ProgressCallback | None = None,
-    selection: Selection | None = None,
-    claims: Claims | None = None,
-    first_groups: Sequence[int] = (),
-    on_group: Callable[[int], None] | None = None,
-) -> Iterator[Result]:
+def run_user_implementation(impl: str, like: str, run: SessionRun) -> Iterator[Result]:
     """Run ``like``'s (selected) checks on the callable ``impl`` ("module:function")."""
     from verify.registry.user import load_user_implementation
 
     entry = load_user_implementation(impl, like)
-    yield from _run_plan(
-        entry.framework,
-        plan([entry], devices),
-        profile,
-        seed,
-        on_progress,
-        selection,
-        claims,
-        first_groups,
-        on_group,
-    )
+    yield from _run_plan(entry.framework, plan([entry], run.devices), run)
