@@ -410,6 +410,26 @@ class _ByRow:
     def back(self, out: np.ndarray) -> np.ndarray:
         return _back(out, self.moved, self.axis)
 
+    def each(
+        self,
+        on_posinf: Callable[[int, np.ndarray], Any] | None,
+        element: Callable[[int, Row, int], float],
+    ) -> np.ndarray:
+        """Row by row, in ``x``'s layout: a row holding +inf gives ``on_posinf(r, row)`` (None:
+        NaN), any other row that is not regular NaN, and element ``i`` of a regular row
+        ``element(r, Row(row), i)``."""
+        out = np.empty(self.rows.shape)
+        for r, row in enumerate(self.rows):
+            kind = _classify(row)
+            if kind == "posinf" and on_posinf is not None:
+                out[r] = on_posinf(r, row)
+            elif kind != "regular":
+                out[r] = math.nan
+            else:
+                st = Row(row)
+                out[r] = [element(r, st, i) for i in range(len(row))]
+        return self.back(out)
+
 
 def _by_row(x: Any, axis: int, out_dtype: Any) -> _ByRow:
     a, name = _as64(x)
@@ -434,40 +454,22 @@ def logsumexp(x: Any, axis: int = -1, out_dtype: Any = None) -> np.ndarray:
 
 def softmax(x: Any, axis: int = -1, out_dtype: Any = None) -> np.ndarray:
     p = _by_row(x, axis, out_dtype)
-    rows, fmt = p.rows, p.fmt
-    out = np.empty(rows.shape)
-    for r, row in enumerate(rows):
-        kind = _classify(row)
-        if kind == "posinf":
-            out[r] = np.where(np.isposinf(row), 1.0, 0.0)
-        elif kind != "regular":
-            out[r] = math.nan
-        else:
-            st = Row(row)
-            for i in range(len(row)):
-                out[r, i] = decide(lambda st=st, i=i: st.softmax(i), fmt)
-    return p.back(out)
+    return p.each(
+        lambda r, row: np.where(np.isposinf(row), 1.0, 0.0),
+        lambda r, st, i: decide(lambda: st.softmax(i), p.fmt),
+    )
 
 
 def log_softmax(x: Any, axis: int = -1, out_dtype: Any = None) -> np.ndarray:
     p = _by_row(x, axis, out_dtype)
-    rows, fmt = p.rows, p.fmt
-    out = np.empty(rows.shape)
-    for r, row in enumerate(rows):
-        kind = _classify(row)
-        if kind == "posinf":
-            out[r] = np.where(np.isposinf(row), 0.0, -math.inf)
-        elif kind != "regular":
-            out[r] = math.nan
-        else:
-            st = Row(row)
-            for i in range(len(row)):
-                di = st.d[i]
-                if di is None:
-                    out[r, i] = -math.inf
-                else:
-                    out[r, i] = decide(lambda st=st, di=di: Real(di) - st.log_S(), fmt)
-    return p.back(out)
+
+    def element(r: int, st: Row, i: int) -> float:
+        di = st.d[i]
+        if di is None:
+            return -math.inf
+        return decide(lambda: Real(di) - st.log_S(), p.fmt)
+
+    return p.each(lambda r, row: np.where(np.isposinf(row), 0.0, -math.inf), element)
 
 
 def _cotangent(grad_output: Any, shape: tuple[int, ...]) -> np.ndarray:
@@ -483,18 +485,8 @@ def logsumexp_grad(
 ) -> np.ndarray:
     """g * softmax(x); rows whose logsumexp is +inf or NaN give NaN."""
     p = _by_row(x, axis, out_dtype)
-    rows, fmt, moved = p.rows, p.fmt, p.moved
-    g = _cotangent(grad_output, moved[:-1]).reshape(-1)
-    out = np.empty(rows.shape)
-    for r, row in enumerate(rows):
-        if _classify(row) != "regular":
-            out[r] = math.nan
-            continue
-        st = Row(row)
-        gr = _fr(g[r])
-        for i in range(len(row)):
-            out[r, i] = decide(lambda st=st, i=i, gr=gr: st.softmax(i) * gr, fmt)
-    return p.back(out)
+    g = _cotangent(grad_output, p.moved[:-1]).reshape(-1)
+    return p.each(None, lambda r, st, i: decide(lambda: st.softmax(i) * _fr(g[r]), p.fmt))
 
 
 def softmax_grad(
@@ -502,36 +494,28 @@ def softmax_grad(
 ) -> np.ndarray:
     r"""y_i (g_i - \sum_j g_j y_j) = y_i \sum_j (g_i - g_j) y_j; a one-hot row gives 0."""
     p = _by_row(x, axis, out_dtype)
-    rows, fmt, g = p.rows, p.fmt, p.cotangent_rows(grad_output)
-    out = np.empty(rows.shape)
-    for r, row in enumerate(rows):
-        kind = _classify(row)
-        if kind == "posinf":
-            out[r] = 0.0
-            continue
-        if kind != "regular":
-            out[r] = math.nan
-            continue
-        st = Row(row)
-        for i in range(len(row)):
-            # group the coefficients g_i - g_j by equal logits: exact rationals
-            groups: dict[Fraction, tuple[int, Fraction]] = {}
-            for j, dj in enumerate(st.d):
-                if dj is None:
-                    continue
-                first, coef = groups.get(dj, (j, Fraction(0)))
-                groups[dj] = (first, coef + _fr(g[r, i]) - _fr(g[r, j]))
+    g = p.cotangent_rows(grad_output)
 
-            def build(st: Row = st, i: int = i, groups: dict = groups) -> Real:
-                acc = Real(Fraction(0))
-                for first, coef in groups.values():
-                    if coef:
-                        acc = acc + st.e(first) * coef
-                S = st.S()
-                return st.e(i) * acc / S / S
+    def element(r: int, st: Row, i: int) -> float:
+        # group the coefficients g_i - g_j by equal logits: exact rationals
+        groups: dict[Fraction, tuple[int, Fraction]] = {}
+        for j, dj in enumerate(st.d):
+            if dj is None:
+                continue
+            first, coef = groups.get(dj, (j, Fraction(0)))
+            groups[dj] = (first, coef + _fr(g[r, i]) - _fr(g[r, j]))
 
-            out[r, i] = decide(build, fmt)
-    return p.back(out)
+        def build() -> Real:
+            acc = Real(Fraction(0))
+            for first, coef in groups.values():
+                if coef:
+                    acc = acc + st.e(first) * coef
+            S = st.S()
+            return st.e(i) * acc / S / S
+
+        return decide(build, p.fmt)
+
+    return p.each(lambda r, row: 0.0, element)
 
 
 def log_softmax_grad(
@@ -539,31 +523,27 @@ def log_softmax_grad(
 ) -> np.ndarray:
     r"""g_i - y_i \sum_j g_j; a row with one +inf at k is the limit g_i - [i = k] \sum_j g_j."""
     p = _by_row(x, axis, out_dtype)
-    rows, fmt, g = p.rows, p.fmt, p.cotangent_rows(grad_output)
-    out = np.empty(rows.shape)
-    for r, row in enumerate(rows):
-        kind = _classify(row)
-        G = sum((_fr(v) for v in g[r]), Fraction(0))
-        if kind == "posinf":
-            k = int(np.flatnonzero(np.isposinf(row))[0])
-            for i in range(len(row)):
-                out[r, i] = round_fraction(_fr(g[r, i]) - (G if i == k else 0), fmt)
-            continue
-        if kind != "regular":
-            out[r] = math.nan
-            continue
-        st = Row(row)
-        for i in range(len(row)):
-            gi = _fr(g[r, i])
+    g = p.cotangent_rows(grad_output)
+    G = [sum((_fr(v) for v in gr), Fraction(0)) for gr in g]
 
-            def build(st: Row = st, i: int = i, gi: Fraction = gi, G: Fraction = G) -> Real:
-                if st.c == 1 and st.d[i] == 0:
-                    # g_i - y_i G = g_i (1 - y_i) - y_i (G - g_i), 1 - y_i = T/S
-                    return st.one_minus_softmax_at_max() * gi - st.softmax(i) * (G - gi)
-                return Real(gi) - st.softmax(i) * G
+    def limit(r: int, row: np.ndarray) -> list[float]:
+        k = int(np.flatnonzero(np.isposinf(row))[0])
+        return [
+            round_fraction(_fr(g[r, i]) - (G[r] if i == k else 0), p.fmt) for i in range(len(row))
+        ]
 
-            out[r, i] = decide(build, fmt)
-    return p.back(out)
+    def element(r: int, st: Row, i: int) -> float:
+        gi = _fr(g[r, i])
+
+        def build() -> Real:
+            if st.c == 1 and st.d[i] == 0:
+                # g_i - y_i G = g_i (1 - y_i) - y_i (G - g_i), 1 - y_i = T/S
+                return st.one_minus_softmax_at_max() * gi - st.softmax(i) * (G[r] - gi)
+            return Real(gi) - st.softmax(i) * G[r]
+
+        return decide(build, p.fmt)
+
+    return p.each(limit, element)
 
 
 # ------------------------------------------------------------------- nll / cross-entropy
