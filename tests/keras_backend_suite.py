@@ -33,7 +33,7 @@ from tests.loss_cases import (  # noqa: E402
     cast_floats,
     formula_rtol,
 )
-from verify import registry  # noqa: E402
+from verify import ops, registry  # noqa: E402
 from verify.checks import cross_framework  # noqa: E402
 from verify.registry import conventions, keras_losses  # noqa: E402
 
@@ -81,6 +81,28 @@ def test_forward_and_vjp_match_numpy_formulas(name: str, dtype: str) -> None:
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
 def test_low_precision_dtypes_run_in_their_own_dtype(name: str, dtype: str) -> None:
     assert_runs_in_its_own_dtype(ENTRIES[name], CASES[name.removesuffix(TAG)][0], dtype, 0.06)
+
+
+@pytest.mark.parametrize("name", sorted(ENTRIES))
+def test_forward_mode_is_the_transpose_of_the_vjp(name: str) -> None:
+    """The backend's forward mode (``jax.jvp``, ``torch.func.jvp``) along ``e_k`` is column
+    ``k`` of the Jacobian whose rows the vjp gives along ``e_j``; tangents come in the
+    reference's layout (class axis 1), as the checks draw them."""
+    entry = ENTRIES[name]
+    assert entry.jvp is not None and entry.jvp_reproducer is not None
+    kwargs = cast_floats(CASES[name.removesuffix(TAG)][0][0], "float32")
+    x = np.asarray(kwargs[ops.spec(entry.op).primary])
+    out = np.asarray(entry.forward(kwargs, "cpu"))
+    rows = [
+        entry.vjp(kwargs, np.eye(out.size, dtype=out.dtype)[j].reshape(out.shape), "cpu")
+        for j in range(out.size)
+    ]
+    jacobian = np.array([np.asarray(r, np.float64).reshape(-1) for r in rows])
+    for k in range(x.size):
+        tangent = np.eye(x.size, dtype=x.dtype)[k].reshape(x.shape)
+        column = np.asarray(entry.jvp(kwargs, tangent, "cpu"), np.float64)
+        assert column.shape == out.shape
+        np.testing.assert_allclose(column.reshape(-1), jacobian[:, k], rtol=1e-5, atol=1e-6)
 
 
 def test_float64_binary_losses_have_float32_precision_a_known_issue() -> None:

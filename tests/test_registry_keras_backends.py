@@ -3,8 +3,9 @@
 first ``import keras``, and this process holds Keras on TensorFlow.
 
 Each child runs ``tests/keras_backend_suite.py`` (values and gradients against NumPy formulas,
-the refusal of another backend, standalone reproducers) and the registry contract
-(``tests/test_registry_contract.py``) on that framework's entries, with the framework's registry
+the refusal of another backend, standalone reproducers), the registry contract
+(``tests/test_registry_contract.py``) and the forward-mode reproducers
+(``tests/test_jvp_reproducer.py``) on that framework's entries, with the framework's registry
 imported first so that the contract's process-wide entry list holds it instead of TensorFlow's
 Keras (``verify.registry.process_compatible``).  Here, in the main process, the registry keeps
 the frameworks that cannot share a process apart.
@@ -39,6 +40,7 @@ def _child_pytest(framework: str) -> list[str]:
         "not slow",
         "tests/keras_backend_suite.py",
         "tests/test_registry_contract.py",
+        "tests/test_jvp_reproducer.py",
         "-k",
         f"keras_backend_suite or (keras and {backend})",
     ]

@@ -58,9 +58,26 @@ class KerasBackend(Protocol):
         ``f(v)``), through the backend's autodiff, as a NumPy array shaped like ``v``."""
         ...
 
+    def jvp(self, f: Callable[[Any], Any], v: Any, tangent: np.ndarray, device: str) -> np.ndarray:
+        """The Jacobian-vector product of ``f`` at ``v`` along ``tangent`` (shaped like ``v``,
+        in its dtype), through the backend's forward mode (raising
+        :class:`~verify.registry.base.ForwardModeUnavailable` where it has none), as a NumPy
+        array shaped like ``f(v)``."""
+        ...
+
+    def vjp_source(self, diff: str) -> list[str]:
+        """Reproducer lines setting ``out`` to the gradient of ``loss`` at ``diff`` with the
+        cotangent ``grad_output`` (a NumPy array in scope), as :meth:`vjp` computes it."""
+        ...
+
+    def jvp_source(self, diff: str) -> list[str]:
+        """Reproducer lines setting ``out`` to the forward-mode derivative of ``loss`` at
+        ``diff`` along the backend tensor ``tangent``, as :meth:`jvp` computes it."""
+        ...
+
 
 @dataclasses.dataclass(frozen=True)
-class LossAdapter:
+class LossAdapter(adapter.ScriptedReproducers):
     """A Keras loss class called as ``keras_losses`` prepares it, on ``backend``."""
 
     keras: ModuleType
@@ -95,6 +112,13 @@ class LossAdapter:
             g = self.backend.vjp(lambda t: f(t, others), v, np.asarray(grad_output))
         return call.restore(g)
 
+    def jvp(self, kwargs: Kwargs, tangent: np.ndarray, device: str) -> np.ndarray:
+        call = self.prepare(kwargs)
+        f = self._function(call)
+        with self._scope(device):
+            v, others = self._place(call, device)
+            return self.backend.jvp(lambda t: f(t, others), v, call.in_layout(tangent), device)
+
     def bind(self, kwargs: Kwargs, device: str, backward: bool) -> Callable[[], Any]:
         call = self.prepare(kwargs)
         f = self._function(call)
@@ -113,30 +137,63 @@ class LossAdapter:
         run()  # warm up kernels outside the timed region
         return run
 
-    def reproducer(self, kwargs: Kwargs, device: str) -> str:
+    def _script(
+        self,
+        kwargs: Kwargs,
+        device: str,
+        grad_output: np.ndarray | None,
+        tangent: np.ndarray | None = None,
+    ) -> str:
+        """The forward call; with ``grad_output`` its vector-Jacobian product, with
+        ``tangent`` its Jacobian-vector product, through the backend's autodiff as
+        :meth:`vjp` and :meth:`jvp` compute them (the gradient printed in the reference's
+        layout, class axis 1)."""
         call = self.prepare(kwargs)
+        backend = self.backend
         imports, source = adapter.script_name(self.fn, self.public, lambda public: [])
-        keras_device = self.backend.keras_device(device)
         lines = [
-            f"    {name} = {self.backend.tensor_source(array_literal(a), a, device)}"
+            f"{name} = {backend.tensor_source(array_literal(a), a, device)}"
             for name, a in call.arrays
         ]
-        if call.pre:
-            template = self.backend.pre(call.pre)[1]
-            lines.append(f"    {call.diff} = {template.format(call.diff)}")
-        lines.append(f"    out = {keras_losses.call_source(source, call)}")
-        body = f"with keras.device({keras_device!r}):\n" + "\n".join(lines) + "\n"
+        literals = [a for _, a in call.arrays]
+        values = backend.values
+        what = f"{self.public or source} (Keras backend {backend.name}) on {device}"
+        if grad_output is None and tangent is None:
+            if call.pre:
+                lines.append(f"{call.diff} = {backend.pre(call.pre)[1].format(call.diff)}")
+            lines.append(f"out = {keras_losses.call_source(source, call)}")
+        else:
+            # the differentiated computation as one function of the array as given
+            lines.append(f"def loss({call.diff}):")
+            if call.pre:
+                lines.append(f"    {call.diff} = {backend.pre(call.pre)[1].format(call.diff)}")
+            lines.append(f"    return {keras_losses.call_source(source, call)}")
+            if grad_output is not None:
+                literals.append(np.asarray(grad_output))
+                lines = [f"grad_output = {array_literal(np.asarray(grad_output))}", *lines]
+                lines += backend.vjp_source(call.diff)
+                values = call.restore_source(values)
+                what = f"gradient of {what}"
+            else:
+                t = call.in_layout(np.asarray(tangent))
+                literals.append(t)
+                lines.append(f"tangent = {backend.tensor_source(array_literal(t), t, device)}")
+                lines += backend.jvp_source(call.diff)
+                what = f"forward-mode derivative of {what}"
+        keras_device = backend.keras_device(device)
+        body = f"with keras.device({keras_device!r}):\n"
+        body += "".join(f"    {line}\n" for line in lines)
         return conventions.reproducer_script(
-            title=f"{self.public or source} (Keras backend {self.backend.name}) on {device}",
+            title=what,
             imports=[
-                *keras_losses.reproducer_imports(self.backend.name, self.backend.before_keras),
-                *self.backend.imports,
-                *imports_for([a for _, a in call.arrays]),
+                *keras_losses.reproducer_imports(backend.name, backend.before_keras),
+                *backend.imports,
+                *imports_for(literals),
                 *imports,
             ],
             setup="",
             call=body,
-            values=self.backend.values,
+            values=values,
         )
 
 

@@ -6,9 +6,10 @@ carries the tag ``[backend=jax]`` (``keras.losses.CategoricalCrossentropy[backen
 another backend refuses these entries (:class:`~verify.registry.keras_losses.KerasBackendConflict`),
 which is why the runner gives every framework worker processes of its own.  Tensors are
 ``jax.Array`` s placed under ``keras.device`` (which sets ``jax.default_device``), gradients come
-from ``jax.vjp`` (https://docs.jax.dev/en/latest/_autosummary/jax.vjp.html).  64-bit types are
-enabled first (``jax_enable_x64``), as in :mod:`verify.registry.jax_impls`, so float64 is
-tested in float64.
+from ``jax.vjp`` (https://docs.jax.dev/en/latest/_autosummary/jax.vjp.html) and forward-mode
+derivatives from ``jax.jvp`` (https://docs.jax.dev/en/latest/_autosummary/jax.jvp.html).
+64-bit types are enabled first (``jax_enable_x64``), as in :mod:`verify.registry.jax_impls`, so
+float64 is tested in float64.
 """
 
 from __future__ import annotations
@@ -38,6 +39,10 @@ _PRE: dict[str, tuple[Callable[[Any], Any], str]] = {
 }
 
 
+#: what JAX says of a function it cannot differentiate in forward mode (a ``jax.custom_vjp``)
+_NO_JVP = ("can't apply forward-mode autodiff (jvp) to a custom_vjp function",)
+
+
 class _JaxBackend:
     name = "jax"
     before_keras = ("import jax", "jax.config.update('jax_enable_x64', True)")
@@ -63,6 +68,20 @@ class _JaxBackend:
         out, pullback = jax.vjp(f, v)
         (grad,) = pullback(jnp.asarray(cotangent, dtype=out.dtype).reshape(out.shape))
         return np.asarray(grad)
+
+    def jvp(self, f: Callable[[Any], Any], v: Any, tangent: np.ndarray, device: str) -> np.ndarray:
+        t = jnp.asarray(tangent)
+        _, out = adapter.forward_mode(lambda: jax.jvp(f, (v,), (t,)), "jax.jvp", _NO_JVP)
+        return np.asarray(out)
+
+    def vjp_source(self, diff: str) -> list[str]:
+        return [
+            f"out, pullback = jax.vjp(loss, {diff})",
+            "(out,) = pullback(jnp.asarray(grad_output, dtype=out.dtype).reshape(out.shape))",
+        ]
+
+    def jvp_source(self, diff: str) -> list[str]:
+        return [f"_, out = jax.jvp(loss, ({diff},), (tangent,))"]
 
 
 REGISTRY = keras_adapter.backend_registry(FRAMEWORK, keras, "jax", _JaxBackend(), _DTYPES, _DEVICES)

@@ -124,6 +124,18 @@ class Call:
         g = gradient[..., 0] if self.unit_axis else gradient
         return conventions.class_first(g) if self.class_last else g
 
+    def in_layout(self, tangent: np.ndarray) -> np.ndarray:
+        """A tangent given in the reference's layout, in the API's (the inverse of
+        :meth:`restore`), in the differentiated array's dtype."""
+        t = np.asarray(tangent).astype(dict(self.arrays)[self.diff].dtype)
+        t = conventions.class_last(t) if self.class_last else t
+        return t[..., None] if self.unit_axis else t
+
+    def restore_source(self, values: str) -> str:
+        """The reproducer's expression for :meth:`restore` of the gradient ``values``."""
+        values = f"{values}[..., 0]" if self.unit_axis else values
+        return f"np.moveaxis({values}, -1, 1)" if self.class_last else values
+
 
 #: the functions a ``Call.pre`` names: softmax over the last (class) axis, and exp
 PRE: tuple[str, ...] = ("softmax", "exp")

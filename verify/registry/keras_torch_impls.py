@@ -7,7 +7,8 @@ runs another backend refuses these entries
 (:class:`~verify.registry.keras_losses.KerasBackendConflict`).  Tensors are ``torch.Tensor`` s
 made under ``keras.device`` (bfloat16 through float32, which holds every bfloat16 value
 exactly), gradients come from ``torch.autograd.grad``
-(https://pytorch.org/docs/stable/generated/torch.autograd.grad.html).
+(https://pytorch.org/docs/stable/generated/torch.autograd.grad.html) and forward-mode
+derivatives from ``torch.func.jvp`` (https://pytorch.org/docs/stable/generated/torch.func.jvp.html).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import torch
 from verify.ops import DEVICES as _DEVICES
 from verify.ops import DTYPES as _DTYPES
 from verify.registry import adapter, base, conventions, keras_adapter, keras_losses
+from verify.registry.torch_impls import FORWARD_MODE_MISSING
 
 FRAMEWORK = "keras-torch"
 
@@ -80,6 +82,25 @@ class _TorchBackend:
         seed = _tensor(cotangent, str(out.device)).to(out.dtype).reshape(out.shape)
         (grad,) = torch.autograd.grad(out, v, grad_outputs=seed, allow_unused=True)
         return np.zeros(v.shape, _numpy(v).dtype) if grad is None else _numpy(grad)
+
+    def jvp(self, f: Callable[[Any], Any], v: Any, tangent: np.ndarray, device: str) -> np.ndarray:
+        t = _tensor(tangent, str(v.device)).to(v.dtype)
+        _, out = adapter.forward_mode(
+            lambda: torch.func.jvp(f, (v,), (t,)), "torch.func.jvp", FORWARD_MODE_MISSING
+        )
+        return _numpy(out)
+
+    def vjp_source(self, diff: str) -> list[str]:
+        return [
+            f"leaf = {diff}.detach().requires_grad_(True)",
+            "out = loss(leaf)",
+            "seed = torch.from_numpy(np.asarray(grad_output, dtype=np.float64))",
+            "seed = seed.to(device=out.device, dtype=out.dtype).reshape(out.shape)",
+            "(out,) = torch.autograd.grad(out, leaf, grad_outputs=seed, materialize_grads=True)",
+        ]
+
+    def jvp_source(self, diff: str) -> list[str]:
+        return [f"_, out = torch.func.jvp(loss, ({diff},), (tangent,))"]
 
 
 REGISTRY = keras_adapter.backend_registry(

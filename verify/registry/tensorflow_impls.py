@@ -201,17 +201,13 @@ class _Adapter(adapter.ScriptedReproducers):
             )
             grad = tape.gradient(out, v, output_gradients=cotangent)
         g = np.zeros(v.shape, v.dtype.as_numpy_dtype) if grad is None else _to_numpy(grad)
-        if call.unit_axis:
-            g = g[..., 0]
-        return conventions.class_first(g) if call.class_last else g
+        return call.restore(g)
 
     def jvp(self, kwargs: Kwargs, tangent: np.ndarray, device: str) -> np.ndarray:
         call = self.prepare(kwargs)
         f = self._compute(call)
         v, others = self._place(call, device)
-        t = np.asarray(tangent).astype(v.dtype.as_numpy_dtype)
-        t = conventions.class_last(t) if call.class_last else t
-        t = t[..., None] if call.unit_axis else t
+        t = call.in_layout(tangent)
 
         def run() -> tuple[Any, Any]:
             with tf.autodiff.ForwardAccumulator(v, tf.constant(t)) as accumulator:
@@ -284,15 +280,11 @@ class _Adapter(adapter.ScriptedReproducers):
                 ".reshape(out.shape))",
                 "grad = tape.gradient(out, leaf, output_gradients=cotangent)",
             ]
-            values = "grad.numpy()" + ("[..., 0]" if call.unit_axis else "")
-            if call.class_last:
-                values = f"np.moveaxis({values}, -1, 1)"
+            values = call.restore_source("grad.numpy()")
             literals.append(grad_output)
             what = f"gradient of {what}"
         if tangent is not None:
-            t = np.asarray(tangent).astype(dict(call.arrays)[diff].dtype)
-            t = conventions.class_last(t) if call.class_last else t
-            t = t[..., None] if call.unit_axis else t
+            t = call.in_layout(tangent)
             setup += f"leaf = {diff}\ntangent = tf.constant({array_literal(t)})\n"
             lines = [
                 "with tf.autodiff.ForwardAccumulator(leaf, tangent) as accumulator:",
