@@ -520,3 +520,22 @@ def test_compiled_matches_eager_and_reuses_the_compilation(name):
     )
     assert torch._dynamo.utils.counters["stats"]["unique_graphs"] == graphs
     assert entry.result_extra()["compiled_signatures"] == 2
+
+
+def test_a_compiled_entry_past_the_recompile_limit_starts_dynamo_afresh(monkeypatch):
+    """A worker that has compiled many entries reaches Dynamo's recompile limit; the next
+    compiled call resets Dynamo and compiles again instead of leaving the case unrun."""
+    import torch
+
+    from verify.registry import torch_impls
+
+    entry = COMPILED["torch.nn.functional.softmax[compiled]"]
+    eager = ENTRIES["torch.nn.functional.softmax"]
+    monkeypatch.setattr(torch._dynamo.config, "recompile_limit", 1)
+    generation = torch_impls._dynamo_generation
+    for dtype in ("float32", "float64"):  # the second dtype is a second variant: over the limit
+        kwargs = small_case(entry, dtype)
+        out = entry.forward(kwargs, "cpu")
+        np.testing.assert_allclose(out, eager.forward(kwargs, "cpu"), rtol=1e-5, atol=1e-6)
+    assert torch_impls._dynamo_generation > generation
+    assert entry.result_extra()["dynamo_resets"] >= 1
