@@ -267,6 +267,8 @@ def _reset_dynamo() -> None:
     global _dynamo_generation
     torch._dynamo.reset()
     _dynamo_generation += 1
+
+
 RECOMPILE_LIMIT_DOCS = (
     "https://docs.pytorch.org/docs/stable/torch.compiler_troubleshooting.html"
     "#changing-the-cache-size-limit"
