@@ -123,7 +123,7 @@ def xexp(a: Fraction) -> XVal:
     if a == 0:
         return XVal.of(1)
     if a < _EXP_FLOOR_ARG:
-        return XVal.interval(Decimal(0), _EXP_FLOOR)
+        return XVal.interval(Decimal(0), _EXP_FLOOR, lo_open=True)  # e^a > 0, below any decimal
     return XVal.of(a).exp()
 
 

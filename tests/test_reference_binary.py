@@ -170,6 +170,25 @@ def test_with_logits_exact_cases() -> None:
     assert float(got) == float(np.exp(-700.0))  # e^-700 (1 - e^-700/2), correctly rounded
 
 
+def test_with_logits_tie_plus_an_underflowing_softplus_rounds_up() -> None:
+    """x = -7.44e37 (bfloat16), y = 0.5625, pos_weight 1.75: the loss is A|x| + (A + B)
+    log1p(e^-|x|) with A|x| = (63/64)|x| exactly halfway between two bfloat16 values and the
+    second term positive but far below any decimal (e^-7e37).  Ties-to-even on A|x| alone
+    would give the lower neighbour; the exact value rounds up.  (A closed lower bound of 0 on
+    that exponential once made this uncertifiable: a CertificationError in a default run.)"""
+    import ml_dtypes
+
+    bf16 = np.dtype(ml_dtypes.bfloat16)
+    x = np.array([-7.443676776395529e37], bf16)
+    got = binary_cross_entropy_with_logits(
+        x, np.array([0.5625], bf16), pos_weight=np.array([1.75], bf16), reduction="none"
+    )
+    tie = 0.984375 * 7.443676776395529e37  # exact in float64
+    lower, upper = 7.310753976817037e37, 7.34398467671166e37  # its bfloat16 neighbours
+    assert tie == (lower + upper) / 2
+    assert float(got[0]) == upper
+
+
 def test_large_input_is_vectorised() -> None:
     rng = np.random.default_rng(1)
     n = 200_000
