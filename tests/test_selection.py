@@ -50,7 +50,11 @@ def test_names_and_globs():
     assert matches("torch.nn.functional.cross_entropy", ["torch.nn.functional.*"])
     assert matches("optax.softmax_cross_entropy[jit]", ["optax.softmax_cross_entropy[jit]"])
     assert not matches("optax.softmax_cross_entropy", ["optax.softmax_cross_entropy[jit]"])
-    assert matches("optax.softmax_cross_entropy[jit]", ["*[[]jit]"])
+    # brackets are literal: tags, not character classes
+    assert matches("optax.softmax_cross_entropy[jit]", ["*[jit]"])
+    assert not matches("torch.logsumexp", ["*[compiled]"])
+    assert matches("torch.nn.functional.softmax[compiled]", ["*[compiled]"])
+    assert matches("a.f[jit]", ["a.?[jit]"]) and not matches("a.fj", ["a.f[jit]"])
     sel = Selection(implementations=("a.*",), checks=("gradient",), dtypes=("bfloat16",))
     assert sel.admits(("a.f", "gradient", "bfloat16", "cpu"))
     assert not sel.admits(("a.f", "accuracy", "bfloat16", "cpu"))

@@ -111,7 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         metavar="NAME",
         help="registered implementation to verify, a name or a glob pattern such as "
-        "'torch.nn.functional.*' (repeatable; default: all)",
+        "'torch.nn.functional.*' or '*[compiled]' (* and ? are wildcards, brackets are "
+        "literal; repeatable; default: all)",
     )
     parser.add_argument(
         "--check",

@@ -66,10 +66,17 @@ def shard_of(key: SearchKey, shards: int) -> int:
     return int.from_bytes(digest[:8], "little") % shards
 
 
+def _glob(pattern: str) -> str:
+    """``pattern`` for ``fnmatch`` with its brackets literal: ``*`` and ``?`` are the only
+    wildcards, since entry names use brackets for their tags (``f[jit]``, ``*[compiled]``)."""
+    return pattern.replace("[", "[[]")
+
+
 def matches(name: str, patterns: Sequence[str]) -> bool:
-    """Whether ``name`` is one of ``patterns`` or matches one as a glob (``fnmatch``: ``*``,
-    ``?``, ``[...]``; a literal ``[`` in a name such as ``f[jit]`` matches itself exactly)."""
-    return any(name == p or fnmatch.fnmatchcase(name, p) for p in patterns)
+    """Whether ``name`` is one of ``patterns`` or matches one as a glob: ``*`` any run of
+    characters, ``?`` one; ``[`` and ``]`` match themselves (``'*[compiled]'`` selects the
+    compiled entries)."""
+    return any(name == p or fnmatch.fnmatchcase(name, _glob(p)) for p in patterns)
 
 
 @dataclasses.dataclass(frozen=True)
