@@ -16,7 +16,11 @@ Special values are handled explicitly, never through floating-point accident:
 - both NaN: 0 (NaN is the right answer); one NaN: ``inf``;
 - ``r`` infinite: 0 when ``y == r``, else ``inf``;
 - ``y`` infinite and ``r`` finite: ``inf``;
-- signed zeros compare equal (``-0`` against ``+0`` is 0 ULP).
+- signed zeros compare equal (``-0`` against ``+0`` is 0 ULP);
+- both finite, where the quotient overflows float64 (float64 only: ``|y|`` above about 1e-15
+  against ``r`` in the subnormal range or 0, whose spacing is 2^-1074): the number of float64
+  values between ``y`` and ``r`` (at most 2^64) instead, so an error between finite values is
+  always a finite count of ULPs.
 
 Arithmetic is done in float64 on values that are exact in float64 (every supported format is a
 subset of float64), so ``|y - r|`` is exact up to one final float64 rounding, which changes a
@@ -83,7 +87,23 @@ def ulp_error(y: Any, r: Any, dtype: Any) -> np.ndarray:
     y_inf, r_inf = np.isinf(yv), np.isinf(rv)
     same_inf = y_inf & r_inf & (yv == rv)
     err = np.where((y_inf | r_inf) & ~(y_nan | r_nan), np.where(same_inf, 0.0, np.inf), err)
+    overflow = np.isinf(err) & np.isfinite(yv) & np.isfinite(rv)
+    if overflow.any():
+        err = np.where(overflow, _float64_steps(yv, rv), err)
     return err
+
+
+def _float64_steps(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """How many float64 values lie between ``a`` and ``b`` (finite; -0 and +0 are one value),
+    as float64: the distance of their ordinal keys (the bit patterns, sign-magnitude turned
+    into a monotone integer order)."""
+
+    def key(x: np.ndarray) -> np.ndarray:
+        bits = np.array(x, dtype=np.float64).view(np.int64)  # a contiguous copy, any rank
+        magnitude = bits & np.int64(0x7FFF_FFFF_FFFF_FFFF)
+        return np.where(bits < 0, -magnitude, magnitude).astype(np.float64)
+
+    return np.abs(key(a) - key(b))
 
 
 def max_ulp_error(y: Any, r: Any, dtype: Any) -> float:
