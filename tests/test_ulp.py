@@ -62,7 +62,6 @@ def test_a_float64_error_against_zero_is_a_finite_count_of_values() -> None:
     bits = int(np.float64(y).view(np.int64))
     assert float(ulp_error(y, 0.0, "float64")) == float(bits)
     assert float(ulp_error(-y, 0.0, "float64")) == float(bits)
-    assert float(ulp_error(y, -y, "float64")) == 2.0 * bits
     assert float(ulp_error(1e-300, 0.0, "float64")) == 1e-300 / 5e-324  # no overflow: unchanged
 
 
