@@ -539,3 +539,42 @@ def test_a_compiled_entry_past_the_recompile_limit_starts_dynamo_afresh(monkeypa
         np.testing.assert_allclose(out, eager.forward(kwargs, "cpu"), rtol=1e-5, atol=1e-6)
     assert torch_impls._dynamo_generation > generation
     assert entry.result_extra()["dynamo_resets"] >= 1
+
+
+def test_memory_order_rebuilds_a_transposed_view():
+    from verify.registry.torch_impls import memory_order
+
+    a = np.arange(24.0).reshape(2, 3, 4)
+    assert memory_order(a)[1] is None
+    assert memory_order(np.broadcast_to(np.arange(4.0), (3, 4)))[1] is None  # zero stride
+    view = np.moveaxis(a, -1, 1)  # (2, 4, 3), strides of a permutation
+    base, permute = memory_order(view)
+    assert base.flags.c_contiguous and permute is not None
+    rebuilt = np.transpose(base, permute)
+    assert np.array_equal(rebuilt, view) and rebuilt.strides == view.strides
+
+
+def test_a_non_contiguous_input_is_reproduced_with_its_layout():
+    """The entry calls PyTorch with the tensor of a transposed NumPy view (to_tensor keeps
+    the layout); the reproducer rebuilds that layout, so it reproduces what the call did:
+    here nll_loss's backward refusing a non-contiguous 4-D input (pytorch/pytorch#175084),
+    a known issue of the entry."""
+    import subprocess
+    import sys
+
+    entry = ENTRIES["torch.nn.functional.nll_loss"]
+    x = np.moveaxis(np.zeros((1, 1, 2, 12), np.float32), -1, 1)
+    kwargs = dict(input=x, target=np.zeros((1, 1, 2), np.int64), reduction="none")
+    g = np.ones((1, 1, 2), np.float32)
+    with pytest.raises(RuntimeError, match="grad_input must be contiguous"):
+        entry.vjp(kwargs, g, "cpu")
+    script = entry.gradient_reproducer(kwargs, g, "cpu")
+    assert ".permute(0, 3, 1, 2)" in script
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode != 0 and "grad_input must be contiguous" in done.stderr
+    assert [issue.link for issue in entry.known_issues if issue.applies(kwargs)] == [
+        "https://github.com/pytorch/pytorch/issues/175084"
+    ]
+    contiguous = dict(kwargs, input=np.ascontiguousarray(x))
+    assert not any(issue.applies(contiguous) for issue in entry.known_issues)
+    assert entry.vjp(contiguous, g, "cpu").shape == x.shape
