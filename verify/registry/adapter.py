@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
@@ -169,30 +169,33 @@ def _one_line(error: BaseException, limit: int = 200) -> str:
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
+class ScriptRequest(NamedTuple):
+    """What one reproducer script shows: the call of ``kwargs`` on ``device``, and with
+    ``grad_output`` its vector-Jacobian product with that cotangent, with ``tangent`` (shaped
+    like the first argument, in the reference's layout) its Jacobian-vector product along it
+    through the framework's forward mode (both None: the forward call)."""
+
+    kwargs: base.Kwargs
+    device: str
+    grad_output: np.ndarray | None = None
+    tangent: np.ndarray | None = None
+
+
 class ScriptedReproducers:
     """``reproducer``, ``gradient_reproducer`` and ``jvp_reproducer`` of an adapter that writes
-    all three with one ``_script(kwargs, device, grad_output, tangent=None)``: both None, the
-    forward call; ``grad_output``, its vector-Jacobian product with that cotangent;
-    ``tangent`` (shaped like the first argument, in the reference's layout), its
-    Jacobian-vector product along that tangent through the framework's forward mode."""
+    all three with one ``_script(request)`` (a :class:`ScriptRequest`)."""
 
-    def _script(
-        self,
-        kwargs: base.Kwargs,
-        device: str,
-        grad_output: np.ndarray | None,
-        tangent: np.ndarray | None = None,
-    ) -> str:
+    def _script(self, request: ScriptRequest) -> str:
         raise NotImplementedError
 
     def reproducer(self, kwargs: base.Kwargs, device: str) -> str:
-        return self._script(kwargs, device, None)
+        return self._script(ScriptRequest(kwargs, device))
 
     def gradient_reproducer(self, kwargs: base.Kwargs, grad_output: np.ndarray, device: str) -> str:
-        return self._script(kwargs, device, np.asarray(grad_output))
+        return self._script(ScriptRequest(kwargs, device, grad_output=np.asarray(grad_output)))
 
     def jvp_reproducer(self, kwargs: base.Kwargs, tangent: np.ndarray, device: str) -> str:
-        return self._script(kwargs, device, None, np.asarray(tangent))
+        return self._script(ScriptRequest(kwargs, device, tangent=np.asarray(tangent)))
 
 
 def attribute_path(root: Any, dotted: str) -> Any:

@@ -280,17 +280,12 @@ class _Adapter(adapter.ScriptedReproducers):
         run()  # compile (jit) and warm up outside the timed region
         return run
 
-    def _script(
-        self,
-        kwargs: Kwargs,
-        device: str,
-        grad_output: np.ndarray | None,
-        tangent: np.ndarray | None = None,
-    ) -> str:
+    def _script(self, request: adapter.ScriptRequest) -> str:
         """The forward call; with ``grad_output`` its vector-Jacobian product through
         ``jax.vjp`` (printed in the reference's layout, class axis 1); with ``tangent`` its
         Jacobian-vector product through ``jax.jvp`` (under ``jax.jit`` for a jitted entry, as
         :meth:`jvp` computes it), printed in the layout of the output."""
+        kwargs, device, grad_output, tangent = request
         call = self.prepare(kwargs)
         imports, source = adapter.script_name(self.fn, self.public, _public_imports)
         arrays = list(call.args) + list(call.array_kwargs)

@@ -137,17 +137,12 @@ class LossAdapter(adapter.ScriptedReproducers):
         run()  # warm up kernels outside the timed region
         return run
 
-    def _script(
-        self,
-        kwargs: Kwargs,
-        device: str,
-        grad_output: np.ndarray | None,
-        tangent: np.ndarray | None = None,
-    ) -> str:
+    def _script(self, request: adapter.ScriptRequest) -> str:
         """The forward call; with ``grad_output`` its vector-Jacobian product, with
         ``tangent`` its Jacobian-vector product, through the backend's autodiff as
         :meth:`vjp` and :meth:`jvp` compute them (the gradient printed in the reference's
         layout, class axis 1)."""
+        kwargs, device, grad_output, tangent = request
         call = self.prepare(kwargs)
         backend = self.backend
         imports, source = adapter.script_name(self.fn, self.public, lambda public: [])

@@ -431,15 +431,10 @@ class _Adapter(adapter.ScriptedReproducers):
 
         return run
 
-    def _script(
-        self,
-        kwargs: Kwargs,
-        device: str,
-        grad_output: np.ndarray | None,
-        tangent: np.ndarray | None = None,
-    ) -> str:
+    def _script(self, request: adapter.ScriptRequest) -> str:
         """The forward call; with ``grad_output`` its vector-Jacobian product (``mx.vjp``);
         with ``tangent`` its Jacobian-vector product (``mx.jvp``)."""
+        kwargs, device, grad_output, tangent = request
         call = self.prepare(kwargs)
         imports, source = _script_name(self.fn, self.public)
         arrays = list(call.arrays) + list(call.array_options)

@@ -238,16 +238,11 @@ class _Adapter(adapter.ScriptedReproducers):
         run()  # warm up kernels outside the timed region
         return run
 
-    def _script(
-        self,
-        kwargs: Kwargs,
-        device: str,
-        grad_output: np.ndarray | None,
-        tangent: np.ndarray | None = None,
-    ) -> str:
+    def _script(self, request: adapter.ScriptRequest) -> str:
         """The forward call; with ``grad_output`` its vector-Jacobian product through
         ``tf.GradientTape`` (printed in the reference's layout, class axis 1); with ``tangent``
         its Jacobian-vector product through ``tf.autodiff.ForwardAccumulator``."""
+        kwargs, device, grad_output, tangent = request
         call = self.prepare(kwargs)
         imports, source = adapter.script_name(self.fn, self.public, _public_imports)
         setup = "".join(f"{name} = tf.constant({array_literal(a)})\n" for name, a in call.arrays)
