@@ -42,15 +42,9 @@ def evaluate_forward(
 
 
 def run(
-    impl: Implementation,
-    dtype: str,
-    device: str,
-    *,
-    profile: str | Profile,
-    seed: int | None,
-    kind: str = "accuracy",
-    check: str = CHECK,
+    impl: Implementation, dtype: str, device: str, *, profile: str | Profile, seed: int | None
 ) -> Result:
+    kind, check = "accuracy", CHECK
     search = Search(impl, check, dtype, device, profile=profile, seed=seed)
     return search.run(
         cases(impl, dtype, kind, search.profile),

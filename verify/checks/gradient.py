@@ -276,15 +276,9 @@ def _undefined_off_column(
 
 
 def run(
-    impl: Implementation,
-    dtype: str,
-    device: str,
-    *,
-    profile: str | Profile,
-    seed: int | None,
-    kind: str = "gradient",
-    check: str = CHECK,
+    impl: Implementation, dtype: str, device: str, *, profile: str | Profile, seed: int | None
 ) -> Result:
+    kind, check = "gradient", CHECK
     if impl.vjp is None:
         return skip_result(impl, check, dtype, device, f"{impl.name} has no gradient")
     search = Search(impl, check, dtype, device, profile=profile, seed=seed)
