@@ -52,12 +52,22 @@ def matching_deviation(
 
 
 def matching_known_issue(
-    impl: Implementation, check: str, dtype: str, kwargs: Mapping[str, Any]
+    impl: Implementation,
+    check: str,
+    dtype: str,
+    kwargs: Mapping[str, Any],
+    severity: str | None = None,
 ) -> Any:
-    """The entry's known issue covering a failure of ``check`` in ``dtype`` on ``kwargs``, or
-    None."""
+    """The entry's known issue covering a failure of ``check`` in ``dtype`` on ``kwargs`` whose
+    severity class is ``severity`` (None: unclassified), or None."""
     return _first_covering(
-        impl.known_issues, check, kwargs, lambda issue: not issue.dtypes or dtype in issue.dtypes
+        impl.known_issues,
+        check,
+        kwargs,
+        lambda issue: (
+            (not issue.dtypes or dtype in issue.dtypes)
+            and (not issue.severities or severity in issue.severities)
+        ),
     )
 
 
@@ -425,7 +435,9 @@ class Search:
         if self.failure is not None:
             kwargs, verdict = self.failure
             target = verdict.reproduce_with or self.impl
-            issue = matching_known_issue(self.impl, self.check, self.dtype, kwargs)
+            issue = matching_known_issue(
+                self.impl, self.check, self.dtype, kwargs, verdict.severity
+            )
             links = [issue.link] if issue else []
             message = verdict.message
             if issue:

@@ -70,6 +70,10 @@ class _Registered:
     applies: Callable[[Kwargs], bool] = lambda kwargs: True
     #: check categories it covers; empty means all
     checks: tuple[str, ...] = ()
+    #: severity classes of ``verify.judge.severity`` it covers; empty means all.  A documented
+    #: loss of precision covers ``inaccurate`` results only, never a wrong value; an issue
+    #: about a call that raises covers the wrong values it reports, not an inaccuracy beside it.
+    severities: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,10 +83,6 @@ class Deviation(_Registered):
     A mismatch on a covered case is reported with status ``deviation`` (and ``link``)
     instead of ``fail``.
     """
-
-    #: severity classes of ``verify.judge.severity`` it covers; empty means all.  A documented
-    #: loss of precision covers ``inaccurate`` results only, never a wrong value.
-    severities: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
