@@ -58,7 +58,7 @@ class KerasBackend(Protocol):
         ``f(v)``), through the backend's autodiff, as a NumPy array shaped like ``v``."""
         ...
 
-    def jvp(self, f: Callable[[Any], Any], v: Any, tangent: np.ndarray, device: str) -> np.ndarray:
+    def jvp(self, f: Callable[[Any], Any], v: Any, tangent: np.ndarray) -> np.ndarray:
         """The Jacobian-vector product of ``f`` at ``v`` along ``tangent`` (shaped like ``v``,
         in its dtype), through the backend's forward mode (raising
         :class:`~verify.registry.base.ForwardModeUnavailable` where it has none), as a NumPy
@@ -117,7 +117,7 @@ class LossAdapter(adapter.ScriptedReproducers):
         f = self._function(call)
         with self._scope(device):
             v, others = self._place(call, device)
-            return self.backend.jvp(lambda t: f(t, others), v, call.in_layout(tangent), device)
+            return self.backend.jvp(lambda t: f(t, others), v, call.in_layout(tangent))
 
     def bind(self, kwargs: Kwargs, device: str, backward: bool) -> Callable[[], Any]:
         call = self.prepare(kwargs)

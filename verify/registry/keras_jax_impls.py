@@ -39,10 +39,6 @@ _PRE: dict[str, tuple[Callable[[Any], Any], str]] = {
 }
 
 
-#: what JAX says of a function it cannot differentiate in forward mode (a ``jax.custom_vjp``)
-_NO_JVP = ("can't apply forward-mode autodiff (jvp) to a custom_vjp function",)
-
-
 class _JaxBackend:
     name = "jax"
     before_keras = ("import jax", "jax.config.update('jax_enable_x64', True)")
@@ -69,9 +65,9 @@ class _JaxBackend:
         (grad,) = pullback(jnp.asarray(cotangent, dtype=out.dtype).reshape(out.shape))
         return np.asarray(grad)
 
-    def jvp(self, f: Callable[[Any], Any], v: Any, tangent: np.ndarray, device: str) -> np.ndarray:
+    def jvp(self, f: Callable[[Any], Any], v: Any, tangent: np.ndarray) -> np.ndarray:
         t = jnp.asarray(tangent)
-        _, out = adapter.forward_mode(lambda: jax.jvp(f, (v,), (t,)), "jax.jvp", _NO_JVP)
+        _, out = adapter.forward_mode(lambda: jax.jvp(f, (v,), (t,)), "jax.jvp")
         return np.asarray(out)
 
     def vjp_source(self, diff: str) -> list[str]:

@@ -83,7 +83,7 @@ class _TorchBackend:
         (grad,) = torch.autograd.grad(out, v, grad_outputs=seed, allow_unused=True)
         return np.zeros(v.shape, _numpy(v).dtype) if grad is None else _numpy(grad)
 
-    def jvp(self, f: Callable[[Any], Any], v: Any, tangent: np.ndarray, device: str) -> np.ndarray:
+    def jvp(self, f: Callable[[Any], Any], v: Any, tangent: np.ndarray) -> np.ndarray:
         t = _tensor(tangent, str(v.device)).to(v.dtype)
         _, out = adapter.forward_mode(
             lambda: torch.func.jvp(f, (v,), (t,)), "torch.func.jvp", FORWARD_MODE_MISSING
