@@ -56,6 +56,20 @@ def move_axis_last(a: np.ndarray, axis: int) -> tuple[np.ndarray, tuple[int, ...
     return np.ascontiguousarray(moved).reshape(-1, moved.shape[-1]), moved.shape, ax
 
 
+def class_rows(a: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray, tuple[int, ...], bool]:
+    """The rows of a loss input whose class axis is 1 (0 for an unbatched (C,) input): ``a``
+    with a batch axis of 1 added when unbatched, its rows (R, C) with the class axis moved
+    last, that moved shape (N, d1, ..., dk, C), and whether ``a`` was unbatched.  A 0-d ``a``
+    raises :class:`ValueError`."""
+    if a.ndim == 0:
+        raise ValueError(f"{name}: input must have shape (C,), (N, C) or (N, C, d1, ..., dk)")
+    unbatched = a.ndim == 1
+    if unbatched:
+        a = a[None]
+    moved = np.moveaxis(a, 1, -1)
+    return a, np.ascontiguousarray(moved).reshape(-1, a.shape[1]), moved.shape, unbatched
+
+
 def restore_axis(rows: np.ndarray, moved_shape: tuple[int, ...], ax: int) -> np.ndarray:
     return np.moveaxis(rows.reshape(moved_shape), -1, ax)
 

@@ -52,8 +52,10 @@ from typing import Any
 import numpy as np
 
 from reference import elementary as el
+from reference._docstrings import fill_doc, vjp_doc
 from reference.enclosure import Enc
 from reference.exact import XVal
+from reference.formats import Format
 from reference.pointwise import (
     Terms,
     cotangent,
@@ -137,10 +139,30 @@ def check_unit_interval(a: np.ndarray, what: str, name: str) -> None:
         raise ValueError(f"{name}: {what} must lie in [0, 1] (NaN propagates), got {v!r}")
 
 
+def probability_operands(
+    name: str, input: Any, target: Any, reduction: str, out_dtype: Any, input_too: bool = False
+) -> tuple[np.ndarray, np.ndarray, Format]:
+    """:func:`~reference.pointwise.elementwise_operands` of a loss whose target holds
+    probabilities, checked to lie in [0, 1] (with ``input_too``, the input first)."""
+    a, y, fmt = elementwise_operands(name, input, target, reduction, REDUCTIONS, out_dtype)
+    if input_too:
+        check_unit_interval(a, "input probabilities", name)
+    check_unit_interval(y, "target", name)
+    return a, y, fmt
+
+
 def check_weight(w: np.ndarray, what: str, name: str) -> None:
     """Finite weights (NaN allowed: it propagates)."""
     if np.any(np.isinf(w)):
         raise ValueError(f"{name}: {what} must be finite (NaN propagates)")
+
+
+def _weights(weight: Any, what: str, shape: tuple[int, ...], name: str) -> np.ndarray:
+    """The argument ``what`` of ``name`` broadcast to ``shape`` as float64 (``None``: ones),
+    checked finite (NaN allowed: it propagates)."""
+    w = np.ones(shape) if weight is None else operand(weight, what, shape)
+    check_weight(w, what, name)
+    return w
 
 
 def _times_weight(u_inf: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -163,12 +185,9 @@ class _BCE:
 
 def _bce(input: Any, target: Any, weight: Any, reduction: str, out_dtype: Any) -> _BCE:
     name = "binary_cross_entropy"
-    a, y, fmt = elementwise_operands(name, input, target, reduction, REDUCTIONS, out_dtype)
-    check_unit_interval(a, "input probabilities", name)
-    check_unit_interval(y, "target", name)
+    a, y, fmt = probability_operands(name, input, target, reduction, out_dtype, input_too=True)
     shape = a.shape
-    w = np.ones(shape) if weight is None else operand(weight, "weight", shape)
-    check_weight(w, "weight", name)
+    w = _weights(weight, "weight", shape, name)
     p, y, w = a.reshape(-1), y.reshape(-1), np.ascontiguousarray(w).reshape(-1)
     nan = np.isnan(p) | np.isnan(y) | np.isnan(w)
     p0, p1 = p == 0, p == 1
@@ -197,6 +216,7 @@ def _bce(input: Any, target: Any, weight: Any, reduction: str, out_dtype: Any) -
     return _BCE(p, y, w, terms, Fraction(p.size))
 
 
+@fill_doc
 def binary_cross_entropy(
     input: Any,
     target: Any,
@@ -212,28 +232,27 @@ def binary_cross_entropy(
 
     Args:
         input: Probabilities :math:`p \in [0, 1]` (NaN propagates).
-        target: Probabilities :math:`y \in [0, 1]`, shaped like ``input``.
-        weight: Weights :math:`w` broadcast to ``input``'s shape (``None``: ones).
-        reduction: ``none`` (one value per element), ``sum`` or ``mean`` (over all elements).
-        out_dtype: The output format (:data:`reference.types.OutDtype`); ``None``: ``input``'s.
+        %(probability_target)s
+        %(elementwise_weight)s
+        %(elementwise_reduction)s
+        %(out_dtype)s
 
     Returns:
-        ``input``'s shape for ``none``, else a 0-d array, in the output format; the exact value
-        rounded once (:math:`p = 0` with :math:`y > 0`, or :math:`p = 1` with :math:`y < 1`, gives
-        :math:`+\infty` times :math:`w`).
+        %(elementwise_returns)s
+        An input of 0 where :math:`y > 0`, or of 1 where :math:`y < 1`, gives :math:`+\infty`
+        times :math:`w`.
 
     Raises:
         ValueError: ``reduction`` is not one of ``none``, ``sum``, ``mean``; ``target`` is not
             shaped like ``input``; ``input`` or ``target`` has a value outside [0, 1]; ``weight``
             does not broadcast to ``input``'s shape or holds an infinity.
-        TypeError: an array argument has an integer or boolean dtype or a format other than the
-            four, or ``out_dtype`` names none of them.
-        CertificationError: A value the exact tier could not certify (none unproven is returned).
+        %(elementwise_errors)s
     """
     b = _bce(input, target, weight, reduction, out_dtype)
     return loss(b.terms, reduction, mean_divisor(reduction, b.divisor))
 
 
+@vjp_doc(binary_cross_entropy, "input")
 def binary_cross_entropy_grad(
     input: Any,
     target: Any,
@@ -246,19 +265,6 @@ def binary_cross_entropy_grad(
     :math:`g\,w\,(p - y) / (p (1 - p))`.
 
     At :math:`p = y \in \{0, 1\}` the one-sided limit :math:`w` (:math:`-w` at 1) is used.
-
-    Args:
-        input, target, weight, reduction, out_dtype: As for :func:`binary_cross_entropy`.
-        grad_output: The cotangent: shaped like ``input`` for ``none``, a scalar otherwise
-            (``None``: ones).
-
-    Returns:
-        ``input``'s shape, in the output format, each element the exact value rounded once.
-
-    Raises:
-        ValueError: As for :func:`binary_cross_entropy`, or ``grad_output`` has the wrong shape (the
-            input's for ``none``, a scalar otherwise).
-        TypeError: As for :func:`binary_cross_entropy`.
     """
     b = _bce(input, target, weight, reduction, out_dtype)
     p, y, w = b.p, b.y, b.w
@@ -290,6 +296,13 @@ class _Logits:
     divisor: Fraction
 
 
+def _AB(pw: np.ndarray, y: np.ndarray, dd: bool) -> tuple[Enc, Enc]:
+    r"""Enclosures of the coefficients :math:`A = \pi y` and :math:`B = 1 - y` (module
+    docstring) at exact ``pw`` and ``y``."""
+    yv = Enc.exact(y, dd)
+    return Enc.exact(pw, dd) * yv, Enc.exact(np.ones(y.size), dd) - yv
+
+
 def _exact_AB(pw: float, y: float) -> tuple[Fraction, Fraction]:
     yf = fraction(y)
     return fraction(pw) * yf, 1 - yf
@@ -299,13 +312,10 @@ def _with_logits(
     input: Any, target: Any, weight: Any, reduction: str, pos_weight: Any, out_dtype: Any
 ) -> _Logits:
     name = "binary_cross_entropy_with_logits"
-    a, y, fmt = elementwise_operands(name, input, target, reduction, REDUCTIONS, out_dtype)
-    check_unit_interval(y, "target", name)
+    a, y, fmt = probability_operands(name, input, target, reduction, out_dtype)
     shape = a.shape
-    w = np.ones(shape) if weight is None else operand(weight, "weight", shape)
-    pw = np.ones(shape) if pos_weight is None else operand(pos_weight, "pos_weight", shape)
-    check_weight(w, "weight", name)
-    check_weight(pw, "pos_weight", name)
+    w = _weights(weight, "weight", shape, name)
+    pw = _weights(pos_weight, "pos_weight", shape, name)
     x, y = a.reshape(-1), y.reshape(-1)
     w, pw = np.ascontiguousarray(w).reshape(-1), np.ascontiguousarray(pw).reshape(-1)
     nan = np.isnan(x) | np.isnan(y) | np.isnan(w) | np.isnan(pw)
@@ -321,14 +331,9 @@ def _with_logits(
         )
     value = np.where(nan, np.nan, value)
 
-    def pieces(idx: np.ndarray, dd: bool) -> tuple[Logistic, Enc, Enc]:
-        yv = Enc.exact(y[idx], dd)
-        A = Enc.exact(pw[idx], dd) * yv
-        B = Enc.exact(np.ones(idx.size), dd) - yv
-        return logistic(x[idx], dd), A, B
-
     def vec(idx: np.ndarray, dd: bool) -> Enc:
-        lg, A, B = pieces(idx, dd)
+        lg = logistic(x[idx], dd)
+        A, B = _AB(pw[idx], y[idx], dd)
         c = B.where(lg.pos, A)
         return Enc.exact(w[idx], dd) * ((A + B) * lg.L + c * lg.z)
 
@@ -345,6 +350,7 @@ def _with_logits(
     return _Logits(x, y, w, pw, terms, Fraction(x.size))
 
 
+@fill_doc
 def binary_cross_entropy_with_logits(
     input: Any,
     target: Any,
@@ -361,28 +367,27 @@ def binary_cross_entropy_with_logits(
 
     Args:
         input: Logits :math:`x`.
-        target: Probabilities :math:`y \in [0, 1]`, shaped like ``input``.
-        weight: Weights :math:`w` broadcast to ``input``'s shape (``None``: ones).
-        reduction: ``none`` (one value per element), ``sum`` or ``mean`` (over all elements).
+        %(probability_target)s
+        %(elementwise_weight)s
+        %(elementwise_reduction)s
         pos_weight: Positive-class weights :math:`\pi` broadcast to ``input``'s shape (usually one
             per class along the last dimension; ``None``: ones).
-        out_dtype: The output format (:data:`reference.types.OutDtype`); ``None``: ``input``'s.
+        %(out_dtype)s
 
     Returns:
-        ``input``'s shape for ``none``, else a 0-d array, in the output format; the exact value
-        rounded once.
+        %(elementwise_returns)s
 
     Raises:
         ValueError: ``reduction`` is not one of ``none``, ``sum``, ``mean``; ``target`` is not
             shaped like ``input``; ``target`` has a value outside [0, 1]; ``weight`` or
             ``pos_weight`` does not broadcast to ``input``'s shape or holds an infinity.
-        TypeError: As for :func:`binary_cross_entropy`.
-        CertificationError: As for :func:`binary_cross_entropy`.
+        %(elementwise_errors)s
     """
     b = _with_logits(input, target, weight, reduction, pos_weight, out_dtype)
     return loss(b.terms, reduction, mean_divisor(reduction, b.divisor))
 
 
+@vjp_doc(binary_cross_entropy_with_logits, "input")
 def binary_cross_entropy_with_logits_grad(
     input: Any,
     target: Any,
@@ -394,22 +399,6 @@ def binary_cross_entropy_with_logits_grad(
 ) -> np.ndarray:
     r"""VJP of :func:`binary_cross_entropy_with_logits` with respect to ``input``:
     :math:`g\,w\,((\pi y + 1 - y)\,\sigma(x) - \pi y)`.
-
-    Args:
-        input, target, weight, reduction, pos_weight, out_dtype: As for
-            :func:`binary_cross_entropy_with_logits`.
-        grad_output: The cotangent: shaped like ``input`` for ``none``, a scalar otherwise
-            (``None``: ones).
-
-    Returns:
-        ``input``'s shape, in the output format, each element the exact value rounded once.
-
-    Raises:
-        ValueError: As for :func:`binary_cross_entropy_with_logits`, or ``grad_output`` has the
-            wrong shape (the input's for ``none``, a scalar otherwise).
-        TypeError: an array argument has an integer or boolean dtype or a format other than the
-            four, or ``out_dtype`` names none of them.
-        CertificationError: A value the exact tier could not certify (none unproven is returned).
     """
     b = _with_logits(input, target, weight, reduction, pos_weight, out_dtype)
     x, y, w, pw = b.x, b.y, b.w, b.pw
@@ -417,9 +406,7 @@ def binary_cross_entropy_with_logits_grad(
 
     def dvec(idx: np.ndarray, dd: bool) -> Enc:
         lg = logistic(x[idx], dd)
-        yv = Enc.exact(y[idx], dd)
-        A = Enc.exact(pw[idx], dd) * yv
-        B = Enc.exact(np.ones(idx.size), dd) - yv
+        A, B = _AB(pw[idx], y[idx], dd)
         sm = lg.sm
         d = (B - (A + B) * sm).where(lg.pos, (A + B) * sm - A)
         return d * Enc.exact(w[idx], dd)

@@ -41,10 +41,12 @@ import numpy as np
 
 from reference import dd as ddm
 from reference import tiers
+from reference._docstrings import fill_doc, vjp_doc
 from reference.arrays import (
     as_float_array,
     as_native_array,
     assign_rows,
+    class_rows,
     classify_rows,
     out_format,
     select_rows,
@@ -131,15 +133,9 @@ def _problem(
         raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing!r}")
     a, fmt_name = as_native_array(input, "input")
     fmt = out_format(out_dtype, fmt_name)
-    if a.ndim == 0:
-        raise ValueError(f"{name}: input must have shape (C,), (N, C) or (N, C, d1, ..., dk)")
-    unbatched = a.ndim == 1
-    if unbatched:
-        a = a[None]
+    a, x2, moved_shape, unbatched = class_rows(a, name)
     C = a.shape[1]
-    moved = np.moveaxis(a, 1, -1)
-    x2 = np.ascontiguousarray(moved).reshape(-1, C)
-    out_shape = () if unbatched else moved.shape[:-1]
+    out_shape = () if unbatched else moved_shape[:-1]
     tgt = np.asarray(target)
     if hasattr(target, "detach"):
         tgt = target.detach().cpu().numpy()
@@ -154,9 +150,9 @@ def _problem(
         t = tgt.astype(np.int64)
         if unbatched:
             t = t.reshape(1)
-        if t.shape != moved.shape[:-1]:
+        if t.shape != moved_shape[:-1]:
             raise ValueError(
-                f"{name}: index target must have shape {moved.shape[:-1] if not unbatched else ()}"
+                f"{name}: index target must have shape {moved_shape[:-1] if not unbatched else ()}"
                 f", got {tgt.shape}"
             )
         t = t.reshape(-1)
@@ -366,6 +362,7 @@ def _nll_terms_exact_round(p: _Problem, rows: np.ndarray) -> np.ndarray:
     return _round_products(-p.w[t], widen(p.x2[rows, t]), p.fmt)
 
 
+@fill_doc
 def nll_loss(
     input: Any,
     target: Any,
@@ -382,15 +379,15 @@ def nll_loss(
         input: Log-probabilities, shape (C,), (N, C) or (N, C, d1, ..., dk); the class axis is 1 (0
             unbatched).
         target: Integer class indices of shape (N, d1, ..., dk) (() unbatched).
-        weight: Class weights of shape (C,) (``None``: ones).
-        ignore_index: A target value whose rows contribute exactly 0 (loss and gradient).
+        %(class_weight)s
+        %(ignore_index)s
         reduction: ``none`` (one value per row), ``sum`` or ``mean`` (the sum over the total weight
             :math:`W` of the non-ignored rows' targets).
-        out_dtype: The output format (:data:`reference.types.OutDtype`); ``None``: ``input``'s.
+        %(out_dtype)s
 
     Returns:
-        The per-row losses of shape (N, d1, ..., dk) (() unbatched) for ``none``, else a 0-d array,
-        in the output format; the exact value rounded once (``mean`` over zero total weight is NaN).
+        %(row_returns)s
+        A ``mean`` over zero total weight is NaN.
 
     Raises:
         ValueError: ``reduction`` is not one of ``none``, ``sum``, ``mean``; ``input`` is 0-d;
@@ -405,6 +402,7 @@ def nll_loss(
     return _reduce(p, special, value, None, None, nll=True)
 
 
+@fill_doc
 def cross_entropy(
     input: Any,
     target: Any,
@@ -423,18 +421,18 @@ def cross_entropy(
         input: Logits, shape (C,), (N, C) or (N, C, d1, ..., dk); the class axis is 1 (0 unbatched).
         target: Integer class indices of shape (N, d1, ..., dk) (() unbatched), or floating-point
             class probabilities shaped like ``input``.
-        weight: Class weights of shape (C,) (``None``: ones).
-        ignore_index: A target value whose rows contribute exactly 0 (loss and gradient).
+        %(class_weight)s
+        %(ignore_index)s
         reduction: ``none`` (one value per row), ``sum`` or ``mean`` (the sum over the total weight
             :math:`W` of the non-ignored rows' targets; over the number of rows for probability
             targets).
         label_smoothing: :math:`\varepsilon \in [0, 1]`, mixing the target with the uniform
             distribution over the C classes.
-        out_dtype: The output format (:data:`reference.types.OutDtype`); ``None``: ``input``'s.
+        %(out_dtype)s
 
     Returns:
-        The per-row losses of shape (N, d1, ..., dk) (() unbatched) for ``none``, else a 0-d array,
-        in the output format; the exact value rounded once (``mean`` over zero total weight is NaN).
+        %(row_returns)s
+        A ``mean`` over zero total weight is NaN.
 
     Raises:
         ValueError: ``reduction`` is not one of ``none``, ``sum``, ``mean``; ``label_smoothing`` is
@@ -443,7 +441,7 @@ def cross_entropy(
             probability target is not shaped like ``input``.
         TypeError: ``input``, ``weight`` or a probability target has an integer or boolean dtype or
             a format other than the four, or ``out_dtype`` names none of them.
-        CertificationError: A value the exact tier could not certify (none unproven is returned).
+        %(certification_error)s
     """
     p = _problem(
         input, target, weight, ignore_index, reduction, label_smoothing, out_dtype, "cross_entropy"
@@ -490,6 +488,20 @@ def _scales(p: _Problem, grad_output: Any) -> tuple[np.ndarray, Fraction | None]
     return np.full(R, float(s)), s
 
 
+def _scale_enc(
+    p: _Problem, gvec: np.ndarray, gex: Fraction | None, rows: np.ndarray, dd: bool
+) -> Enc:
+    """The scales s_n of ``rows`` (from :func:`_scales`) as an (r,) enclosure: exact per row
+    for ``none``, else the exact scalar ``gex`` in the float64 or double-double tier."""
+    if p.reduction == "none":
+        return Enc.exact(gvec[rows], dd)
+    h, l, r = dd_parts(gex)  # type: ignore[arg-type]
+    if not dd:
+        r, l = r + abs(l), 0.0
+    n = len(rows)
+    return Enc(np.full(n, h), np.full(n, l) if dd else 0.0, np.full(n, r), dd)
+
+
 def _grad(p: _Problem, grad_output: Any, nll: bool) -> np.ndarray:
     R, C = p.x2.shape
     fmt = p.fmt
@@ -512,19 +524,9 @@ def _grad(p: _Problem, grad_output: Any, nll: bool) -> np.ndarray:
     out[nonfinite_term | undefined] = np.nan
     reg = np.flatnonzero(~special & ~undefined)
     if reg.size:
-        sc_exact = gex
-
-        def scale_enc(rows: np.ndarray, dd: bool) -> Enc:
-            if p.reduction == "none":
-                return Enc.exact(gvec[reg[rows]], dd)
-            h, l, r = dd_parts(sc_exact)  # type: ignore[arg-type]
-            if not dd:
-                r, l = r + abs(l), 0.0
-            n = len(rows)
-            return Enc(np.full(n, h), np.full(n, l) if dd else 0.0, np.full(n, r), dd)
 
         def vec(st, rows, dd):  # type: ignore[no-untyped-def]
-            return _row_grads(p, st, reg[rows], dd, scale_enc(rows, dd))
+            return _row_grads(p, st, reg[rows], dd, _scale_enc(p, gvec, gex, reg[rows], dd))
 
         qcache: dict[int, tuple[list[Fraction], Fraction]] = {}
 
@@ -535,7 +537,7 @@ def _grad(p: _Problem, grad_output: Any, nll: bool) -> np.ndarray:
                 qrow = p.q_row(rr)
                 qcache[rr] = (qrow, sum(qrow, Fraction(0)))
             q, Q = qcache[rr]
-            s = fraction(gvec[rr]) if p.reduction == "none" else sc_exact
+            s = fraction(gvec[rr]) if p.reduction == "none" else gex
             if er.c == 1 and er.d[i] == 0:
                 v = XVal.of(Q) * er.softmax_minus_one(i) + XVal.of(Q - q[i])
             else:
@@ -553,6 +555,7 @@ def _grad_output_shape(p: _Problem, out2: np.ndarray) -> np.ndarray:
     return to_output(res, p.fmt.name)
 
 
+@vjp_doc(nll_loss, "loss", exact_tier=False)
 def nll_loss_grad(
     input: Any,
     target: Any,
@@ -564,26 +567,18 @@ def nll_loss_grad(
 ) -> np.ndarray:
     r"""VJP of :func:`nll_loss` with respect to ``input``: :math:`-s_n w_{t_n}` at the target.
 
-    :math:`s_n` is the cotangent times the reduction's scale (1, or :math:`1/W` for ``mean``); every
-    other element is 0.
-
-    Args:
-        input, target, weight, ignore_index, reduction, out_dtype: As for :func:`nll_loss`.
-        grad_output: The cotangent: shaped like the loss for ``none``, a scalar otherwise (``None``:
-            ones).
-
-    Returns:
-        ``input``'s shape, in the output format, each element the exact value rounded once.
-
-    Raises:
-        ValueError: As for :func:`nll_loss`, or ``grad_output`` has the wrong shape (the loss's for
-            ``none``, a scalar otherwise).
-        TypeError: As for :func:`nll_loss`.
+    :math:`s_n` is the cotangent :math:`g` times the reduction's scale (1, or :math:`1/W` for
+    ``mean``); every other element is 0.
     """
     p = _problem(input, target, weight, ignore_index, reduction, 0.0, out_dtype, "nll_loss")
     return _grad(p, grad_output, nll=True)
 
 
+@vjp_doc(
+    cross_entropy,
+    "loss",
+    note="It is 0 on ignored rows and NaN on rows whose term is not finite.",
+)
 def cross_entropy_grad(
     input: Any,
     target: Any,
@@ -597,23 +592,7 @@ def cross_entropy_grad(
     r"""VJP of :func:`cross_entropy` with respect to ``input``: :math:`s_n (Q_n y_{n,i} - q_{n,i})`.
 
     :math:`y` is the softmax of row :math:`n`, :math:`Q_n = \sum_i q_{n,i}` and :math:`s_n` the
-    cotangent times the reduction's scale.
-
-    Args:
-        input, target, weight, ignore_index, reduction, label_smoothing, out_dtype: As for
-            :func:`cross_entropy`.
-        grad_output: The cotangent: shaped like the loss for ``none``, a scalar otherwise (``None``:
-            ones).
-
-    Returns:
-        ``input``'s shape, in the output format, each element the exact value rounded once (0 on
-        ignored rows, NaN on rows whose term is not finite).
-
-    Raises:
-        ValueError: As for :func:`cross_entropy`, or ``grad_output`` has the wrong shape (the loss's
-            for ``none``, a scalar otherwise).
-        TypeError: As for :func:`cross_entropy`.
-        CertificationError: As for :func:`cross_entropy`.
+    cotangent :math:`g` times the reduction's scale.
     """
     p = _problem(
         input, target, weight, ignore_index, reduction, label_smoothing, out_dtype, "cross_entropy"

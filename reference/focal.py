@@ -68,8 +68,9 @@ from typing import Any, cast
 import numpy as np
 
 from reference import tiers
-from reference.arrays import as_float_array, classify_rows
-from reference.binary import check_unit_interval
+from reference._docstrings import fill_doc, vjp_doc
+from reference.arrays import as_float_array, class_rows, classify_rows
+from reference.binary import probability_operands
 from reference.elementary import TINY
 from reference.enclosure import Enc, K
 from reference.exact import XVal
@@ -79,7 +80,6 @@ from reference.pointwise import (
     Terms,
     const,
     cotangent,
-    elementwise_operands,
     fraction,
     gradient,
     loss,
@@ -255,8 +255,7 @@ def _sigmoid(
     input: Any, target: Any, alpha: float, gamma: float, reduction: str, out_dtype: Any
 ) -> _Sigmoid:
     name = "sigmoid_focal_loss"
-    a, yy, fmt = elementwise_operands(name, input, target, reduction, REDUCTIONS, out_dtype)
-    check_unit_interval(yy, "target", name)
+    a, yy, fmt = probability_operands(name, input, target, reduction, out_dtype)
     alpha = float(alpha)
     if not np.isfinite(alpha):
         raise ValueError(f"{name}: alpha must be finite, got {alpha!r}")
@@ -287,6 +286,7 @@ def _sigmoid(
     return _Sigmoid(x, y, alpha, g, terms)
 
 
+@fill_doc
 def sigmoid_focal_loss(
     input: Any,
     target: Any,
@@ -304,29 +304,27 @@ def sigmoid_focal_loss(
 
     Args:
         input: Logits :math:`x`.
-        target: Probabilities :math:`y \in [0, 1]`, shaped like ``input``.
+        %(probability_target)s
         alpha: The class balance :math:`\alpha` (a negative value turns it off).
         gamma: The focusing exponent :math:`\gamma \ge 0`.
         reduction: ``none`` (the default: one value per element), ``sum`` or ``mean`` (over all
             elements).
-        out_dtype: The output format (:data:`reference.types.OutDtype`); ``None``: ``input``'s.
+        %(out_dtype)s
 
     Returns:
-        ``input``'s shape for ``none``, else a 0-d array, in the output format; the exact value
-        rounded once.
+        %(elementwise_returns)s
 
     Raises:
         ValueError: ``reduction`` is not one of ``none``, ``sum``, ``mean``; ``target`` is not
             shaped like ``input`` or has a value outside [0, 1]; ``alpha`` is not finite; ``gamma``
             is negative or not finite.
-        TypeError: ``input`` or ``target`` has an integer or boolean dtype or a format other than
-            the four, or ``out_dtype`` names none of them.
-        CertificationError: A value the exact tier could not certify (none unproven is returned).
+        %(elementwise_errors)s
     """
     s = _sigmoid(input, target, alpha, gamma, reduction, out_dtype)
     return loss(s.terms, reduction, mean_divisor(reduction, s.x.size))
 
 
+@vjp_doc(sigmoid_focal_loss, "input")
 def sigmoid_focal_loss_grad(
     input: Any,
     target: Any,
@@ -341,21 +339,6 @@ def sigmoid_focal_loss_grad(
     :math:`\partial\ell/\partial x = a_t[(\sigma(x) - y)\,q^\gamma +
     \gamma\,\mathrm{ce}\,(1-2y)\,q^{\gamma-1}\sigma(x)\sigma(-x)]`, :math:`q = 1 - p_t`, times the
     cotangent (module docstring).
-
-    Args:
-        input, target, alpha, gamma, reduction, out_dtype: As for :func:`sigmoid_focal_loss`.
-        grad_output: The cotangent: shaped like ``input`` for ``none``, a scalar otherwise
-            (``None``: ones).
-
-    Returns:
-        ``input``'s shape, in the output format, each element the exact value rounded once.
-
-    Raises:
-        ValueError: As for :func:`sigmoid_focal_loss`, or ``grad_output`` has the wrong shape (the
-            input's for ``none``, a scalar otherwise).
-        TypeError: ``input``, ``target`` or ``grad_output`` has an integer or boolean dtype or a
-            format other than the four, or ``out_dtype`` names none of them.
-        CertificationError: As for :func:`sigmoid_focal_loss`.
     """
     s = _sigmoid(input, target, alpha, gamma, reduction, out_dtype)
     x, y, g, alpha = s.x, s.y, s.gamma, s.alpha
@@ -414,20 +397,14 @@ def _softmax_problem(
 ) -> _Softmax:
     name = "softmax_focal_loss"
     a, fmt = loss_input(name, input, reduction, REDUCTIONS, out_dtype)
-    if a.ndim == 0:
-        raise ValueError(f"{name}: input must have shape (C,), (N, C) or (N, C, d1, ..., dk)")
+    a, x2, moved_shape, unbatched = class_rows(a, name)
     g = _check_gamma(gamma, name)
-    unbatched = a.ndim == 1
-    if unbatched:
-        a = a[None]
     C = a.shape[1]
-    moved = np.moveaxis(a, 1, -1)
-    x2 = np.ascontiguousarray(moved).reshape(-1, C)
     tgt = target.detach().cpu().numpy() if hasattr(target, "detach") else np.asarray(target)
     if tgt.dtype.kind in "iu":
         t = tgt.astype(np.int64).reshape(-1) if not unbatched else tgt.astype(np.int64).reshape(1)
-        if (tgt.shape != moved.shape[:-1] and not unbatched) or (unbatched and tgt.shape != ()):
-            want = () if unbatched else moved.shape[:-1]
+        if (tgt.shape != moved_shape[:-1] and not unbatched) or (unbatched and tgt.shape != ()):
+            want = () if unbatched else moved_shape[:-1]
             raise ValueError(f"{name}: index target must have shape {want}, got {tgt.shape}")
         if np.any((t < 0) | (t >= C)):
             bad = int(t[(t < 0) | (t >= C)][0])
@@ -459,9 +436,9 @@ def _softmax_problem(
     if not np.all(np.isfinite(al)):
         raise ValueError(f"{name}: alpha must be finite")
     special, value = _softmax_special(x2, y2, al)
-    out_shape = () if unbatched else moved.shape[:-1]
+    out_shape = () if unbatched else moved_shape[:-1]
     return _Softmax(
-        x2, y2, al, g, fmt, reduction, out_shape, moved.shape, unbatched, special, value
+        x2, y2, al, g, fmt, reduction, out_shape, moved_shape, unbatched, special, value
     )
 
 
@@ -596,6 +573,7 @@ def _grad_exact(p: _Softmax, er: ExactRow, r: int, j: int) -> XVal:
     return total
 
 
+@fill_doc
 def softmax_focal_loss(
     input: Any,
     target: Any,
@@ -617,11 +595,10 @@ def softmax_focal_loss(
         alpha: Class weights :math:`\alpha`: ``None`` (ones), a scalar or shape (C,).
         gamma: The focusing exponent :math:`\gamma \ge 0`.
         reduction: ``none`` (one value per row), ``sum`` or ``mean`` (over rows).
-        out_dtype: The output format (:data:`reference.types.OutDtype`); ``None``: ``input``'s.
+        %(out_dtype)s
 
     Returns:
-        The per-row losses of shape (N, d1, ..., dk) (() unbatched) for ``none``, else a 0-d array,
-        in the output format; the exact value rounded once.
+        %(row_returns)s
 
     Raises:
         ValueError: ``reduction`` is not one of ``none``, ``sum``, ``mean``; ``input`` is 0-d;
@@ -630,7 +607,7 @@ def softmax_focal_loss(
             neither a scalar nor of shape (C,), or is not finite.
         TypeError: ``input``, a probability target or an ``alpha`` array has an integer or boolean
             dtype or a format other than the four, or ``out_dtype`` names none of them.
-        CertificationError: A value the exact tier could not certify (none unproven is returned).
+        %(certification_error)s
     """
     p = _softmax_problem(input, target, alpha, gamma, reduction, out_dtype)
     reg = np.flatnonzero(~p.special)
@@ -668,6 +645,7 @@ def softmax_focal_loss(
     return np.array(v).astype(fmt.dtype)
 
 
+@vjp_doc(softmax_focal_loss, "loss")
 def softmax_focal_loss_grad(
     input: Any,
     target: Any,
@@ -681,20 +659,6 @@ def softmax_focal_loss_grad(
 
     :math:`h_i = -\alpha_i y_i (1-p_i)^\gamma (1 - \gamma p_i \log p_i / (1 - p_i))`, times the
     cotangent and the reduction's scale (module docstring).
-
-    Args:
-        input, target, alpha, gamma, reduction, out_dtype: As for :func:`softmax_focal_loss`.
-        grad_output: The cotangent: shaped like the loss for ``none``, a scalar otherwise (``None``:
-            ones).
-
-    Returns:
-        ``input``'s shape, in the output format, each element the exact value rounded once.
-
-    Raises:
-        ValueError: As for :func:`softmax_focal_loss`, or ``grad_output`` has the wrong shape (the
-            loss's for ``none``, a scalar otherwise).
-        TypeError: As for :func:`softmax_focal_loss`.
-        CertificationError: As for :func:`softmax_focal_loss`.
     """
     p = _softmax_problem(input, target, alpha, gamma, reduction, out_dtype)
     R, C = p.x2.shape

@@ -53,8 +53,19 @@ FORMATS: dict[str, Format] = {f.name: f for f in (FLOAT16, BFLOAT16, FLOAT32, FL
 
 
 def format_of(dtype: Any) -> Format:
-    """The :class:`Format` of a dtype-like (``np.float32``, ``"bfloat16"``, an array's dtype, a
-    torch/jax dtype whose ``str`` names one of the four formats)."""
+    """The :class:`Format` of a dtype-like.
+
+    Args:
+        dtype: A :class:`Format`, a NumPy dtype-like (``np.float32``, ``"bfloat16"``, an array's
+            dtype) or a framework dtype whose ``str`` names one of the four formats
+            (``torch.float16``, ``tf.float32``; also ``half`` and ``double``).
+
+    Returns:
+        The :class:`Format` (float16, bfloat16, float32 or float64).
+
+    Raises:
+        TypeError: ``dtype`` names none of the four formats.
+    """
     if isinstance(dtype, Format):
         return dtype
     if isinstance(dtype, str):

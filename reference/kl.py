@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from reference._docstrings import fill_doc, vjp_doc
 from reference.enclosure import Enc
 from reference.exact import XVal
 from reference.pointwise import (
@@ -120,6 +121,7 @@ def _kl(input: Any, target: Any, reduction: str, log_target: bool, out_dtype: An
     return _KL(x, t, log_target, terms, divisor)
 
 
+@fill_doc
 def kl_div(
     input: Any,
     target: Any,
@@ -139,23 +141,21 @@ def kl_div(
         reduction: ``none``, ``sum``, ``mean`` (over all elements) or ``batchmean`` (over the first
             dimension's size).
         log_target: Whether ``target`` holds log-probabilities.
-        out_dtype: The output format (:data:`reference.types.OutDtype`); ``None``: ``input``'s.
+        %(out_dtype)s
 
     Returns:
-        ``input``'s shape for ``none``, else a 0-d array, in the output format; the exact value
-        rounded once.
+        %(elementwise_returns)s
 
     Raises:
         ValueError: ``reduction`` is not one of ``none``, ``sum``, ``mean``, ``batchmean``;
             ``target`` is not shaped like ``input``.
-        TypeError: ``input`` or ``target`` has an integer or boolean dtype or a format other than
-            the four, or ``out_dtype`` names none of them.
-        CertificationError: A value the exact tier could not certify (none unproven is returned).
+        %(elementwise_errors)s
     """
     k = _kl(input, target, reduction, log_target, out_dtype)
     return loss(k.terms, reduction, k.divisor)
 
 
+@vjp_doc(kl_div, "input")
 def kl_div_grad(
     input: Any,
     target: Any,
@@ -167,22 +167,7 @@ def kl_div_grad(
     r"""VJP of :func:`kl_div` with respect to ``input``: :math:`-t\,s` (:math:`-e^t s` with
     ``log_target``).
 
-    :math:`s` is the cotangent times the reduction's scale.
-
-    Args:
-        input, target, reduction, log_target, out_dtype: As for :func:`kl_div`.
-        grad_output: The cotangent: shaped like ``input`` for ``none``, a scalar otherwise
-            (``None``: ones).
-
-    Returns:
-        ``input``'s shape, in the output format, each element the exact value rounded once.
-
-    Raises:
-        ValueError: As for :func:`kl_div`, or ``grad_output`` has the wrong shape (the input's for
-            ``none``, a scalar otherwise).
-        TypeError: ``input``, ``target`` or ``grad_output`` has an integer or boolean dtype or a
-            format other than the four, or ``out_dtype`` names none of them.
-        CertificationError: As for :func:`kl_div`.
+    :math:`s` is the cotangent :math:`g` times the reduction's scale.
     """
     k = _kl(input, target, reduction, log_target, out_dtype)
     t = k.t

@@ -85,12 +85,13 @@ from typing import Any, cast
 import numpy as np
 
 from reference import cross_entropy_loss as cel
+from reference._docstrings import fill_doc, vjp_doc
 from reference.arrays import as_native_array, out_format, to_output, widen
 from reference.enclosure import Enc
 from reference.exact import XVal, ziv
 from reference.formats import FLOAT64, Format
 from reference.lse import ExactRow, row_stats
-from reference.pointwise import dd_parts, fraction
+from reference.pointwise import fraction
 from reference.rounding import certify, round_rational
 from reference.tiers import STATS
 from reference.types import OutDtype, Reduction
@@ -432,6 +433,7 @@ class _Rows:
 
 
 # ------------------------------------------------------------------------------- the loss
+@fill_doc
 def linear_cross_entropy(
     input: Any,
     linear_weight: Any,
@@ -458,11 +460,10 @@ def linear_cross_entropy(
         linear_bias: :math:`b` of shape (V,) or (V, d1, ..., dk) (``None``: none).
         weight, reduction, label_smoothing: As for :func:`reference.cross_entropy`.
         ignore_index: As for :func:`reference.cross_entropy` (``None``: -100).
-        out_dtype: The output format (:data:`reference.types.OutDtype`); ``None``: ``input``'s.
+        %(out_dtype)s
 
     Returns:
-        The per-row losses of shape (N, d1, ..., dk) (() unbatched) for ``none``, else a 0-d array,
-        in the output format; the exact value rounded once.
+        %(row_returns)s
 
     Raises:
         ValueError: ``input`` is not of shape (H,) or (N, H); ``linear_weight`` is not of shape
@@ -470,9 +471,10 @@ def linear_cross_entropy(
             input); ``linear_bias`` is not of shape (V, d1, ..., dk); and every
             :func:`reference.cross_entropy` argument error (``reduction``, ``label_smoothing``,
             ``weight``, ``target``) for the logits of shape (N, V, d1, ..., dk).
-        TypeError: an array argument has an integer or boolean dtype or a format other than the
-            four, or ``out_dtype`` names none of them.
-        CertificationError: A value the exact tier could not certify (none unproven is returned).
+        TypeError: ``input``, ``linear_weight``, ``linear_bias``, ``weight`` or a probability
+            target has an integer or boolean dtype or a format other than the four, or
+            ``out_dtype`` names none of them.
+        %(certification_error)s
     """
     L = _linear_args(input, linear_weight, linear_bias, out_dtype)
     lg = _exact_logits(L)
@@ -564,6 +566,13 @@ def _contract(ah: np.ndarray, ar: np.ndarray, b: np.ndarray) -> tuple[np.ndarray
     return val, rad
 
 
+@vjp_doc(
+    linear_cross_entropy,
+    "loss",
+    returns="``(grad_input, grad_linear_weight, grad_linear_bias)`` shaped like ``input``, "
+    "``linear_weight`` and ``linear_bias`` (``None`` without a bias), in the output format, each "
+    "element the exact value rounded once.",
+)
 def linear_cross_entropy_grad(
     input: Any,
     linear_weight: Any,
@@ -581,23 +590,6 @@ def linear_cross_entropy_grad(
 
     :math:`\partial z` is the exact cross-entropy gradient with respect to the logits
     (:func:`reference.cross_entropy_grad`).
-
-    Args:
-        input, linear_weight, target, linear_bias, weight, ignore_index, reduction, label_smoothing,
-            out_dtype: As for :func:`linear_cross_entropy`.
-        grad_output: The cotangent: shaped like the loss for ``none``, a scalar otherwise (``None``:
-            ones).
-
-    Returns:
-        ``(grad_input, grad_linear_weight, grad_linear_bias)`` shaped like ``input``,
-        ``linear_weight`` and ``linear_bias`` (``None`` without a bias), in the output format, each
-        element the exact value rounded once.
-
-    Raises:
-        ValueError: As for :func:`linear_cross_entropy`, or ``grad_output`` has the wrong shape (the
-            loss's for ``none``, a scalar otherwise).
-        TypeError: As for :func:`linear_cross_entropy`.
-        CertificationError: As for :func:`linear_cross_entropy`.
     """
     L = _linear_args(input, linear_weight, linear_bias, out_dtype)
     lg = _exact_logits(L)
@@ -629,15 +621,6 @@ def linear_cross_entropy_grad(
     bound = _weight_bound(p)
     ones = np.ones((N, 1))
 
-    def scale_enc(rr: np.ndarray, dd: bool) -> Enc:
-        if p.reduction == "none":
-            return Enc.exact(gvec[rr], dd)
-        h, l, r = dd_parts(gex)  # type: ignore[arg-type]
-        if not dd:
-            r, l = r + abs(l), 0.0
-        n = len(rr)
-        return Enc(np.full(n, h), np.full(n, l) if dd else 0.0, np.full(n, r), dd)
-
     def contractions(dh2: np.ndarray, dr2: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
         gi = _contract(dh2, dr2, wf)
         gw = _contract(dh2.T, dr2.T, xf)
@@ -650,7 +633,7 @@ def linear_cross_entropy_grad(
         for name, dd, acc in tiers:
             st = row_stats(zrows, dd, acc)
             with np.errstate(all="ignore"):
-                g = cel._row_grads(p, st, reg, dd, scale_enc(reg, dd))
+                g = cel._row_grads(p, st, reg, dd, cel._scale_enc(p, gvec, gex, reg, dd))
                 gh = np.array(g.h, dtype=np.float64)
                 gr = np.array(g.r, dtype=np.float64)
                 if dd:

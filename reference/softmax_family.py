@@ -28,7 +28,9 @@ from typing import Any
 import numpy as np
 
 from reference import tiers
+from reference._docstrings import fill_doc, vjp_doc
 from reference.arrays import (
+    RowKinds,
     as_native_array,
     assign_rows,
     classify_rows,
@@ -72,6 +74,14 @@ def _with_regular_rows(
     return out
 
 
+def _set_posinf_rows(out: np.ndarray, kinds: RowKinds, off: float, at: float) -> None:
+    """Fill the rows of ``out`` whose input row holds one +inf (a one-hot softmax): ``at`` at
+    the +inf, ``off`` elsewhere."""
+    pi = np.flatnonzero(kinds.posinf)
+    out[pi] = off
+    out[pi, kinds.posinf_index[pi]] = at
+
+
 def _grad_rows(grad_output: Any, shape: tuple[int, ...], ax: int | None, name: str) -> np.ndarray:
     g = as_native_array(grad_output, "grad_output")[0]
     if g.shape != shape:
@@ -81,13 +91,24 @@ def _grad_rows(grad_output: Any, shape: tuple[int, ...], ax: int | None, name: s
     return move_axis_last(g, ax)[0]
 
 
+def _cotangent_rows(
+    grad_output: Any, a: np.ndarray, x2: np.ndarray, ax: int, name: str
+) -> np.ndarray:
+    """The cotangent of an elementwise output of ``name`` in the rows layout of ``x2``: ones
+    (in ``x2``'s format) for ``None``, else ``grad_output`` of ``a``'s shape, moved alike."""
+    if grad_output is None:
+        return np.ones_like(x2)
+    return _grad_rows(grad_output, a.shape, ax, name)
+
+
+@fill_doc
 def logsumexp(x: Any, axis: int = -1, out_dtype: OutDtype = None) -> np.ndarray:
     r"""Correctly rounded :math:`\mathrm{LSE}(x) = \log\sum_j e^{x_j}` along ``axis``.
 
     Args:
-        x: Floating-point array, at least one dimension (a torch tensor is read too).
+        %(rows_x)s
         axis: The reduced axis (negative counts from the end).
-        out_dtype: The output format (:data:`reference.types.OutDtype`); ``None``: ``x``'s.
+        %(rows_out_dtype)s
 
     Returns:
         ``x``'s shape without ``axis``, in the output format: each value the exact
@@ -95,10 +116,7 @@ def logsumexp(x: Any, axis: int = -1, out_dtype: OutDtype = None) -> np.ndarray:
         empty row, NaN for NaN or two +inf).
 
     Raises:
-        ValueError: ``x`` is 0-d, or ``axis`` is out of range.
-        TypeError: ``x`` has an integer or boolean dtype or a format other than the four, or
-            ``out_dtype`` names none of them.
-        CertificationError: A value the exact tier could not certify (none unproven is returned).
+        %(rows_raises)s
     """
     _a, x2, moved, _ax, fmt = _prepare(x, axis, out_dtype)
     kinds = classify_rows(x2)
@@ -117,27 +135,13 @@ def logsumexp(x: Any, axis: int = -1, out_dtype: OutDtype = None) -> np.ndarray:
     return to_output(out.reshape(moved[:-1]), fmt.name)
 
 
+@vjp_doc(
+    logsumexp, "output", note="It is NaN on rows that are not regular (NaN, +inf or all -inf)."
+)
 def logsumexp_grad(
     x: Any, axis: int = -1, grad_output: Any = None, out_dtype: OutDtype = None
 ) -> np.ndarray:
-    r"""VJP of :func:`logsumexp`: :math:`\bar x_i = g\,\mathrm{softmax}(x)_i`.
-
-    Args:
-        x, axis, out_dtype: As for :func:`logsumexp`.
-        grad_output: The cotangent :math:`g`, shaped like :func:`logsumexp`'s output (``None``:
-            ones).
-
-    Returns:
-        ``x``'s shape, in the output format, each element the exact product rounded once (NaN on
-        rows that are not regular: NaN, +inf or all -inf).
-
-    Raises:
-        ValueError: ``x`` is 0-d, ``axis`` is out of range, or ``grad_output`` has another shape
-            than the output.
-        TypeError: ``x`` or ``grad_output`` has an integer or boolean dtype or a format other than
-            the four, or ``out_dtype`` names none of them.
-        CertificationError: A value the exact tier could not certify (none unproven is returned).
-    """
+    r"""VJP of :func:`logsumexp`: :math:`\bar x_i = g\,\mathrm{softmax}(x)_i`."""
     _a, x2, moved, ax, fmt = _prepare(x, axis, out_dtype)
     out_shape = moved[:-1]
     if grad_output is None:
@@ -158,30 +162,26 @@ def logsumexp_grad(
     return to_output(restore_axis(out, moved, ax), fmt.name)
 
 
+@fill_doc
 def softmax(x: Any, axis: int = -1, out_dtype: OutDtype = None) -> np.ndarray:
     r"""Correctly rounded :math:`\mathrm{softmax}(x)_i = e^{x_i} / \sum_j e^{x_j}` along ``axis``.
 
     Args:
-        x: Floating-point array, at least one dimension (a torch tensor is read too).
+        %(rows_x)s
         axis: The class axis (negative counts from the end).
-        out_dtype: The output format (:data:`reference.types.OutDtype`); ``None``: ``x``'s.
+        %(rows_out_dtype)s
 
     Returns:
         ``x``'s shape, in the output format, each element the exact value rounded once (a row
         holding one +inf is one-hot; a NaN, two-+inf or all -inf row is NaN).
 
     Raises:
-        ValueError: ``x`` is 0-d, or ``axis`` is out of range.
-        TypeError: ``x`` has an integer or boolean dtype or a format other than the four, or
-            ``out_dtype`` names none of them.
-        CertificationError: A value the exact tier could not certify (none unproven is returned).
+        %(rows_raises)s
     """
     _a, x2, moved, ax, fmt = _prepare(x, axis, out_dtype)
     kinds = classify_rows(x2)
     out = np.full(x2.shape, np.nan, dtype=fmt.dtype)
-    pi = np.flatnonzero(kinds.posinf)
-    out[pi] = 0.0
-    out[pi, kinds.posinf_index[pi]] = 1.0
+    _set_posinf_rows(out, kinds, 0.0, 1.0)
     out = _with_regular_rows(
         out,
         x2,
@@ -193,29 +193,19 @@ def softmax(x: Any, axis: int = -1, out_dtype: OutDtype = None) -> np.ndarray:
     return to_output(restore_axis(out, moved, ax), fmt.name)
 
 
+@vjp_doc(
+    softmax,
+    "x",
+    note="It is exactly 0 on a one-hot row or where :math:`g` is constant along the row.",
+)
 def softmax_grad(
     x: Any, axis: int = -1, grad_output: Any = None, out_dtype: OutDtype = None
 ) -> np.ndarray:
     r"""VJP of :func:`softmax`: :math:`\bar x_i = y_i (g_i - \sum_j g_j y_j)`,
     :math:`y = \mathrm{softmax}(x)`.
-
-    Args:
-        x, axis, out_dtype: As for :func:`softmax`.
-        grad_output: The cotangent :math:`g`, shaped like ``x`` (``None``: ones).
-
-    Returns:
-        ``x``'s shape, in the output format, each element the exact product rounded once (exactly 0
-        on a one-hot row or where :math:`g` is constant along the row).
-
-    Raises:
-        ValueError: ``x`` is 0-d, ``axis`` is out of range, or ``grad_output`` has another shape
-            than ``x``.
-        TypeError: ``x`` or ``grad_output`` has an integer or boolean dtype or a format other than
-            the four, or ``out_dtype`` names none of them.
-        CertificationError: A value the exact tier could not certify (none unproven is returned).
     """
     a, x2, moved, ax, fmt = _prepare(x, axis, out_dtype)
-    g = np.ones_like(x2) if grad_output is None else _grad_rows(grad_output, a.shape, ax, "softmax")
+    g = _cotangent_rows(grad_output, a, x2, ax, "softmax")
     kinds = classify_rows(x2)
     out = np.full(x2.shape, np.nan, dtype=fmt.dtype)
     out[kinds.posinf] = 0.0  # one-hot softmax: y_i (g_i - g_k) = 0 in the limit
@@ -266,6 +256,7 @@ def softmax_grad(
     return to_output(restore_axis(out, moved, ax), fmt.name)
 
 
+@fill_doc
 def log_softmax(x: Any, axis: int = -1, out_dtype: OutDtype = None) -> np.ndarray:
     r"""Correctly rounded :math:`\mathrm{log\_softmax}(x)_i = x_i - \log\sum_j e^{x_j}` along
     ``axis``.
@@ -278,16 +269,12 @@ def log_softmax(x: Any, axis: int = -1, out_dtype: OutDtype = None) -> np.ndarra
         -inf logit; on a row holding one +inf, 0 there and -inf elsewhere).
 
     Raises:
-        ValueError: As for :func:`softmax`.
-        TypeError: As for :func:`softmax`.
-        CertificationError: As for :func:`softmax`.
+        %(rows_raises)s
     """
     _a, x2, moved, ax, fmt = _prepare(x, axis, out_dtype)
     kinds = classify_rows(x2)
     out = np.full(x2.shape, np.nan, dtype=fmt.dtype)
-    pi = np.flatnonzero(kinds.posinf)
-    out[pi] = -np.inf
-    out[pi, kinds.posinf_index[pi]] = 0.0
+    _set_posinf_rows(out, kinds, -np.inf, 0.0)
 
     def vec(st, rows, dd):  # type: ignore[no-untyped-def]
         ls = st.d - st.logS.expand()
@@ -299,30 +286,15 @@ def log_softmax(x: Any, axis: int = -1, out_dtype: OutDtype = None) -> np.ndarra
     return to_output(restore_axis(out, moved, ax), fmt.name)
 
 
+@vjp_doc(log_softmax, "x")
 def log_softmax_grad(
     x: Any, axis: int = -1, grad_output: Any = None, out_dtype: OutDtype = None
 ) -> np.ndarray:
     r"""VJP of :func:`log_softmax`: :math:`\bar x_i = g_i - y_i \sum_j g_j`,
     :math:`y = \mathrm{softmax}(x)`.
-
-    Args:
-        x, axis, out_dtype: As for :func:`log_softmax`.
-        grad_output: The cotangent :math:`g`, shaped like ``x`` (``None``: ones).
-
-    Returns:
-        ``x``'s shape, in the output format, each element the exact product rounded once.
-
-    Raises:
-        ValueError: As for :func:`softmax_grad`.
-        TypeError: As for :func:`softmax_grad`.
-        CertificationError: As for :func:`softmax_grad`.
     """
     a, x2, moved, ax, fmt = _prepare(x, axis, out_dtype)
-    g = (
-        np.ones_like(x2)
-        if grad_output is None
-        else _grad_rows(grad_output, a.shape, ax, "log_softmax")
-    )
+    g = _cotangent_rows(grad_output, a, x2, ax, "log_softmax")
     kinds = classify_rows(x2)
     out = np.full(x2.shape, np.nan, dtype=fmt.dtype)
     pi = np.flatnonzero(kinds.posinf)
