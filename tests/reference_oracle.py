@@ -292,8 +292,12 @@ def round_real(r: Real, fmt: str) -> float | None:
     considered equal)."""
     if r.exact:
         return round_fraction(r.q, fmt)
-    lo = _clamp(_DOWN.subtract(r.a, r.e) if r.e else r.a)
-    hi = _clamp(_UP.add(r.a, r.e) if r.e else r.a)
+    # a +- e rounded outwards at the working precision: the 30 digits of _DOWN and _UP would
+    # blur a result that q and a nearly cancel (q = -1/4, a = 1/4 + 1.25e-21)
+    down, up = decimal.getcontext().copy(), decimal.getcontext().copy()
+    down.rounding, up.rounding = decimal.ROUND_FLOOR, decimal.ROUND_CEILING
+    lo = _clamp(down.subtract(r.a, r.e) if r.e else r.a)
+    hi = _clamp(up.add(r.a, r.e) if r.e else r.a)
     lo_f = round_fraction(r.q + Fraction(lo), fmt)
     hi_f = round_fraction(r.q + Fraction(hi), fmt)
     if lo_f == hi_f:

@@ -168,6 +168,21 @@ def test_softmax_focal_grad_matches_oracle(case: dict) -> None:
     assert_same(got, oracle.softmax_focal_loss_grad(**case["kw"]), case["dtype"])
 
 
+def test_gradient_matching_the_oracle_where_its_terms_nearly_cancel() -> None:
+    """At x = 1.00056e-20, y = 1/2 and gamma = 0 the derivative a_t (sigma(x) - y) is about
+    x / 8: the oracle's exact -1/4 and its decimal part cancel in 21 digits, and it still
+    decides the float64 value (its enclosure is rounded outwards at the working precision)."""
+    kw = {
+        "input": in_dtype([1.00056e-20], "bfloat16", (1,)),
+        "target": in_dtype([0.5], "bfloat16", (1,)),
+        "gamma": 0.0,
+        "reduction": "none",
+        "grad_output": np.array([0.125]),
+        "out_dtype": "float64",
+    }
+    assert_same(sigmoid_focal_loss_grad(**kw), oracle.sigmoid_focal_loss_grad(**kw), "float64")
+
+
 # ------------------------------------------------------------------------ special values
 def test_sigmoid_focal_special_values() -> None:
     x = np.array([np.inf, -np.inf, np.inf, -np.inf, np.nan, np.inf])
