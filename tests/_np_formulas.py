@@ -177,6 +177,11 @@ def _target_weights(
     return q * w, np.ones(q.shape[:-1], dtype=bool), float(np.prod(q.shape[:-1]))
 
 
+def _weighted(v: np.ndarray, weight: np.ndarray | None, wd: np.dtype) -> np.ndarray:
+    """``v`` times the elementwise ``weight`` in ``wd`` (no weight: ``v``)."""
+    return v if weight is None else v * weight.astype(wd)
+
+
 def stable_cross_entropy(
     x: np.ndarray,
     target: np.ndarray,
@@ -247,6 +252,17 @@ def stable_sigmoids(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.where(x >= 0, big, small), np.where(x >= 0, small, big)
 
 
+def _logits_coefficients(
+    x: np.ndarray, t: np.ndarray, pos_weight: np.ndarray | None
+) -> tuple[np.dtype, np.ndarray, np.ndarray, np.ndarray]:
+    """The working dtype, ``x`` in it, and the coefficients ``A = pos_weight t`` of ``sp(-x)``
+    and ``B = 1 - t`` of ``sp(x)``."""
+    wd = working_dtype(x.dtype)
+    xw, tw = x.astype(wd), t.astype(wd)
+    a = tw if pos_weight is None else pos_weight.astype(wd) * tw
+    return wd, xw, a, wd.type(1) - tw
+
+
 def stable_bce_logits(
     x: np.ndarray,
     t: np.ndarray,
@@ -255,16 +271,11 @@ def stable_bce_logits(
     reduction: str = "mean",
 ) -> np.ndarray:
     """``w (A sp(-x) + B sp(x))``, ``A = pos_weight t``, ``B = 1 - t``."""
-    wd = working_dtype(x.dtype)
-    xw, tw = x.astype(wd), t.astype(wd)
-    a = tw if pos_weight is None else pos_weight.astype(wd) * tw
-    b = wd.type(1) - tw
+    wd, xw, a, b = _logits_coefficients(x, t, pos_weight)
     loss = np.where(a == 0, wd.type(0), a * stable_softplus(-xw)) + np.where(
         b == 0, wd.type(0), b * stable_softplus(xw)
     )
-    if weight is not None:
-        loss = loss * weight.astype(wd)
-    return _reduce(loss, reduction, float(x.size), wd).astype(x.dtype)
+    return _reduce(_weighted(loss, weight, wd), reduction, float(x.size), wd).astype(x.dtype)
 
 
 def stable_bce_logits_grad(
@@ -276,13 +287,9 @@ def stable_bce_logits_grad(
     reduction: str = "none",
 ) -> np.ndarray:
     """``w (B sigmoid(x) - A sigmoid(-x))`` times the cotangent of each element."""
-    wd = working_dtype(x.dtype)
-    xw, tw = x.astype(wd), t.astype(wd)
-    a = tw if pos_weight is None else pos_weight.astype(wd) * tw
+    wd, xw, a, b = _logits_coefficients(x, t, pos_weight)
     sig, sig_neg = stable_sigmoids(xw)
-    d = (wd.type(1) - tw) * sig - a * sig_neg
-    if weight is not None:
-        d = d * weight.astype(wd)
+    d = _weighted(b * sig - a * sig_neg, weight, wd)
     g = grad_output.astype(wd)
     scale = g / wd.type(x.size) if reduction == "mean" else g
     return (d * scale).astype(x.dtype)
@@ -298,9 +305,7 @@ def stable_bce(
         first = np.where(tw == 0, wd.type(0), tw * np.log(pw))
         second = np.where(tw == 1, wd.type(0), (wd.type(1) - tw) * np.log1p(-pw))
     loss = -(first + second)
-    if weight is not None:
-        loss = loss * weight.astype(wd)
-    return _reduce(loss, reduction, float(p.size), wd).astype(p.dtype)
+    return _reduce(_weighted(loss, weight, wd), reduction, float(p.size), wd).astype(p.dtype)
 
 
 def stable_sigmoid_focal(

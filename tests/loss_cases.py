@@ -6,13 +6,16 @@ framework)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import ml_dtypes
 import numpy as np
+import pytest
 
 from tests import _np_formulas as F
+from verify.registry.base import Unsupported
 
 #: (reference kwargs, expected forward, expected gradient for cotangent g)
 Case = tuple[dict[str, Any], np.ndarray, Callable[[np.ndarray], np.ndarray]]
@@ -86,6 +89,27 @@ def assert_vjp_matches(vjp: np.ndarray, grad: Any, g: np.ndarray, name: str, tol
     the focal losses, whose expected gradient is a central difference)."""
     gtol = max(tol, 1e-6) if "Focal" in name else tol
     np.testing.assert_allclose(vjp, grad(g.astype(np.float64)), rtol=gtol, atol=gtol)
+
+
+#: a call an entry refuses: (entry name, kwargs, a text its Unsupported message contains)
+UnsupportedCase = tuple[str, dict[str, Any], str]
+
+
+def unsupported_cases_test(
+    entries: Mapping[str, Any], cases: Sequence[UnsupportedCase], variants: Sequence[str] = ("",)
+) -> Callable[..., None]:
+    """A test, parametrised over ``cases``, that the entry of each name, and of the name with
+    each of ``variants`` appended (``"[jit]"``: its compiled twin), raises
+    :class:`~verify.registry.base.Unsupported` in forward on the CPU, its message containing
+    the case's text; assign it to a ``test_*`` name of a test module."""
+
+    @pytest.mark.parametrize(("name", "kwargs", "reason"), cases)
+    def test(name: str, kwargs: dict[str, Any], reason: str) -> None:
+        for variant in variants:
+            with pytest.raises(Unsupported, match=re.escape(reason)):
+                entries[name + variant].forward(kwargs, "cpu")
+
+    return test
 
 
 def softmax_family_cases(x: np.ndarray, axes: tuple[int, ...] = (-1, 1)) -> dict[str, list[Case]]:

@@ -2,8 +2,9 @@ r"""Independent slow oracle for the reference's pointwise losses (tests only).
 
 Built on the enclosure arithmetic of ``tests/reference_oracle.py`` (exact rationals plus
 decimal approximations with rigorous error bounds, its own rounding and Ziv loop), sharing no
-code with ``reference``.  Each value is written the textbook way, straight from the
-frameworks' documented definitions:
+computation with ``reference``; like that oracle it takes only the calling convention from the
+reference (:func:`~tests.reference_oracle.called_like`).  Each value is written the textbook
+way, straight from the frameworks' documented definitions:
 
 * binary cross-entropy, ``-w (y log p + (1-y) log(1-p))``
   (https://pytorch.org/docs/stable/generated/torch.nn.BCELoss.html);
@@ -36,7 +37,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.reference_oracle import DTYPES, Real, Row, decide, round_fraction
+import reference
+from tests.reference_oracle import DTYPES, Args, Real, Row, called_like, decide, round_fraction
 
 Builder = Callable[[], Real]
 #: an element: ("special", float) | ("exact", Fraction) | ("real", builder)
@@ -50,6 +52,12 @@ def fr(v: float) -> Fraction:
 def as64(a: Any) -> tuple[np.ndarray, str]:
     arr = np.asarray(a)
     return arr.astype(np.float64), arr.dtype.name
+
+
+def _input_target(a: Args) -> tuple[np.ndarray, str, np.ndarray]:
+    """``a.input`` as float64 with its dtype's name, and ``a.target`` as float64."""
+    x, name = as64(a.input)
+    return x, name, np.asarray(a.target).astype(np.float64)
 
 
 def out_name(out_dtype: Any, default: str) -> str:
@@ -228,25 +236,18 @@ def _bce_items(p: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[list[Item],
     return loss, grad
 
 
-def binary_cross_entropy(input, target, weight=None, reduction="mean", out_dtype=None):  # type: ignore[no-untyped-def]
-    p, name = as64(input)
-    y = np.asarray(target).astype(np.float64)
-    loss, _ = _bce_items(p, y, _bcast(weight, p.shape))
-    return elementwise_loss(loss, p, name, out_dtype, reduction)
+@called_like(reference.binary_cross_entropy)
+def binary_cross_entropy(a: Args) -> np.ndarray:
+    p, name, y = _input_target(a)
+    loss, _ = _bce_items(p, y, _bcast(a.weight, p.shape))
+    return elementwise_loss(loss, p, name, a.out_dtype, a.reduction)
 
 
-def binary_cross_entropy_grad(
-    input,
-    target,
-    weight=None,
-    reduction="mean",
-    grad_output=None,  # type: ignore[no-untyped-def]
-    out_dtype=None,
-):
-    p, name = as64(input)
-    y = np.asarray(target).astype(np.float64)
-    _, grad = _bce_items(p, y, _bcast(weight, p.shape))
-    return elementwise_grad(grad, p, name, out_dtype, reduction, grad_output)
+@called_like(reference.binary_cross_entropy_grad)
+def binary_cross_entropy_grad(a: Args) -> np.ndarray:
+    p, name, y = _input_target(a)
+    _, grad = _bce_items(p, y, _bcast(a.weight, p.shape))
+    return elementwise_grad(grad, p, name, a.out_dtype, a.reduction, a.grad_output)
 
 
 def _logits_items(
@@ -295,33 +296,18 @@ def _logits_items(
     return loss, grad
 
 
-def binary_cross_entropy_with_logits(
-    input,
-    target,
-    weight=None,
-    reduction="mean",  # type: ignore[no-untyped-def]
-    pos_weight=None,
-    out_dtype=None,
-):
-    x, name = as64(input)
-    y = np.asarray(target).astype(np.float64)
-    loss, _ = _logits_items(x, y, _bcast(weight, x.shape), _bcast(pos_weight, x.shape))
-    return elementwise_loss(loss, x, name, out_dtype, reduction)
+@called_like(reference.binary_cross_entropy_with_logits)
+def binary_cross_entropy_with_logits(a: Args) -> np.ndarray:
+    x, name, y = _input_target(a)
+    loss, _ = _logits_items(x, y, _bcast(a.weight, x.shape), _bcast(a.pos_weight, x.shape))
+    return elementwise_loss(loss, x, name, a.out_dtype, a.reduction)
 
 
-def binary_cross_entropy_with_logits_grad(
-    input,
-    target,
-    weight=None,
-    reduction="mean",  # type: ignore[no-untyped-def]
-    pos_weight=None,
-    grad_output=None,
-    out_dtype=None,
-):
-    x, name = as64(input)
-    y = np.asarray(target).astype(np.float64)
-    _, grad = _logits_items(x, y, _bcast(weight, x.shape), _bcast(pos_weight, x.shape))
-    return elementwise_grad(grad, x, name, out_dtype, reduction, grad_output)
+@called_like(reference.binary_cross_entropy_with_logits_grad)
+def binary_cross_entropy_with_logits_grad(a: Args) -> np.ndarray:
+    x, name, y = _input_target(a)
+    _, grad = _logits_items(x, y, _bcast(a.weight, x.shape), _bcast(a.pos_weight, x.shape))
+    return elementwise_grad(grad, x, name, a.out_dtype, a.reduction, a.grad_output)
 
 
 # ---------------------------------------------------------------------------- kl_div
@@ -366,26 +352,20 @@ def _kl_divisor(shape: tuple[int, ...], reduction: str) -> Fraction:
     return Fraction(1)
 
 
-def kl_div(input, target, reduction="mean", log_target=False, out_dtype=None):  # type: ignore[no-untyped-def]
-    x, name = as64(input)
-    t = np.asarray(target).astype(np.float64)
-    loss, _ = _kl_items(x, t, log_target)
-    return elementwise_loss(loss, x, name, out_dtype, reduction, _kl_divisor(x.shape, reduction))
+@called_like(reference.kl_div)
+def kl_div(a: Args) -> np.ndarray:
+    x, name, t = _input_target(a)
+    loss, _ = _kl_items(x, t, a.log_target)
+    divisor = _kl_divisor(x.shape, a.reduction)
+    return elementwise_loss(loss, x, name, a.out_dtype, a.reduction, divisor)
 
 
-def kl_div_grad(
-    input,
-    target,
-    reduction="mean",
-    log_target=False,
-    grad_output=None,  # type: ignore[no-untyped-def]
-    out_dtype=None,
-):
-    x, name = as64(input)
-    t = np.asarray(target).astype(np.float64)
-    _, grad = _kl_items(x, t, log_target)
-    divisor = _kl_divisor(x.shape, reduction)
-    return elementwise_grad(grad, x, name, out_dtype, reduction, grad_output, divisor)
+@called_like(reference.kl_div_grad)
+def kl_div_grad(a: Args) -> np.ndarray:
+    x, name, t = _input_target(a)
+    _, grad = _kl_items(x, t, a.log_target)
+    divisor = _kl_divisor(x.shape, a.reduction)
+    return elementwise_grad(grad, x, name, a.out_dtype, a.reduction, a.grad_output, divisor)
 
 
 # -------------------------------------------------------------------- sigmoid focal loss
@@ -441,26 +421,18 @@ def _sfl_items(
     return loss, grad
 
 
-def sigmoid_focal_loss(input, target, alpha=0.25, gamma=2.0, reduction="none", out_dtype=None):  # type: ignore[no-untyped-def]
-    x, name = as64(input)
-    y = np.asarray(target).astype(np.float64)
-    loss, _ = _sfl_items(x, y, alpha, gamma)
-    return elementwise_loss(loss, x, name, out_dtype, reduction)
+@called_like(reference.sigmoid_focal_loss)
+def sigmoid_focal_loss(a: Args) -> np.ndarray:
+    x, name, y = _input_target(a)
+    loss, _ = _sfl_items(x, y, a.alpha, a.gamma)
+    return elementwise_loss(loss, x, name, a.out_dtype, a.reduction)
 
 
-def sigmoid_focal_loss_grad(
-    input,
-    target,
-    alpha=0.25,
-    gamma=2.0,
-    reduction="none",  # type: ignore[no-untyped-def]
-    grad_output=None,
-    out_dtype=None,
-):
-    x, name = as64(input)
-    y = np.asarray(target).astype(np.float64)
-    _, grad = _sfl_items(x, y, alpha, gamma)
-    return elementwise_grad(grad, x, name, out_dtype, reduction, grad_output)
+@called_like(reference.sigmoid_focal_loss_grad)
+def sigmoid_focal_loss_grad(a: Args) -> np.ndarray:
+    x, name, y = _input_target(a)
+    _, grad = _sfl_items(x, y, a.alpha, a.gamma)
+    return elementwise_grad(grad, x, name, a.out_dtype, a.reduction, a.grad_output)
 
 
 # -------------------------------------------------------------------- softmax focal loss
@@ -512,10 +484,11 @@ def _sfm_row_special(x: np.ndarray, c: list[Fraction], yrow: list[float]) -> flo
     return None
 
 
-def softmax_focal_loss(input, target, alpha=None, gamma=2.0, reduction="mean", out_dtype=None):  # type: ignore[no-untyped-def]
-    rows, cf, out_shape, _, name = _sfm_rows(input, target, alpha)
-    y = _targets(rows, target)
-    g = fr(gamma)
+@called_like(reference.softmax_focal_loss)
+def softmax_focal_loss(a: Args) -> np.ndarray:
+    rows, cf, out_shape, _, name = _sfm_rows(a.input, a.target, a.alpha)
+    y = _targets(rows, a.target)
+    g = fr(a.gamma)
     items: list[Item] = []
     for r in range(rows.shape[0]):
         c = list(cf[r])
@@ -543,9 +516,9 @@ def softmax_focal_loss(input, target, alpha=None, gamma=2.0, reduction="mean", o
             return total
 
         items.append(("real", build))
-    fmt = out_name(out_dtype, name)
-    div = mean_divisor(reduction, rows.shape[0])
-    return finish(items, out_shape if reduction == "none" else (), fmt, reduction, div)
+    fmt = out_name(a.out_dtype, name)
+    div = mean_divisor(a.reduction, rows.shape[0])
+    return finish(items, out_shape if a.reduction == "none" else (), fmt, a.reduction, div)
 
 
 def _targets(rows: np.ndarray, target: Any) -> list[list[float]]:
@@ -559,22 +532,15 @@ def _targets(rows: np.ndarray, target: Any) -> list[list[float]]:
     return np.moveaxis(tb, 1, -1).reshape(-1, C).tolist()
 
 
-def softmax_focal_loss_grad(
-    input,
-    target,
-    alpha=None,
-    gamma=2.0,
-    reduction="mean",  # type: ignore[no-untyped-def]
-    grad_output=None,
-    out_dtype=None,
-):
-    rows, cf, out_shape, moved_shape, name = _sfm_rows(input, target, alpha)
-    y = _targets(rows, target)
+@called_like(reference.softmax_focal_loss_grad)
+def softmax_focal_loss_grad(a: Args) -> np.ndarray:
+    rows, cf, out_shape, moved_shape, name = _sfm_rows(a.input, a.target, a.alpha)
+    y = _targets(rows, a.target)
     R, C = rows.shape
-    g = fr(gamma)
-    fmt = out_name(out_dtype, name)
-    div = mean_divisor(reduction, R)
-    s = scales(grad_output, reduction, R, div)
+    g = fr(a.gamma)
+    fmt = out_name(a.out_dtype, name)
+    div = mean_divisor(a.reduction, R)
+    s = scales(a.grad_output, a.reduction, R, div)
     out = np.zeros((R, C))
     for r in range(R):
         c = list(cf[r])
@@ -627,7 +593,7 @@ def softmax_focal_loss_grad(
             out[r, j] = decide(build, fmt)
     res = out.reshape(moved_shape)
     return (
-        res[0] if len(out_shape) == 0 and np.asarray(input).ndim == 1 else np.moveaxis(res, -1, 1)
+        res[0] if len(out_shape) == 0 and np.asarray(a.input).ndim == 1 else np.moveaxis(res, -1, 1)
     )
 
 

@@ -1,8 +1,11 @@
 r"""An independent, slow oracle for testing the reference (tests only).
 
-It shares no code with ``reference``: the values are built straight from the defining formulas
-with :mod:`fractions` (exact rationals) and :mod:`decimal` (high-precision approximations with
-a rigorous error radius), and rounded with its own rounding routine.
+It shares no computation with ``reference``: the values are built straight from the defining
+formulas with :mod:`fractions` (exact rationals) and :mod:`decimal` (high-precision
+approximations with a rigorous error radius), and rounded with its own rounding routine.  Only
+the calling convention (argument names, order and defaults) is the reference's: each oracle
+function is declared :func:`called_like` its reference function and reads the caller's
+arguments bound to that signature, so the two cannot drift apart.
 
 Numbers are :class:`Real`: ``q + a +- e`` with ``q`` an exact :class:`~fractions.Fraction`,
 ``a`` a :class:`~decimal.Decimal` approximation and ``e`` an upper bound on the error (a
@@ -26,14 +29,19 @@ from __future__ import annotations
 
 import dataclasses
 import decimal
+import functools
+import inspect
 import math
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from fractions import Fraction
+from types import SimpleNamespace
 from typing import Any
 
 import ml_dtypes
 import numpy as np
+
+import reference
 
 # name -> (significand bits p, emin, emax): IEEE 754-2019 Table 3.5, bfloat16 as in ml_dtypes
 FORMAT_PARAMS: dict[str, tuple[int, int, int]] = {
@@ -49,6 +57,31 @@ DTYPES: dict[str, Any] = {
     "float64": np.dtype(np.float64),
 }
 PRECISIONS = (50, 100, 200, 400, 800, 1600)
+
+
+#: the caller's arguments by name, bound to a reference function's signature (defaults applied)
+Args = SimpleNamespace
+
+
+def called_like(
+    ref: Callable[..., Any],
+) -> Callable[[Callable[[Args], np.ndarray]], Callable[..., np.ndarray]]:
+    """Give an oracle function ``ref``'s calling convention: a call binds its arguments to
+    ``ref``'s signature (names, order and defaults: defined once, in the reference), and the
+    oracle function receives them as one :data:`Args`.  The result reports ``ref``'s signature."""
+    sig = inspect.signature(ref)
+
+    def wrap(oracle: Callable[[Args], np.ndarray]) -> Callable[..., np.ndarray]:
+        @functools.wraps(oracle)
+        def call(*args: Any, **kwargs: Any) -> np.ndarray:
+            bound = sig.bind(*args, **kwargs)
+            bound.apply_defaults()
+            return oracle(Args(**bound.arguments))
+
+        call.__signature__ = sig  # type: ignore[attr-defined]
+        return call
+
+    return wrap
 
 
 class Undecided(ArithmeticError):
@@ -292,8 +325,12 @@ def round_real(r: Real, fmt: str) -> float | None:
     considered equal)."""
     if r.exact:
         return round_fraction(r.q, fmt)
-    lo = _clamp(_DOWN.subtract(r.a, r.e) if r.e else r.a)
-    hi = _clamp(_UP.add(r.a, r.e) if r.e else r.a)
+    # a +- e rounded outwards at the working precision: the 30 digits of _DOWN and _UP would
+    # blur a result that q and a nearly cancel (q = -1/4, a = 1/4 + 1.25e-21)
+    down, up = decimal.getcontext().copy(), decimal.getcontext().copy()
+    down.rounding, up.rounding = decimal.ROUND_FLOOR, decimal.ROUND_CEILING
+    lo = _clamp(down.subtract(r.a, r.e) if r.e else r.a)
+    hi = _clamp(up.add(r.a, r.e) if r.e else r.a)
     lo_f = round_fraction(r.q + Fraction(lo), fmt)
     hi_f = round_fraction(r.q + Fraction(hi), fmt)
     if lo_f == hi_f:
@@ -431,15 +468,18 @@ class _ByRow:
         return self.back(out)
 
 
-def _by_row(x: Any, axis: int, out_dtype: Any) -> _ByRow:
-    a, name = _as64(x)
-    rows, moved = _rows(a, axis)
-    return _ByRow(a.shape, rows, moved, axis, _out_name(out_dtype, name))
+def _by_row(a: Args) -> _ByRow:
+    """``a.x`` by rows along ``a.axis``, in the output format ``a.out_dtype``."""
+    x, name = _as64(a.x)
+    rows, moved = _rows(x, a.axis)
+    return _ByRow(x.shape, rows, moved, a.axis, _out_name(a.out_dtype, name))
 
 
 # ------------------------------------------------------------------- softmax family
-def logsumexp(x: Any, axis: int = -1, out_dtype: Any = None) -> np.ndarray:
-    p = _by_row(x, axis, out_dtype)
+@called_like(reference.logsumexp)
+def logsumexp(a: Args) -> np.ndarray:
+    """m + log S per row (m the row maximum, S = sum_i e^{x_i - m})."""
+    p = _by_row(a)
     rows, fmt, moved = p.rows, p.fmt, p.moved
     out = np.empty(rows.shape[0])
     for r, row in enumerate(rows):
@@ -452,16 +492,20 @@ def logsumexp(x: Any, axis: int = -1, out_dtype: Any = None) -> np.ndarray:
     return out.reshape(moved[:-1])
 
 
-def softmax(x: Any, axis: int = -1, out_dtype: Any = None) -> np.ndarray:
-    p = _by_row(x, axis, out_dtype)
+@called_like(reference.softmax)
+def softmax(a: Args) -> np.ndarray:
+    """e^{x_i - m} / S; a row with one +inf is one-hot there."""
+    p = _by_row(a)
     return p.each(
         lambda r, row: np.where(np.isposinf(row), 1.0, 0.0),
         lambda r, st, i: decide(lambda: st.softmax(i), p.fmt),
     )
 
 
-def log_softmax(x: Any, axis: int = -1, out_dtype: Any = None) -> np.ndarray:
-    p = _by_row(x, axis, out_dtype)
+@called_like(reference.log_softmax)
+def log_softmax(a: Args) -> np.ndarray:
+    """(x_i - m) - log S; a row with one +inf is 0 there and -inf elsewhere."""
+    p = _by_row(a)
 
     def element(r: int, st: Row, i: int) -> float:
         di = st.d[i]
@@ -480,21 +524,19 @@ def _cotangent(grad_output: Any, shape: tuple[int, ...]) -> np.ndarray:
     return g
 
 
-def logsumexp_grad(
-    x: Any, axis: int = -1, grad_output: Any = None, out_dtype: Any = None
-) -> np.ndarray:
+@called_like(reference.logsumexp_grad)
+def logsumexp_grad(a: Args) -> np.ndarray:
     """g * softmax(x); rows whose logsumexp is +inf or NaN give NaN."""
-    p = _by_row(x, axis, out_dtype)
-    g = _cotangent(grad_output, p.moved[:-1]).reshape(-1)
+    p = _by_row(a)
+    g = _cotangent(a.grad_output, p.moved[:-1]).reshape(-1)
     return p.each(None, lambda r, st, i: decide(lambda: st.softmax(i) * _fr(g[r]), p.fmt))
 
 
-def softmax_grad(
-    x: Any, axis: int = -1, grad_output: Any = None, out_dtype: Any = None
-) -> np.ndarray:
+@called_like(reference.softmax_grad)
+def softmax_grad(a: Args) -> np.ndarray:
     r"""y_i (g_i - \sum_j g_j y_j) = y_i \sum_j (g_i - g_j) y_j; a one-hot row gives 0."""
-    p = _by_row(x, axis, out_dtype)
-    g = p.cotangent_rows(grad_output)
+    p = _by_row(a)
+    g = p.cotangent_rows(a.grad_output)
 
     def element(r: int, st: Row, i: int) -> float:
         # group the coefficients g_i - g_j by equal logits: exact rationals
@@ -518,12 +560,11 @@ def softmax_grad(
     return p.each(lambda r, row: 0.0, element)
 
 
-def log_softmax_grad(
-    x: Any, axis: int = -1, grad_output: Any = None, out_dtype: Any = None
-) -> np.ndarray:
+@called_like(reference.log_softmax_grad)
+def log_softmax_grad(a: Args) -> np.ndarray:
     r"""g_i - y_i \sum_j g_j; a row with one +inf at k is the limit g_i - [i = k] \sum_j g_j."""
-    p = _by_row(x, axis, out_dtype)
-    g = p.cotangent_rows(grad_output)
+    p = _by_row(a)
+    g = p.cotangent_rows(a.grad_output)
     G = [sum((_fr(v) for v in gr), Fraction(0)) for gr in g]
 
     def limit(r: int, row: np.ndarray) -> list[float]:
@@ -586,6 +627,14 @@ class _Loss:
             self.y = np.moveaxis(y, 1, -1).reshape(-1, self.C)
             self.t = None
             self.ignored = np.zeros(self.R, bool)
+
+    @classmethod
+    def of(cls, a: Args, label_smoothing: float) -> _Loss:
+        """The problem of ``nll_loss``'s or ``cross_entropy``'s arguments ``a`` (the former
+        smooths nothing: ``label_smoothing`` 0)."""
+        return cls(
+            a.input, a.target, a.weight, a.ignore_index, a.reduction, label_smoothing, a.out_dtype
+        )
 
     def q(self, r: int) -> list[Fraction]:
         """Effective target weights q_{r,i} (the loss is sum_i q_i (LSE - x_i))."""
@@ -684,16 +733,10 @@ def _reduce(
     return np.array(decide(build, p.fmt))
 
 
-def nll_loss(
-    input: Any,
-    target: Any,
-    weight: Any = None,
-    ignore_index: int = -100,
-    reduction: str = "mean",
-    out_dtype: Any = None,
-) -> np.ndarray:
+@called_like(reference.nll_loss)
+def nll_loss(a: Args) -> np.ndarray:
     """-w_t x_t per row (exact rationals), reduced exactly and rounded once."""
-    p = _Loss(input, target, weight, ignore_index, reduction, 0.0, out_dtype)
+    p = _Loss.of(a, 0.0)
     none, special, exact = [], [], []
     for r in range(p.R):
         if p.ignored[r]:
@@ -710,21 +753,16 @@ def nll_loss(
             v = math.nan if (p.w[t] == 0 or math.isnan(xt)) else -float(p.w[t]) * xt
             special.append(v)
             none.append(v)
-    if reduction == "none":
+    if p.reduction == "none":
         return _finish(none, p.none_shape, p.fmt)
     return _reduce(p, special, exact, [])
 
 
-def cross_entropy(
-    input: Any,
-    target: Any,
-    weight: Any = None,
-    ignore_index: int = -100,
-    reduction: str = "mean",
-    label_smoothing: float = 0.0,
-    out_dtype: Any = None,
-) -> np.ndarray:
-    p = _Loss(input, target, weight, ignore_index, reduction, label_smoothing, out_dtype)
+@called_like(reference.cross_entropy)
+def cross_entropy(a: Args) -> np.ndarray:
+    """sum_i q_i (log S - d_i) per row (:meth:`_Loss.term`), special rows by
+    :meth:`_Loss.row_kind`, reduced in one sum and rounded once."""
+    p = _Loss.of(a, a.label_smoothing)
     none, special, real = [], [], []
     for r in range(p.R):
         kind, val = p.row_kind(r)
@@ -736,9 +774,9 @@ def cross_entropy(
         else:
             f = p.term(r)
             real.append(f)
-            if reduction == "none":
+            if p.reduction == "none":
                 none.append(decide(f, p.fmt))
-    if reduction == "none":
+    if p.reduction == "none":
         return _finish(none, p.none_shape, p.fmt)
     return _reduce(p, special, [], real)
 
@@ -764,18 +802,11 @@ def _grad_shape(p: _Loss, rows: np.ndarray) -> np.ndarray:
     return np.moveaxis(rows.reshape((*p.none_shape, p.C)), -1, 1)
 
 
-def nll_loss_grad(
-    input: Any,
-    target: Any,
-    weight: Any = None,
-    ignore_index: int = -100,
-    reduction: str = "mean",
-    grad_output: Any = None,
-    out_dtype: Any = None,
-) -> np.ndarray:
+@called_like(reference.nll_loss_grad)
+def nll_loss_grad(a: Args) -> np.ndarray:
     """-s_n w_t at the target, 0 elsewhere (the map is linear in the input)."""
-    p = _Loss(input, target, weight, ignore_index, reduction, 0.0, out_dtype)
-    s = _scales(p, grad_output)
+    p = _Loss.of(a, 0.0)
+    s = _scales(p, a.grad_output)
     out = np.zeros((p.R, p.C))
     for r in range(p.R):
         if p.ignored[r]:
@@ -786,19 +817,11 @@ def nll_loss_grad(
     return _grad_shape(p, out)
 
 
-def cross_entropy_grad(
-    input: Any,
-    target: Any,
-    weight: Any = None,
-    ignore_index: int = -100,
-    reduction: str = "mean",
-    label_smoothing: float = 0.0,
-    grad_output: Any = None,
-    out_dtype: Any = None,
-) -> np.ndarray:
+@called_like(reference.cross_entropy_grad)
+def cross_entropy_grad(a: Args) -> np.ndarray:
     """s_n (Q y_i - q_i) per row; NaN rows where the term is +inf/NaN or s_n undefined."""
-    p = _Loss(input, target, weight, ignore_index, reduction, label_smoothing, out_dtype)
-    s = _scales(p, grad_output)
+    p = _Loss.of(a, a.label_smoothing)
+    s = _scales(p, a.grad_output)
     out = np.zeros((p.R, p.C))
     for r in range(p.R):
         kind, val = p.row_kind(r)

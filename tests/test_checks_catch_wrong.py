@@ -44,6 +44,12 @@ def check_free(result: Result) -> bool:
     return result.check in ("identity", "invariance", "bad_input")
 
 
+def assert_passed(result: Result) -> None:
+    """``result`` passed, on drawn examples."""
+    assert result.status == "pass", result.message
+    assert result.examples > 0
+
+
 @pytest.mark.parametrize(
     ("name", "check", "dtype", "words"),
     [
@@ -100,9 +106,7 @@ def test_minimal_reproducer_is_small() -> None:
     ],
 )
 def test_careful_numpy_passes(name: str, check: str, dtype: str) -> None:
-    result = run(name, check, dtype)
-    assert result.status == "pass", result.message
-    assert result.examples > 0
+    assert_passed(run(name, check, dtype))
 
 
 def test_cross_framework_blames_the_entry_that_is_off() -> None:
@@ -119,19 +123,23 @@ def test_cross_framework_blames_the_entry_that_is_off() -> None:
     result = CHECKS["cross_framework"](
         careful, "float32", "cpu", profile="quick", seed=SEED, others=[against_wrong]
     )
-    assert result.status == "pass", result.message
-    assert result.examples > 0
+    assert_passed(result)
 
 
 torch = pytest.importorskip("torch")
 
 
-@pytest.mark.parametrize("check", ["identity", "invariance"])
-def test_torch_cross_entropy_float64_passes(check: str) -> None:
+def run_torch_cross_entropy(check: str) -> Result:
+    """``check`` on ``torch.nn.functional.cross_entropy`` in float64 (quick profile)."""
     from verify.registry import get
 
     impl = get("torch.nn.functional.cross_entropy")
-    result = CHECKS[check](impl, "float64", "cpu", profile="quick", seed=SEED)
+    return CHECKS[check](impl, "float64", "cpu", profile="quick", seed=SEED)
+
+
+@pytest.mark.parametrize("check", ["identity", "invariance"])
+def test_torch_cross_entropy_float64_passes(check: str) -> None:
+    result = run_torch_cross_entropy(check)
     assert result.status == "pass", result.message
 
 
@@ -139,10 +147,7 @@ def test_torch_cross_entropy_float64_gradient_fails_only_on_the_lost_complement(
     """PyTorch forms the true class's gradient as ``p - 1`` after rounding ``p``, which keeps
     no correct digit on a confident row (pytorch/pytorch#195678, docs/tolerances.md); any
     other gradient failure in float64 would be a new finding."""
-    from verify.registry import get
-
-    impl = get("torch.nn.functional.cross_entropy")
-    result = CHECKS["gradient"](impl, "float64", "cpu", profile="quick", seed=SEED)
+    result = run_torch_cross_entropy("gradient")
     if result.status != "pass":
         assert result.status == "fail" and result.severity == "no_correct_digits", result.message
         assert "returned 0.0" in result.message, result.message
@@ -152,10 +157,7 @@ def test_torch_cross_entropy_float64_forward_is_at_worst_inaccurate() -> None:
     """PyTorch forms log(sum) where the stable algorithm takes log1p of the non-top terms
     (docs/tolerances.md): on confident rows that costs hundreds of ULPs, a finding of the lowest
     accuracy class, never a wrong value."""
-    from verify.registry import get
-
-    impl = get("torch.nn.functional.cross_entropy")
-    result = CHECKS["accuracy"](impl, "float64", "cpu", profile="quick", seed=SEED)
+    result = run_torch_cross_entropy("accuracy")
     assert result.status in ("pass", "fail"), result.message
     assert result.severity in (None, "inaccurate"), result.message
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tests.pointwise_oracle as oracle
@@ -30,6 +29,21 @@ def _cotangent(draw: st.DrawFn, kw: dict, shape: tuple[int, ...]) -> None:
         kw["grad_output"] = np.asarray(g, dtype=np.float64).reshape(shape)
     else:
         kw["grad_output"] = np.asarray(draw(st.sampled_from([1.0, -0.5, 3.0])))
+
+
+def _case(draw: st.DrawFn, dtype: str, kw: dict, grad: bool, loss_shape: tuple[int, ...]) -> dict:
+    """A focal-loss case: ``kw`` (input, target, alpha) completed with a drawn ``gamma``,
+    reduction and output format, and for a gradient a cotangent of the unreduced loss's
+    ``loss_shape``."""
+    out = draw(st.sampled_from([None, *NAMES]))
+    kw |= {
+        "gamma": draw(GAMMAS),
+        "reduction": draw(st.sampled_from(["none", "sum", "mean"])),
+        "out_dtype": out,
+    }
+    if grad:
+        _cotangent(draw, kw, loss_shape)
+    return {"kw": kw, "dtype": out or dtype}
 
 
 @st.composite
@@ -56,32 +70,12 @@ def sigmoid_cases(draw: st.DrawFn, grad: bool = False) -> dict:
             max_size=n,
         )
     )
-    out = draw(st.sampled_from([None, *NAMES]))
     kw = {
         "input": in_dtype(x, dtype, shape),
         "target": in_dtype(y, dtype, shape),
         "alpha": draw(st.sampled_from([0.25, 0.5, 0.75, 0.0, 1.0, -1.0])),
-        "gamma": draw(GAMMAS),
-        "reduction": draw(st.sampled_from(["none", "sum", "mean"])),
-        "out_dtype": out,
     }
-    if grad:
-        _cotangent(draw, kw, shape)
-    return {"kw": kw, "dtype": out or dtype}
-
-
-@settings(max_examples=120)
-@given(sigmoid_cases())
-def test_sigmoid_focal_matches_oracle(case: dict) -> None:
-    got = sigmoid_focal_loss(**case["kw"])
-    assert_same(got, oracle.sigmoid_focal_loss(**case["kw"]), case["dtype"])
-
-
-@settings(max_examples=100)
-@given(sigmoid_cases(grad=True))
-def test_sigmoid_focal_grad_matches_oracle(case: dict) -> None:
-    got = sigmoid_focal_loss_grad(**case["kw"])
-    assert_same(got, oracle.sigmoid_focal_loss_grad(**case["kw"]), case["dtype"])
+    return _case(draw, dtype, kw, grad, shape)
 
 
 @st.composite
@@ -140,32 +134,33 @@ def softmax_cases(draw: st.DrawFn, grad: bool = False) -> dict:
             ),
         )
     )
-    out = draw(st.sampled_from([None, *NAMES]))
+    kw = {"input": in_dtype(x, dtype, shape), "target": target, "alpha": alpha}
+    return _case(draw, dtype, kw, grad, rows_shape)
+
+
+test_matches_oracle = oracle.oracle_test(
+    [
+        (sigmoid_focal_loss, sigmoid_cases(), 120),
+        (sigmoid_focal_loss_grad, sigmoid_cases(grad=True), 100),
+        (softmax_focal_loss, softmax_cases(), 120),
+        (softmax_focal_loss_grad, softmax_cases(grad=True), 100),
+    ]
+)
+
+
+def test_gradient_matching_the_oracle_where_its_terms_nearly_cancel() -> None:
+    """At x = 1.00056e-20, y = 1/2 and gamma = 0 the derivative a_t (sigma(x) - y) is about
+    x / 8: the oracle's exact -1/4 and its decimal part cancel in 21 digits, and it still
+    decides the float64 value (its enclosure is rounded outwards at the working precision)."""
     kw = {
-        "input": in_dtype(x, dtype, shape),
-        "target": target,
-        "alpha": alpha,
-        "gamma": draw(GAMMAS),
-        "reduction": draw(st.sampled_from(["none", "sum", "mean"])),
-        "out_dtype": out,
+        "input": in_dtype([1.00056e-20], "bfloat16", (1,)),
+        "target": in_dtype([0.5], "bfloat16", (1,)),
+        "gamma": 0.0,
+        "reduction": "none",
+        "grad_output": np.array([0.125]),
+        "out_dtype": "float64",
     }
-    if grad:
-        _cotangent(draw, kw, rows_shape)
-    return {"kw": kw, "dtype": out or dtype}
-
-
-@settings(max_examples=120)
-@given(softmax_cases())
-def test_softmax_focal_matches_oracle(case: dict) -> None:
-    got = softmax_focal_loss(**case["kw"])
-    assert_same(got, oracle.softmax_focal_loss(**case["kw"]), case["dtype"])
-
-
-@settings(max_examples=100)
-@given(softmax_cases(grad=True))
-def test_softmax_focal_grad_matches_oracle(case: dict) -> None:
-    got = softmax_focal_loss_grad(**case["kw"])
-    assert_same(got, oracle.softmax_focal_loss_grad(**case["kw"]), case["dtype"])
+    assert_same(sigmoid_focal_loss_grad(**kw), oracle.sigmoid_focal_loss_grad(**kw), "float64")
 
 
 # ------------------------------------------------------------------------ special values

@@ -5,7 +5,6 @@ every dtype runs, reproducers print the same numbers, and FACTORIES wrap user ca
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 import pytest
@@ -24,9 +23,9 @@ from tests.loss_cases import (
     grad_output,
     loss_arrays,
     softmax_family_cases,
+    unsupported_cases_test,
 )
 from verify.registry import jax_impls
-from verify.registry.base import Unsupported
 
 ENTRIES = {e.name: e for e in jax_impls.implementations()}
 RNG = np.random.default_rng(20240601)
@@ -156,8 +155,8 @@ def test_low_precision_dtypes_run_in_their_own_dtype(name: str, dtype: str) -> N
     assert_runs_in_its_own_dtype(ENTRIES[name], CASES[_api(name)][0], dtype, 0.05)
 
 
-@pytest.mark.parametrize(
-    ("name", "kwargs", "reason"),
+test_unsupported_cases_raise = unsupported_cases_test(
+    ENTRIES,
     [
         ("optax.softmax_cross_entropy", dict(input=X, target=P), "reductions"),
         (
@@ -189,11 +188,8 @@ def test_low_precision_dtypes_run_in_their_own_dtype(name: str, dtype: str) -> N
         ),
         ("jax.nn.softmax", dict(x=X, out_dtype=np.float32), "out_dtype"),
     ],
+    variants=("", "[jit]"),
 )
-def test_unsupported_cases_raise(name: str, kwargs: dict[str, Any], reason: str) -> None:
-    for entry in (ENTRIES[name], ENTRIES[f"{name}[jit]"]):
-        with pytest.raises(Unsupported, match=reason):
-            entry.forward(kwargs, "cpu")
 
 
 def test_declared_capabilities_match_the_adapters() -> None:

@@ -5,8 +5,6 @@ runs in its own precision, reproducers print the same numbers, FACTORIES wrap us
 
 from __future__ import annotations
 
-from typing import Any
-
 import ml_dtypes
 import numpy as np
 import pytest
@@ -28,9 +26,9 @@ from tests.loss_cases import (
     assert_runs_in_its_own_dtype,
     cast_floats,
     formula_rtol,
+    unsupported_cases_test,
 )
 from verify.registry import tensorflow_impls
-from verify.registry.base import Unsupported
 
 ENTRIES = {e.name: e for e in tensorflow_impls.implementations()}
 
@@ -59,8 +57,8 @@ def test_low_precision_dtypes_run_in_their_own_dtype(name: str, dtype: str) -> N
     assert_runs_in_its_own_dtype(ENTRIES[name], CASES[name.removesuffix("[xla]")][0], dtype, 0.06)
 
 
-@pytest.mark.parametrize(
-    ("name", "kwargs", "reason"),
+test_unsupported_cases_raise = unsupported_cases_test(
+    ENTRIES,
     [
         ("tf.nn.softmax_cross_entropy_with_logits", dict(input=X, target=P), "reductions"),
         (
@@ -98,9 +96,6 @@ def test_low_precision_dtypes_run_in_their_own_dtype(name: str, dtype: str) -> N
         ("tf.nn.softmax", dict(x=X, out_dtype=np.float32), "out_dtype"),
     ],
 )
-def test_unsupported_cases_raise(name: str, kwargs: dict[str, Any], reason: str) -> None:
-    with pytest.raises(Unsupported, match=reason):
-        ENTRIES[name].forward(kwargs, "cpu")
 
 
 def test_keras_reproducer_constructs_the_loss_with_its_options() -> None:
