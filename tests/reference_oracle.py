@@ -591,16 +591,11 @@ def log_softmax_grad(a: Args) -> np.ndarray:
 class _Loss:
     """Flattened problem: rows (R, C), targets, weights, smoothing, reduction."""
 
-    def __init__(
-        self,
-        input: Any,
-        target: Any,
-        weight: Any,
-        ignore_index: int,
-        reduction: str,
-        label_smoothing: float,
-        out_dtype: Any,
-    ) -> None:
+    def __init__(self, args: Args, label_smoothing: float) -> None:
+        """The problem of ``nll_loss``'s or ``cross_entropy``'s arguments ``args`` (the former
+        smooths nothing: ``label_smoothing`` 0)."""
+        input, target, weight = args.input, args.target, args.weight
+        ignore_index, reduction, out_dtype = args.ignore_index, args.reduction, args.out_dtype
         a, name = _as64(input)
         self.fmt = _out_name(out_dtype, name)
         self.unbatched = a.ndim == 1
@@ -627,14 +622,6 @@ class _Loss:
             self.y = np.moveaxis(y, 1, -1).reshape(-1, self.C)
             self.t = None
             self.ignored = np.zeros(self.R, bool)
-
-    @classmethod
-    def of(cls, a: Args, label_smoothing: float) -> _Loss:
-        """The problem of ``nll_loss``'s or ``cross_entropy``'s arguments ``a`` (the former
-        smooths nothing: ``label_smoothing`` 0)."""
-        return cls(
-            a.input, a.target, a.weight, a.ignore_index, a.reduction, label_smoothing, a.out_dtype
-        )
 
     def q(self, r: int) -> list[Fraction]:
         """Effective target weights q_{r,i} (the loss is sum_i q_i (LSE - x_i))."""
@@ -736,7 +723,7 @@ def _reduce(
 @called_like(reference.nll_loss)
 def nll_loss(a: Args) -> np.ndarray:
     """-w_t x_t per row (exact rationals), reduced exactly and rounded once."""
-    p = _Loss.of(a, 0.0)
+    p = _Loss(a, 0.0)
     none, special, exact = [], [], []
     for r in range(p.R):
         if p.ignored[r]:
@@ -762,7 +749,7 @@ def nll_loss(a: Args) -> np.ndarray:
 def cross_entropy(a: Args) -> np.ndarray:
     """sum_i q_i (log S - d_i) per row (:meth:`_Loss.term`), special rows by
     :meth:`_Loss.row_kind`, reduced in one sum and rounded once."""
-    p = _Loss.of(a, a.label_smoothing)
+    p = _Loss(a, a.label_smoothing)
     none, special, real = [], [], []
     for r in range(p.R):
         kind, val = p.row_kind(r)
@@ -805,7 +792,7 @@ def _grad_shape(p: _Loss, rows: np.ndarray) -> np.ndarray:
 @called_like(reference.nll_loss_grad)
 def nll_loss_grad(a: Args) -> np.ndarray:
     """-s_n w_t at the target, 0 elsewhere (the map is linear in the input)."""
-    p = _Loss.of(a, 0.0)
+    p = _Loss(a, 0.0)
     s = _scales(p, a.grad_output)
     out = np.zeros((p.R, p.C))
     for r in range(p.R):
@@ -820,7 +807,7 @@ def nll_loss_grad(a: Args) -> np.ndarray:
 @called_like(reference.cross_entropy_grad)
 def cross_entropy_grad(a: Args) -> np.ndarray:
     """s_n (Q y_i - q_i) per row; NaN rows where the term is +inf/NaN or s_n undefined."""
-    p = _Loss.of(a, a.label_smoothing)
+    p = _Loss(a, a.label_smoothing)
     s = _scales(p, a.grad_output)
     out = np.zeros((p.R, p.C))
     for r in range(p.R):

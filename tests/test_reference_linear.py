@@ -62,7 +62,15 @@ class _Oracle:
         self.x, self.w, self.b = x, w, b
         self.z = _exact_logits(x, w, b)
         self.p = oracle._Loss(
-            np.zeros(self.z.shape), target, weight, ignore_index, reduction, ls, fmt
+            oracle.Args(
+                input=np.zeros(self.z.shape),
+                target=target,
+                weight=weight,
+                ignore_index=ignore_index,
+                reduction=reduction,
+                out_dtype=fmt,
+            ),
+            ls,
         )
         zr = np.moveaxis(self.z, 0 if self.z.ndim == 1 else 1, -1).reshape(-1, self.p.C)
         self.rows = [_FracRow(list(r)) for r in zr]
