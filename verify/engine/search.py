@@ -43,12 +43,7 @@ def matching_deviation(
 ) -> Any:
     """The entry's documented deviation covering a failure of ``check`` on ``kwargs`` whose
     severity class is ``severity`` (None: unclassified), or None."""
-    return _first_covering(
-        impl.deviations,
-        check,
-        kwargs,
-        lambda dev: not dev.severities or severity in dev.severities,
-    )
+    return _first_covering(impl.deviations, check, kwargs, severity)
 
 
 def matching_known_issue(
@@ -60,26 +55,20 @@ def matching_known_issue(
 ) -> Any:
     """The entry's known issue covering a failure of ``check`` in ``dtype`` on ``kwargs`` whose
     severity class is ``severity`` (None: unclassified), or None."""
-    return _first_covering(
-        impl.known_issues,
-        check,
-        kwargs,
-        lambda issue: (
-            (not issue.dtypes or dtype in issue.dtypes)
-            and (not issue.severities or severity in issue.severities)
-        ),
-    )
+    in_dtype = [issue for issue in impl.known_issues if not issue.dtypes or dtype in issue.dtypes]
+    return _first_covering(in_dtype, check, kwargs, severity)
 
 
 def _first_covering(
-    notes: Sequence[Any], check: str, kwargs: Mapping[str, Any], covers: Callable[[Any], bool]
+    notes: Sequence[Any], check: str, kwargs: Mapping[str, Any], severity: str | None
 ) -> Any:
-    """The first of ``notes`` (deviations or known issues) that names ``check`` (or no check),
-    ``covers`` accepts, and whose ``applies`` accepts ``kwargs``; None if there is none."""
+    """The first of ``notes`` (deviations or known issues) that names ``check`` (or no check)
+    and ``severity`` (or no severity), and whose ``applies`` accepts ``kwargs``; None if there
+    is none."""
     for note in notes:
         if (
             (not note.checks or check in note.checks)
-            and covers(note)
+            and (not note.severities or severity in note.severities)
             and _applies(note.applies, kwargs)
         ):
             return note
