@@ -188,6 +188,12 @@ def class_last(a: np.ndarray) -> np.ndarray:
     return np.moveaxis(a, 1, -1) if a.ndim >= 2 else a
 
 
+#: the qualifier of the entries that keep the reference's class axis 1 (and pass the API
+#: ``axis=1``) instead of moving it last (:func:`class_last`), and the variant they show
+AXIS_1 = "[axis=1]"
+AXIS_1_VARIANT = "axis=1: classes on the reference's axis 1, not moved last"
+
+
 def class_first(a: np.ndarray) -> np.ndarray:
     """The inverse of :func:`class_last`: the last axis back to axis 1."""
     return np.moveaxis(a, -1, 1) if a.ndim >= 2 else a

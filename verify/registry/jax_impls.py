@@ -36,6 +36,7 @@ import numpy as np
 
 from verify.registry import adapter, conventions
 from verify.registry.base import Capabilities, Deviation, Implementation, Kwargs, Unsupported
+from verify.registry.conventions import AXIS_1, AXIS_1_VARIANT
 from verify.reproducer_literals import array_literal, imports_for
 
 jax.config.update("jax_enable_x64", True)
@@ -416,19 +417,26 @@ def _softmax_family(name: str, op: str, arg_name: str) -> adapter.ApiSpec:
     return adapter.ApiSpec(name, op, prepare, _SOFTMAX_CAPS)
 
 
-def _probs_ce(name: str, deviations: tuple[Deviation, ...] = ()) -> adapter.ApiSpec:
-    api = name.split("[", 1)[0]
-    class_axis = 1 if name.endswith(_AXIS_1) else None
-    prepare = functools.partial(_prepare_probs_ce, api=api, class_axis=class_axis)
-    variant = _AXIS_1_VARIANT if class_axis else ""
+def _cross_entropy(
+    name: str,
+    prepare: Callable[..., _Call],
+    capabilities: Capabilities,
+    deviations: tuple[Deviation, ...] = (),
+) -> adapter.ApiSpec:
+    """An optax cross-entropy row; a name ending in :data:`AXIS_1` keeps the reference's class
+    axis and passes ``axis=1``."""
+    class_axis = 1 if name.endswith(AXIS_1) else None
+    bound = functools.partial(prepare, api=name.split("[", 1)[0], class_axis=class_axis)
+    variant = AXIS_1_VARIANT if class_axis else ""
     return adapter.ApiSpec(
-        name, "cross_entropy", prepare, _PROBS_CAPS, deviations=deviations, variant=variant
+        name, "cross_entropy", bound, capabilities, deviations=deviations, variant=variant
     )
 
 
-#: the qualifier of the entries that keep the classes on axis 1 and pass ``axis=1``
-_AXIS_1 = "[axis=1]"
-_AXIS_1_VARIANT = "axis=1: classes on the reference's axis 1, not moved last"
+def _probs_ce(name: str, deviations: tuple[Deviation, ...] = ()) -> adapter.ApiSpec:
+    return _cross_entropy(name, _prepare_probs_ce, _PROBS_CAPS, deviations)
+
+
 _SOFTMAX_CE_DEVIATION = Deviation(
     "optax documents that softmax_cross_entropy differs from "
     "safe_softmax_cross_entropy in how logits=-inf are handled: a -inf logit with a "
@@ -441,11 +449,7 @@ _INTEGER_CE_CAPS = Capabilities(reductions=("none",), target="index", ignore_ind
 
 
 def _integer_ce(name: str) -> adapter.ApiSpec:
-    api = name.split("[", 1)[0]
-    class_axis = 1 if name.endswith(_AXIS_1) else None
-    prepare = functools.partial(_prepare_integer_ce, api=api, class_axis=class_axis)
-    variant = _AXIS_1_VARIANT if class_axis else ""
-    return adapter.ApiSpec(name, "cross_entropy", prepare, _INTEGER_CE_CAPS, variant=variant)
+    return _cross_entropy(name, _prepare_integer_ce, _INTEGER_CE_CAPS)
 
 
 _SPECS: tuple[adapter.ApiSpec, ...] = (
@@ -486,8 +490,8 @@ _SPECS: tuple[adapter.ApiSpec, ...] = (
             ),
         ),
     ),
-    _probs_ce("optax.softmax_cross_entropy" + _AXIS_1, deviations=(_SOFTMAX_CE_DEVIATION,)),
-    _integer_ce("optax.softmax_cross_entropy_with_integer_labels" + _AXIS_1),
+    _probs_ce("optax.softmax_cross_entropy" + AXIS_1, deviations=(_SOFTMAX_CE_DEVIATION,)),
+    _integer_ce("optax.softmax_cross_entropy_with_integer_labels" + AXIS_1),
 )
 
 #: every API, plain and under jax.jit

@@ -51,6 +51,7 @@ import numpy as np
 
 from verify.registry import adapter, conventions
 from verify.registry.base import Capabilities, Deviation, KnownIssue, Kwargs
+from verify.registry.conventions import AXIS_1, AXIS_1_VARIANT
 
 #: the backends Keras 3 runs on, as ``KERAS_BACKEND`` spells them
 KERAS_BACKENDS: tuple[str, ...] = ("tensorflow", "jax", "torch")
@@ -466,10 +467,6 @@ _BINARY_PROBABILITY_PATH = (
 
 # --- the table --------------------------------------------------------------------------------
 
-#: the qualifier of the rows that keep the classes on the reference's axis 1 and pass axis=1
-AXIS_1 = "[axis=1]"
-_AXIS_1_VARIANT = "axis=1: classes on the reference's axis 1, not moved last"
-
 
 def _caps(target: str, **flags: Any) -> Capabilities:
     return Capabilities(reductions=KERAS_REDUCTIONS, target=target, kdim=True, **flags)
@@ -502,7 +499,7 @@ def _row(
     layout and passes ``axis=1``."""
     if name.endswith(AXIS_1):
         fields["axis"] = 1
-        fields["variant"] = ", ".join(v for v in (fields.get("variant", ""), _AXIS_1_VARIANT) if v)
+        fields["variant"] = ", ".join(v for v in (fields.get("variant", ""), AXIS_1_VARIANT) if v)
     return named_row(name, op, prepare, capabilities, **fields)
 
 
