@@ -582,7 +582,7 @@ def softmax_focal_loss_grad(a: Args) -> np.ndarray:
                 j: int = j,
                 others: list[int] = others,
                 sr: Fraction = s[r],
-            ) -> Real:  # type: ignore[assignment]
+            ) -> Real:
                 st = Row(list(x))
                 fj = fprime(st, j, c[j])
                 total = Real(Fraction(0))

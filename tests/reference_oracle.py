@@ -627,7 +627,7 @@ class _Loss:
         """Effective target weights q_{r,i} (the loss is sum_i q_i (LSE - x_i))."""
         C, eps = self.C, self.eps
         if self.index:
-            t = int(self.t[r])  # type: ignore[index]
+            t = int(self.t[r])
             q = [eps / C * wi for wi in self.w]
             q[t] += (1 - eps) * self.w[t]
             return q
@@ -640,7 +640,7 @@ class _Loss:
         """The target mass of class i before the class weight."""
         beta = self.eps / self.C
         if self.index:
-            return beta + ((1 - self.eps) if i == int(self.t[r]) else 0)  # type: ignore[index]
+            return beta + ((1 - self.eps) if i == int(self.t[r]) else 0)
         assert self.y is not None
         return (1 - self.eps) * _fr(self.y[r, i]) + beta
 
@@ -652,7 +652,7 @@ class _Loss:
         return sum(
             (self.w[int(t)] for t, ig in zip(self.t, self.ignored, strict=True) if not ig),
             Fraction(0),
-        )  # type: ignore[arg-type]
+        )
 
     def row_kind(self, r: int) -> tuple[str, float]:
         """('ignored' | 'special' | 'regular', special value)."""
@@ -730,7 +730,7 @@ def nll_loss(a: Args) -> np.ndarray:
             none.append(0.0)
             exact.append(Fraction(0))
             continue
-        t = int(p.t[r])  # type: ignore[index]
+        t = int(p.t[r])
         xt = float(p.x[r, t])
         if math.isfinite(xt):
             v = -p.w[t] * _fr(xt)
@@ -798,7 +798,7 @@ def nll_loss_grad(a: Args) -> np.ndarray:
     for r in range(p.R):
         if p.ignored[r]:
             continue
-        t = int(p.t[r])  # type: ignore[index]
+        t = int(p.t[r])
         sr = s[r]
         out[r, t] = math.nan if sr is None else round_fraction(-p.w[t] * sr, p.fmt)
     return _grad_shape(p, out)

@@ -135,7 +135,7 @@ class _Oracle:
                 return None
             if nan_row[r]:
                 return math.nan
-            return self._dz_row(r, v, s[r])  # type: ignore[arg-type]
+            return self._dz_row(r, v, s[r])
 
         def decide_dot(terms: list[tuple[int, int, Fraction]]) -> float:
             """Round sum_t dz(n_t, j_t) c_t once, dz evaluated at each precision of decide; a
@@ -167,7 +167,7 @@ class _Oracle:
 
 # ----------------------------------------------------------------------- strategies
 @st.composite
-def problems(draw: st.DrawFn, kdim: bool = False) -> dict[str, Any]:  # type: ignore[type-arg]
+def problems(draw: st.DrawFn, kdim: bool = False) -> dict[str, Any]:
     name = draw(st.sampled_from(FORMATS), label="format")
     n = draw(st.integers(1, 6 if not kdim else 3), label="N")
     h = draw(st.integers(1, 8 if not kdim else 3), label="H")
@@ -503,7 +503,7 @@ def test_tiny_logits_below_the_float64_range() -> None:
         ((np.ones((2, 3)), np.ones((4, 3)), np.array([0, 1])), {"reduction": "avg"}, "reduction"),
     ],
 )
-def test_bad_input_is_rejected(args: tuple, kw: dict, match: str) -> None:  # type: ignore[type-arg]
+def test_bad_input_is_rejected(args: tuple, kw: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         linear_cross_entropy(*args, **kw)
     with pytest.raises(ValueError, match=match):

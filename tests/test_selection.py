@@ -79,7 +79,7 @@ def test_groups_keep_an_implementation_together_and_bad_input_last():
         (a, "bad_input", "float32", "cpu"),
         (b, "bad_input", "float32", "cpu"),
     ]
-    got = [[(i[0].name, i[1]) for i in g] for g in groups(items)]  # type: ignore[arg-type]
+    got = [[(i[0].name, i[1]) for i in g] for g in groups(items)]
     assert got == [
         [("a", "accuracy"), ("a", "gradient")],
         [("b", "accuracy")],
@@ -107,7 +107,7 @@ def test_workers_sharing_a_plan_claim_each_group_once():
     claimed: list[list[int]] = [[], [], []]
 
     def work(slot: int) -> None:
-        for index, _group in _claimed_groups(plan, counter, ()):  # type: ignore[arg-type]
+        for index, _group in _claimed_groups(plan, counter, ()):
             claimed[slot].append(index)
 
     threads = [threading.Thread(target=work, args=(slot,)) for slot in range(3)]
@@ -117,7 +117,7 @@ def test_workers_sharing_a_plan_claim_each_group_once():
         t.join()
     assert sorted(itertools.chain(*claimed)) == list(range(50))
     # a restarted worker resumes its group first, then claims as usual
-    resumed = [i for i, _ in _claimed_groups(plan, None, (7,))]  # type: ignore[arg-type]
+    resumed = [i for i, _ in _claimed_groups(plan, None, (7,))]
     assert resumed[0] == 7 and sorted(resumed) == list(range(50))
 
 
@@ -301,7 +301,7 @@ def test_a_restarted_worker_numbers_the_groups_as_the_others_do(monkeypatch):
     claimed: list[int] = []
     run = session._run_plan(
         "numpy",
-        items,  # type: ignore[arg-type]
+        items,
         session.SessionRun(
             devices=["cpu"],
             profile="quick",

@@ -41,7 +41,7 @@ def entry(op: str, **caps: object) -> Implementation:
         op=op,
         forward=lambda kw, device: np.zeros(()),
         capabilities=Capabilities(**caps),
-    )  # type: ignore[arg-type]
+    )
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -1,9 +1,8 @@
 """The type check of ``tox -e lint`` runs with the project's own tests, so CI runs it too.
 
-The files and settings are pyproject.toml's ``[tool.mypy]`` (the reference, the op catalogue,
-the judging stage, the reports, the search engine, the strategies and the benchmarks, among
-others); a type error there, or a ``type: ignore`` it does not need, fails this test with
-mypy's report.
+The files and settings are pyproject.toml's ``[tool.mypy]`` (the reference, the whole of
+``verify/`` and the benchmarks); a type error there, or a ``type: ignore`` it does not need,
+fails this test with mypy's report.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from verify.results import Result
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("xent-conformance", "cross-entropy conformance")
-    options = [
+    options: list[tuple[str, dict[str, Any]]] = [
         (
             "--framework",
             dict(

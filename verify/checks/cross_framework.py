@@ -32,7 +32,7 @@ def counterparts(impl: Implementation, dtype: str) -> list[Implementation]:
     the frameworks that can share this process with ``impl``'s (``process_compatible``)."""
     from verify.registry import all_implementations, installed_frameworks, process_compatible
 
-    out = []
+    out: list[Implementation] = []
     for fw in process_compatible(installed_frameworks(), with_=impl.framework):
         if fw == impl.framework:
             continue

@@ -110,11 +110,20 @@ class EntryFunctions:
 class Framework(Protocol):
     """The framework-specific half of a registry module."""
 
-    #: key in ``verify.registry.FRAMEWORK_MODULES``
-    key: str
-    #: dtypes and devices every entry declares
-    dtypes: tuple[str, ...]
-    devices: tuple[str, ...]
+    @property
+    def key(self) -> str:
+        """Key in ``verify.registry.FRAMEWORK_MODULES``."""
+        ...
+
+    @property
+    def dtypes(self) -> tuple[str, ...]:
+        """The dtypes every entry declares."""
+        ...
+
+    @property
+    def devices(self) -> tuple[str, ...]:
+        """The devices every entry declares."""
+        ...
 
     def resolve(self, api: str) -> Callable[..., Any]:
         """The real callable (function or class) named ``api``."""

@@ -41,8 +41,8 @@ _PRE: dict[str, tuple[Callable[[Any], Any], str]] = {
 
 class _JaxBackend:
     name = "jax"
-    before_keras = ("import jax", "jax.config.update('jax_enable_x64', True)")
-    imports = ("import jax.numpy as jnp",)
+    before_keras: tuple[str, ...] = ("import jax", "jax.config.update('jax_enable_x64', True)")
+    imports: tuple[str, ...] = ("import jax.numpy as jnp",)
     values = "np.asarray(out)"
 
     def keras_device(self, device: str) -> str:

@@ -52,7 +52,7 @@ def _numpy(tensor: torch.Tensor) -> np.ndarray:
 class _TorchBackend:
     name = "torch"
     before_keras: tuple[str, ...] = ()
-    imports = ("import torch",)
+    imports: tuple[str, ...] = ("import torch",)
     values = "out.detach().cpu().to(torch.float64).numpy()"
 
     def keras_device(self, device: str) -> str:
