@@ -36,20 +36,11 @@ def _peer(name: str) -> Callable[[], Callable[..., Any]]:
     missing (setup turns it into a skip)."""
 
     def factory() -> Callable[..., Any]:
-        package = _PACKAGES[name]
-        importlib.import_module(package)
+        importlib.import_module(peers.MODULES[name])
         return getattr(peers, name)
 
     return factory
 
-
-#: the package each peer callable needs
-_PACKAGES = {
-    "liger_cross_entropy": "liger_kernel.transformers",
-    "quack_cross_entropy": "quack.cross_entropy",
-    "liger_linear_cross_entropy": "liger_kernel.transformers",
-    "cut_linear_cross_entropy": "cut_cross_entropy",
-}
 
 #: peer name -> factory of a callable taking torch tensors in the reference's order
 #: (the drop-in callables of :mod:`verify.peers`, also usable with ``--impl/--like``)

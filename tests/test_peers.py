@@ -30,6 +30,19 @@ def test_like_names_are_registered(name: str) -> None:
     assert get(peers.PEERS[name]).framework == "torch"
 
 
+def test_every_peer_names_the_module_of_its_kernel() -> None:
+    assert set(peers.MODULES) == set(peers.PEERS)
+
+
+@pytest.mark.parametrize("name", sorted(peers.PEERS))
+def test_a_missing_kernel_module_is_unsupported_naming_it(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(peers.MODULES, name, "no_such_kernel_package")
+    with pytest.raises(Unsupported, match="no_such_kernel_package is not importable here"):
+        peers._module(name)
+
+
 def test_cpu_tensors_are_unsupported_not_failures() -> None:
     x = torch.zeros((2, 3))
     t = torch.tensor([0, 1])

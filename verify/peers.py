@@ -30,8 +30,18 @@ from typing import Any
 
 from verify.registry.base import Unsupported
 
+#: callable name -> the module its kernel comes from (imported on the first call)
+MODULES: dict[str, str] = {
+    "liger_cross_entropy": "liger_kernel.transformers",
+    "quack_cross_entropy": "quack.cross_entropy",
+    "liger_linear_cross_entropy": "liger_kernel.transformers",
+    "cut_linear_cross_entropy": "cut_cross_entropy",
+}
 
-def _module(name: str) -> Any:
+
+def _module(peer: str) -> Any:
+    """The kernel module of the callable named ``peer`` (:data:`MODULES`)."""
+    name = MODULES[peer]
     try:
         return importlib.import_module(name)
     except ImportError as exc:
@@ -67,7 +77,7 @@ def liger_cross_entropy(
     _require(input.ndim == 2, "LigerCrossEntropyLoss takes (N, C) logits")
     _require(not target.is_floating_point(), "LigerCrossEntropyLoss takes class indices")
     _require(weight is None, "LigerCrossEntropyLoss has no class weights")
-    loss = _module("liger_kernel.transformers").LigerCrossEntropyLoss(
+    loss = _module("liger_cross_entropy").LigerCrossEntropyLoss(
         ignore_index=ignore_index, label_smoothing=label_smoothing, reduction=reduction
     )
     return loss(input, target)
@@ -88,7 +98,7 @@ def quack_cross_entropy(
     _require(not target.is_floating_point(), "quack.cross_entropy takes class indices")
     _require(weight is None, "quack.cross_entropy has no class weights")
     _require(label_smoothing == 0.0, "quack.cross_entropy has no label smoothing")
-    module = _module("quack.cross_entropy")
+    module = _module("quack_cross_entropy")
     return module.cross_entropy(input, target, ignore_index=ignore_index, reduction=reduction)
 
 
@@ -108,7 +118,7 @@ def liger_linear_cross_entropy(
     describe label smoothing only for its unfused loss; it is passed through all the same."""
     _require_cuda(input, linear_weight)
     _require(weight is None, "LigerFusedLinearCrossEntropyLoss has no class weights here")
-    loss = _module("liger_kernel.transformers").LigerFusedLinearCrossEntropyLoss(
+    loss = _module("liger_linear_cross_entropy").LigerFusedLinearCrossEntropyLoss(
         ignore_index=_never_ignored(ignore_index),
         label_smoothing=label_smoothing,
         reduction=reduction,
@@ -133,7 +143,7 @@ def cut_linear_cross_entropy(
     _require_cuda(input, linear_weight)
     _require(weight is None, "cut_cross_entropy.linear_cross_entropy has no class weights")
     _require(label_smoothing == 0.0, "cut_cross_entropy.linear_cross_entropy: no smoothing")
-    module = _module("cut_cross_entropy")
+    module = _module("cut_linear_cross_entropy")
     extra = {} if linear_bias is None else {"bias": linear_bias}
     return module.linear_cross_entropy(
         input,
