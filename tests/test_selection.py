@@ -32,6 +32,15 @@ def test_every_search_is_in_exactly_one_shard(key, n):
     assert owners == [shard_of(key, n) + 1]
 
 
+@settings(max_examples=40, derandomize=True, database=None, deadline=None)
+@given(key=KEYS, n=st.integers(2, 9))
+def test_the_checks_of_one_implementation_and_dtype_share_a_shard(key, n):
+    impl, _check, dtype, device = key
+    assert {shard_of((impl, check, dtype, device), n) for check in cli.CHECK_NAMES} == {
+        shard_of(key, n)
+    }
+
+
 def test_shards_split_a_plan_evenly_enough():
     keys = list(
         itertools.product(
