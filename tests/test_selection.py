@@ -187,11 +187,13 @@ def _results(path):
     return report, sorted(rows)
 
 
-@pytest.mark.slow
-def test_merged_shards_equal_an_unsharded_run(tmp_path, monkeypatch):
-    """Three shards of a real run (NumPy textbook entries, quick profile), merged, give the
-    results of the unsharded run, timings aside."""
-    monkeypatch.chdir(tmp_path)  # a fresh example database for every run
+@pytest.fixture(scope="module")
+def sharded_and_whole(tmp_path_factory):
+    """A real run (NumPy textbook entries, quick profile) unsharded, and as three shards
+    merged: (exit status of each, the two reports, the shards' sizes).  Each run has a
+    directory of its own, so a fresh example database (one shared with the unsharded run
+    would replay its failing examples first)."""
+    base = tmp_path_factory.mktemp("shards")
     common = [
         "--framework",
         "numpy",
@@ -208,24 +210,36 @@ def test_merged_shards_equal_an_unsharded_run(tmp_path, monkeypatch):
         "--dtype",
         "bfloat16",
     ]
-    status = cli.main([*common, "--output", str(tmp_path / "whole")])
-    assert status in (0, 1)
-    for k in (1, 2, 3):
-        assert cli.main([*common, "--shard", f"{k}/3", "--output", str(tmp_path / f"s{k}")]) in (
-            0,
-            1,
-        )
-    shard_sizes = [
-        len(json_report.load(tmp_path / f"s{k}/conformance.json").results) for k in (1, 2, 3)
-    ]
-    merged = ["merge", *(str(tmp_path / f"s{k}/conformance.json") for k in (1, 2, 3))]
-    assert cli.main([*merged, "--output", str(tmp_path / "merged")]) == status
-    whole, whole_rows = _results(tmp_path / "whole/conformance.json")
-    joined, joined_rows = _results(tmp_path / "merged/conformance.json")
+    with pytest.MonkeyPatch.context() as mp:
+
+        def in_own_dir(name: str, args: list[str]) -> int:
+            (base / name).mkdir()
+            mp.chdir(base / name)
+            return cli.main(args)
+
+        status = in_own_dir("run-whole", [*common, "--output", str(base / "whole")])
+        shard_status = [
+            in_own_dir(f"run-s{k}", [*common, "--shard", f"{k}/3", "--output", str(base / f"s{k}")])
+            for k in (1, 2, 3)
+        ]
+        merged = ["merge", *(str(base / f"s{k}/conformance.json") for k in (1, 2, 3))]
+        merge_status = cli.main([*merged, "--output", str(base / "merged")])
+    sizes = [len(json_report.load(base / f"s{k}/conformance.json").results) for k in (1, 2, 3)]
+    return (status, shard_status, merge_status), base / "whole", base / "merged", sizes
+
+
+@pytest.mark.slow
+def test_merged_shards_equal_an_unsharded_run(sharded_and_whole):
+    (status, shard_status, merge_status), whole_dir, merged_dir, sizes = sharded_and_whole
+    assert status in (0, 1) and all(s in (0, 1) for s in shard_status)
+    assert merge_status == status
+    whole, whole_rows = _results(whole_dir / "conformance.json")
+    joined, joined_rows = _results(merged_dir / "conformance.json")
     # 3 implementations x 8 checks x 2 dtypes, each in one shard
-    assert len(whole_rows) == sum(shard_sizes) == 3 * 8 * 2
-    assert joined_rows == whole_rows
-    assert joined.nonconforming == whole.nonconforming
+    assert len(whole_rows) == sum(sizes) == 3 * 8 * 2
+    assert joined_rows == whole_rows  # every field but the duration
+    key = lambda r: (r.implementation, r.check, r.dtype, r.device)  # noqa: E731
+    assert [key(r) for r in joined.nonconforming] == [key(r) for r in whole.nonconforming]
 
 
 def test_merged_shards_of_fake_frameworks_equal_the_unsharded_report(tmp_path):
