@@ -44,9 +44,8 @@ def evaluate_forward(
 def run(
     impl: Implementation, dtype: str, device: str, *, profile: str | Profile, seed: int | None
 ) -> Result:
-    kind, check = "accuracy", CHECK
-    search = Search(impl, check, dtype, device, profile=profile, seed=seed)
+    search = Search(impl, CHECK, dtype, device, profile=profile, seed=seed)
     return search.run(
-        cases(impl, dtype, kind, search.profile),
+        cases(impl, dtype, CHECK, search.profile),
         lambda kw: evaluate_forward(impl, kw, dtype, device),
     )

@@ -278,10 +278,9 @@ def _undefined_off_column(
 def run(
     impl: Implementation, dtype: str, device: str, *, profile: str | Profile, seed: int | None
 ) -> Result:
-    kind, check = "gradient", CHECK
     if impl.vjp is None:
-        return skip_result(impl, check, dtype, device, f"{impl.name} has no gradient")
-    search = Search(impl, check, dtype, device, profile=profile, seed=seed)
+        return skip_result(impl, CHECK, dtype, device, f"{impl.name} has no gradient")
+    search = Search(impl, CHECK, dtype, device, profile=profile, seed=seed)
     log = ForwardModeLog()
 
     def evaluate(case: tuple[dict[str, Any], np.ndarray, int | None]) -> Verdict:
@@ -296,7 +295,7 @@ def run(
         return vjp_and_jvp(verdict, forward)
 
     result = search.run(
-        with_tangent(impl, dtype, kind, search.profile), evaluate, kwargs_of=lambda c: c[0]
+        with_tangent(impl, dtype, CHECK, search.profile), evaluate, kwargs_of=lambda c: c[0]
     )
     note_forward_mode(result, impl, log)
     return result
