@@ -30,7 +30,7 @@ from verify.ops import ELEMENTWISE_LOSSES, SOFTMAX_FAMILY
 from verify.profiles import Profile, get_profile
 from verify.strategies import _targets as tg
 from verify.strategies._logits import logits
-from verify.strategies._values import check_dtype
+from verify.strategies._values import BOOLEANS, check_dtype, int_range, memoised_strategy, sampled
 
 KINDS: tuple[str, ...] = (
     "accuracy",
@@ -63,6 +63,9 @@ _STYLES = {
 }
 
 
+_NON_FINITE = sampled((np.nan, np.inf, -np.inf))
+
+
 def _profile(profile: str | Profile) -> Profile:
     try:
         return get_profile(profile) if isinstance(profile, str) else profile
@@ -80,17 +83,17 @@ def _sizes(draw: st.DrawFn, impl: Any, kind: str, prof: Profile, dtype: str) -> 
             raise InvalidArgument(f"profile {prof.name!r} draws no large vocabularies")
         return {
             "n": 1,
-            "c": draw(st.sampled_from(prof.large_classes), label="classes"),
+            "c": draw(sampled(prof.large_classes), label="classes"),
             "spatial": (),
         }
-    n, c, spatial = draw(st.sampled_from(prof.shapes), label="shape")
+    n, c, spatial = draw(sampled(prof.shapes), label="shape")
     if impl.op not in SOFTMAX_FAMILY and not impl.capabilities.kdim:
         spatial = ()
     return {"n": n, "c": c, "spatial": spatial}
 
 
 def _style(draw: st.DrawFn, kind: str) -> str:
-    return draw(st.sampled_from(_STYLES[kind]), label="logit style")
+    return draw(sampled(_STYLES[kind]), label="logit style")
 
 
 def _with_reduction(draw: st.DrawFn, impl: Any, kw: dict[str, Any]) -> dict[str, Any]:
@@ -98,7 +101,7 @@ def _with_reduction(draw: st.DrawFn, impl: Any, kw: dict[str, Any]) -> dict[str,
     none: the reference default applies)."""
     offered = tuple(impl.capabilities.reductions)
     if offered:
-        kw["reduction"] = draw(st.sampled_from(offered), label="reduction")
+        kw["reduction"] = draw(sampled(offered), label="reduction")
     return kw
 
 
@@ -112,7 +115,7 @@ def _softmax_family(
     if impl.capabilities.axis and s["c"] <= prof.max_classes:
         # the shape's trailing extents as extra axes, the class axis anywhere
         shape = shape + s["spatial"]
-        axis = draw(st.integers(-len(shape), len(shape) - 1), label="axis")
+        axis = draw(int_range(-len(shape), len(shape) - 1), label="axis")
     x = draw(logits(dtype, shape, style=_style(draw, kind), class_axis=axis), label="x")
     return {"x": x, "axis": axis}
 
@@ -125,11 +128,11 @@ def _index_loss(draw: st.DrawFn, impl: Any, dtype: str, kind: str, prof: Profile
     kw: dict[str, Any] = {}
     style = _style(draw, kind)
     if op == ops.LINEAR_CROSS_ENTROPY:
-        h = draw(st.sampled_from(prof.hidden_sizes), label="hidden")
+        h = draw(sampled(prof.hidden_sizes), label="hidden")
         hidden_style = "moderate" if style not in ("huge", "wide") else style
         kw["input"] = draw(logits(dtype, (n, h), style=hidden_style), label="input")
         kw["linear_weight"] = draw(logits(dtype, (c, h), style="moderate"), label="linear_weight")
-        if "linear_bias" in caps.extra and draw(st.booleans(), label="bias"):
+        if "linear_bias" in caps.extra and draw(BOOLEANS, label="bias"):
             kw["linear_bias"] = draw(logits(dtype, (c,), style="moderate"), label="linear_bias")
     elif op == ops.NLL_LOSS:
         ls = draw(logits(dtype, (n, c, *spatial), style=style, class_axis=1), label="log-probs")
@@ -145,7 +148,7 @@ def _index_loss(draw: st.DrawFn, impl: Any, dtype: str, kind: str, prof: Profile
         )
     else:
         ignore = None
-        if caps.ignore_index and draw(st.booleans(), label="use ignore_index"):
+        if caps.ignore_index and draw(BOOLEANS, label="use ignore_index"):
             ignore = draw(tg.ignore_indices(c), label="ignore_index")
             kw["ignore_index"] = ignore
         min_valid = 0 if kind == "special" else 1
@@ -153,7 +156,7 @@ def _index_loss(draw: st.DrawFn, impl: Any, dtype: str, kind: str, prof: Profile
             tg.index_targets(c, (n, *spatial), ignore_index=ignore, min_valid=min_valid),
             label="target",
         )
-    if caps.class_weight and draw(st.booleans(), label="use weight"):
+    if caps.class_weight and draw(BOOLEANS, label="use weight"):
         kw["weight"] = draw(
             tg.class_weights(dtype, c, allow_zero=kind == "special"), label="weight"
         )
@@ -162,8 +165,8 @@ def _index_loss(draw: st.DrawFn, impl: Any, dtype: str, kind: str, prof: Profile
     if op == ops.SOFTMAX_FOCAL_LOSS:
         if "gamma" in caps.extra:
             kw["gamma"] = draw(tg.focal_gamma(), label="gamma")
-        if "alpha" in caps.extra and draw(st.booleans(), label="use alpha"):
-            kw["alpha"] = draw(st.sampled_from([0.25, 0.5, 1.0]), label="alpha")
+        if "alpha" in caps.extra and draw(BOOLEANS, label="use alpha"):
+            kw["alpha"] = draw(sampled((0.25, 0.5, 1.0)), label="alpha")
     return _with_reduction(draw, impl, kw)
 
 
@@ -182,7 +185,7 @@ def _elementwise_loss(
         )
         kw["target"] = draw(tg.binary_targets(dtype, shape), label="target")
     elif op == ops.KL_DIV:
-        log_target = caps.log_target and draw(st.booleans(), label="log_target")
+        log_target = caps.log_target and draw(BOOLEANS, label="log_target")
         raw = draw(tg.probability_targets(dtype, shape, class_axis=1), label="q")
         with np.errstate(divide="ignore"):
             kw["input"] = np.log(raw.astype(np.float64)).astype(raw.dtype)
@@ -206,13 +209,13 @@ def _elementwise_loss(
     if (
         op in (ops.BINARY_CROSS_ENTROPY, ops.BINARY_CROSS_ENTROPY_WITH_LOGITS)
         and (caps.class_weight or caps.sample_weight)
-        and draw(st.booleans(), label="use weight")
+        and draw(BOOLEANS, label="use weight")
     ):
         kw["weight"] = draw(tg.class_weights(dtype, shape[-1]), label="weight")
     if (
         op == ops.BINARY_CROSS_ENTROPY_WITH_LOGITS
         and caps.pos_weight
-        and draw(st.booleans(), label="use pos_weight")
+        and draw(BOOLEANS, label="use pos_weight")
     ):
         kw["pos_weight"] = draw(tg.class_weights(dtype, shape[-1]), label="pos_weight")
     if op == ops.SIGMOID_FOCAL_LOSS:
@@ -241,7 +244,7 @@ def _special_overrides(
         caps = impl.capabilities
         if caps.ignore_index and op != ops.LINEAR_CROSS_ENTROPY:
             what = draw(
-                st.sampled_from(["ignored non-finite", "all ignored", "as drawn"]),
+                sampled(("ignored non-finite", "all ignored", "as drawn")),
                 label="special ignore case",
             )
             ignore = kw.get("ignore_index", -100)
@@ -251,10 +254,10 @@ def _special_overrides(
                 kw["ignore_index"] = ignore
             elif what == "ignored non-finite":
                 x = np.array(kw["input"], dtype=np.float64)
-                row = draw(st.integers(0, t.shape[0] - 1), label="ignored row")
+                row = draw(int_range(0, t.shape[0] - 1), label="ignored row")
                 t[row] = ignore
                 kw["ignore_index"] = ignore
-                x[row] = draw(st.sampled_from([np.nan, np.inf, -np.inf]), label="ignored value")
+                x[row] = draw(_NON_FINITE, label="ignored value")
                 kw["input"] = x.astype(fmt.dtype)
             kw["target"] = t
     if (
@@ -265,7 +268,7 @@ def _special_overrides(
         # zero probability where the logit is -inf: 0 * log 0 = 0
         x = np.array(kw["input"], dtype=np.float64)
         q = np.asarray(target, dtype=np.float64)
-        x = np.where((q == 0) & draw(st.booleans(), label="mask zero-target classes"), -np.inf, x)
+        x = np.where((q == 0) & draw(BOOLEANS, label="mask zero-target classes"), -np.inf, x)
         kw["input"] = x.astype(fmt.dtype)
     return kw
 
@@ -296,9 +299,14 @@ def cases(
 def grad_outputs(shape: tuple[int, ...], dtype: Any) -> st.SearchStrategy[np.ndarray]:
     """Cotangents for a vector-Jacobian product: ones (the default), or moderate values exact
     in ``dtype`` (signs mixed, so cancellations in the backward pass are exercised)."""
-    fmt = check_dtype(dtype)
+    return _grad_outputs(tuple(shape), check_dtype(dtype))
+
+
+@memoised_strategy
+def _grad_outputs(shape: tuple[int, ...], fmt: Any) -> st.SearchStrategy[np.ndarray]:
     n = int(np.prod(shape)) if shape else 1
-    ones = st.just(np.ones(shape, dtype=fmt.dtype))
+    # a new array on every draw (the strategy is shared; a caller may write into its draw)
+    ones = st.just(shape).map(lambda s: np.ones(s, dtype=fmt.dtype))
     if n > 256:
         return ones
     vals = st.lists(st.integers(-16, 16).map(lambda k: k / 8), min_size=n, max_size=n).map(

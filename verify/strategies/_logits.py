@@ -21,7 +21,15 @@ from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
 from verify.judge.ulp import FloatFormat
-from verify.strategies._values import as_array, check_dtype, exact_floats
+from verify.strategies._values import (
+    as_array,
+    check_dtype,
+    exact_floats,
+    exactly,
+    int_range,
+    memoised_strategy,
+    sampled,
+)
 
 #: arrays with more elements than this are generated from a seed
 ELEMENTWISE_LIMIT = 256
@@ -79,6 +87,7 @@ def _coarse_exponents(fmt: FloatFormat) -> tuple[int, int]:
     return fmt.precision, min(fmt.precision + 6, fmt.emax - 1)
 
 
+@memoised_strategy
 def _element(style: str, fmt: FloatFormat) -> st.SearchStrategy[float]:
     lm = math.log(fmt.max_finite)
     lm_exp = math.floor(math.log2(lm)) + 2  # up to ~4 * log(max)
@@ -132,24 +141,58 @@ def _seeded(style: str, fmt: FloatFormat, n: int, seed: int, scale: float) -> np
     return _round_to(x, fmt)
 
 
+_SEEDS = int_range(0, 2**32 - 1)
+_FILL_SCALES = sampled((1.0, 4.0, 16.0))
+_SIGNS = sampled((1.0, -1.0))
+_SPECIAL_KINDS = {"masked": sampled((-np.inf,)), "special": sampled((np.inf, -np.inf, np.nan))}
+
+
+@memoised_strategy
+def _tie_pool(fmt: FloatFormat) -> st.SearchStrategy[list[float]]:
+    return st.lists(_element("moderate", fmt), min_size=1, max_size=3)
+
+
+@memoised_strategy
+def _gaps(fmt: FloatFormat) -> tuple[st.SearchStrategy[float], st.SearchStrategy[float]]:
+    """(signed gaps of the ``saturated`` style, gaps below the top of ``confident``)."""
+    g_lo, g_hi = complement_gaps(fmt)
+    in_range = st.floats(g_lo, g_hi, allow_nan=False)
+    signed = st.tuples(in_range, _SIGNS).map(lambda gs: gs[0] * gs[1])
+    return signed, st.one_of(in_range, st.floats(0, 4, allow_nan=False))
+
+
+@memoised_strategy
+def _spread_gaps(fmt: FloatFormat) -> st.SearchStrategy[float]:
+    return st.floats(0, 3 * math.log(fmt.max_finite), allow_nan=False)
+
+
+@memoised_strategy
+def _positions(n: int) -> st.SearchStrategy[list[int]]:
+    return st.permutations(range(n))
+
+
+@memoised_strategy
+def _special_positions(n: int) -> st.SearchStrategy[list[int]]:
+    return st.lists(int_range(0, n - 1), min_size=1, max_size=max(1, n - 1))
+
+
+@memoised_strategy
 @st.composite
 def _flat_logits(draw: st.DrawFn, style: str, fmt: FloatFormat, n: int) -> np.ndarray:
     if n > ELEMENTWISE_LIMIT:
-        seed = draw(st.integers(0, 2**32 - 1), label="fill seed")
-        scale = draw(st.sampled_from([1.0, 4.0, 16.0]), label="fill scale")
+        seed = draw(_SEEDS, label="fill seed")
+        scale = draw(_FILL_SCALES, label="fill scale")
         return _seeded(style, fmt, n, seed, scale)
     if style in ("moderate", "wide", "subnormal", "huge"):
-        drawn = draw(
-            st.lists(_element(style, fmt), min_size=n, max_size=n), label=f"{style} values"
-        )
+        drawn = draw(exactly(_element(style, fmt), n), label=f"{style} values")
         return np.asarray(drawn, dtype=np.float64)
     if style == "ties":
-        pool = draw(st.lists(_element("moderate", fmt), min_size=1, max_size=3), label="tie values")
-        idx = draw(st.lists(st.integers(0, len(pool) - 1), min_size=n, max_size=n), label="ties")
+        pool = draw(_tie_pool(fmt), label="tie values")
+        idx = draw(exactly(int_range(0, len(pool) - 1), n), label="ties")
         return np.asarray([pool[i] for i in idx], dtype=np.float64)
     if style == "near_ties":
         base = draw(_element("moderate", fmt), label="near-tie base")
-        steps = draw(st.lists(st.integers(-2, 2), min_size=n, max_size=n), label="ulp steps")
+        steps = draw(exactly(int_range(-2, 2), n), label="ulp steps")
         b = np.asarray(base, dtype=fmt.dtype)
         out = []
         for k in steps:
@@ -160,55 +203,35 @@ def _flat_logits(draw: st.DrawFn, style: str, fmt: FloatFormat, n: int) -> np.nd
         return np.asarray(out, dtype=np.float64)
     if style == "coarse":
         lo, hi = _coarse_exponents(fmt)
-        e = draw(st.integers(lo, hi), label="binade exponent")
-        offsets = draw(st.lists(st.integers(-4, 4), min_size=n, max_size=n), label="spacings")
-        sign = draw(st.sampled_from([1.0, -1.0]), label="sign")
+        e = draw(int_range(lo, hi), label="binade exponent")
+        offsets = draw(exactly(int_range(-4, 4), n), label="spacings")
+        sign = draw(_SIGNS, label="sign")
         return _coarse_values(fmt, e, np.asarray(offsets), sign)
     if style in ("confident", "saturated"):
-        g_lo, g_hi = complement_gaps(fmt)
-        in_range = st.floats(g_lo, g_hi, allow_nan=False)
+        g_lo, _ = complement_gaps(fmt)
+        signed, below_top = _gaps(fmt)
         if style == "saturated":
-            signed = st.tuples(in_range, st.sampled_from([1.0, -1.0])).map(lambda gs: gs[0] * gs[1])
-            drawn = draw(st.lists(signed, min_size=n, max_size=n), label="saturated values")
+            drawn = draw(exactly(signed, n), label="saturated values")
             return _round_to(np.asarray(drawn, dtype=np.float64), fmt)
         top = draw(_element("moderate", fmt), label="top logit")
-        gaps = draw(
-            st.lists(
-                st.one_of(in_range, st.floats(0, 4, allow_nan=False)),
-                min_size=n - 1,
-                max_size=n - 1,
-            ),
-            label="gaps below top",
-        )
+        gaps = draw(exactly(below_top, n - 1), label="gaps below top")
         if n > 1 and all(g < g_lo for g in gaps):
             gaps[0] = g_lo
         row = np.asarray([top] + [top - g for g in gaps], dtype=np.float64)
-        order = draw(st.permutations(range(n)), label="position of top")
+        order = draw(_positions(n), label="position of top")
         return _round_to(row[list(order)], fmt)
     if style == "spread":
-        lm = math.log(fmt.max_finite)
         top = draw(_element("moderate", fmt), label="top logit")
-        gaps = draw(
-            st.lists(st.floats(0, 3 * lm, allow_nan=False), min_size=n - 1, max_size=n - 1),
-            label="gaps below top",
-        )
+        gaps = draw(exactly(_spread_gaps(fmt), n - 1), label="gaps below top")
         vals = np.asarray([top] + [top - g for g in gaps], dtype=np.float64)
-        perm = draw(st.permutations(range(n)), label="position of top")
+        perm = draw(_positions(n), label="position of top")
         return _round_to(vals[list(perm)], fmt)
     if style in ("masked", "special"):
         vals = np.asarray(
-            draw(st.lists(_element("moderate", fmt), min_size=n, max_size=n), label="values"),
-            dtype=np.float64,
+            draw(exactly(_element("moderate", fmt), n), label="values"), dtype=np.float64
         )
-        choices = [-np.inf] if style == "masked" else [np.inf, -np.inf, np.nan]
-        where = draw(
-            st.lists(st.integers(0, n - 1), min_size=1, max_size=max(1, n - 1)),
-            label="special positions",
-        )
-        kinds = draw(
-            st.lists(st.sampled_from(choices), min_size=len(where), max_size=len(where)),
-            label="special kinds",
-        )
+        where = draw(_special_positions(n), label="special positions")
+        kinds = draw(exactly(_SPECIAL_KINDS[style], len(where)), label="special kinds")
         for i, kind in zip(where, kinds, strict=True):
             vals[i] = kind
         return vals
@@ -243,6 +266,7 @@ def logits(
 __all__ = ["ELEMENTWISE_LIMIT", "LOGIT_STYLES", "complement_gaps", "logits"]
 
 
+@memoised_strategy
 @st.composite
 def _logits_array(
     draw: st.DrawFn,
@@ -259,7 +283,7 @@ def _logits_array(
     if rows * c > ELEMENTWISE_LIMIT or style not in ("spread", "confident", "masked"):
         flat = draw(_flat_logits(style, fmt, rows * c), label=f"{style} logits")
         if style == "masked" and rows * c > ELEMENTWISE_LIMIT:
-            mask_seed = draw(st.integers(0, 2**32 - 1), label="mask seed")
+            mask_seed = draw(_SEEDS, label="mask seed")
             rng = np.random.default_rng(mask_seed)
             mask = rng.random(rows * c) < 0.5
             mask.reshape(rows, c)[:, 0] = False

@@ -12,7 +12,15 @@ from hypothesis.errors import InvalidArgument
 
 from verify.judge.ulp import FloatFormat
 from verify.strategies._logits import check_shape
-from verify.strategies._values import as_array, check_dtype, check_range, exact_floats
+from verify.strategies._values import (
+    as_array,
+    check_dtype,
+    check_range,
+    exact_floats,
+    int_range,
+    memoised_strategy,
+    sampled,
+)
 
 #: label_smoothing values: dyadic (k / 256), so that every dtype holds them exactly; powers of
 #: two (exact products) and values whose products with a logit round.  A small alphabet, like
@@ -30,6 +38,9 @@ LABEL_SMOOTHING_VALUES: tuple[float, ...] = (
     191 / 256,
 )
 LABEL_SMOOTHING = st.one_of(st.just(0.0), st.sampled_from(LABEL_SMOOTHING_VALUES))
+FOCAL_GAMMAS: tuple[float, ...] = (0.0, 0.5, 1.0, 2.0, 3.0)
+#: torchvision's ``alpha``: a weight in [0, 1], or negative to disable the weighting
+FOCAL_ALPHAS: tuple[float, ...] = (0.25, 0.5, 0.75, 0.0, 1.0, -1.0)
 
 
 def _seeded_or_listed(
@@ -57,6 +68,21 @@ def index_targets(
     return _index_array(num_classes, shape, n, ignore_index, min_valid)
 
 
+@memoised_strategy
+def _class_values(num_classes: int, n: int) -> st.SearchStrategy[list[int]]:
+    return _seeded_or_listed(
+        n,
+        int_range(0, num_classes - 1),
+        lambda s: np.random.default_rng(s).integers(0, num_classes, n).tolist(),
+    )
+
+
+@memoised_strategy
+def _ignored_positions(n: int, most: int) -> st.SearchStrategy[list[int]]:
+    return st.lists(int_range(0, n - 1), max_size=most, unique=True)
+
+
+@memoised_strategy
 @st.composite
 def _index_array(
     draw: st.DrawFn,
@@ -67,20 +93,10 @@ def _index_array(
     min_valid: int,
 ) -> np.ndarray:
     """The body of :func:`index_targets`, decorated once (see ``logits._logits_array``)."""
-    vals = draw(
-        _seeded_or_listed(
-            n,
-            st.integers(0, num_classes - 1),
-            lambda s: np.random.default_rng(s).integers(0, num_classes, n).tolist(),
-        ),
-        label="classes",
-    )
+    vals = draw(_class_values(num_classes, n), label="classes")
     t = np.asarray(vals, dtype=np.int64)
     if ignore_index is not None and n > min_valid:
-        ignored = draw(
-            st.lists(st.integers(0, n - 1), max_size=n - min_valid, unique=True),
-            label="ignored positions",
-        )
+        ignored = draw(_ignored_positions(n, n - min_valid), label="ignored positions")
         t[ignored] = ignore_index
     return t.reshape(shape)
 
@@ -100,9 +116,19 @@ def probability_targets(
     shape = check_shape(shape)
     if isinstance(class_axis, bool) or not -len(shape) <= class_axis < len(shape):
         raise InvalidArgument(f"class_axis={class_axis!r} is out of range for shape {shape}")
-    return _probability_rows(fmt, shape, class_axis, zeros, normalised)
+    return _probability_rows(fmt, shape, class_axis, bool(zeros), bool(normalised))
 
 
+@memoised_strategy
+def _probability_weights(n: int, zeros: bool) -> st.SearchStrategy[list[int]]:
+    return _seeded_or_listed(
+        n,
+        int_range(0 if zeros else 1, 16),
+        lambda s: np.random.default_rng(s).integers(0, 17, n).tolist(),
+    )
+
+
+@memoised_strategy
 @st.composite
 def _probability_rows(
     draw: st.DrawFn,
@@ -115,14 +141,8 @@ def _probability_rows(
     """The body of :func:`probability_targets`, decorated once (``st.composite`` inspects its
     function's source when it decorates, far too slow to repeat on every call)."""
     n = int(np.prod(shape))
-    weights = st.integers(0 if zeros else 1, 16)
     raw = np.asarray(
-        draw(
-            _seeded_or_listed(
-                n, weights, lambda s: np.random.default_rng(s).integers(0, 17, n).tolist()
-            ),
-            label="probability weights",
-        ),
+        draw(_probability_weights(n, bool(zeros)), label="probability weights"),
         dtype=np.float64,
     ).reshape(shape)
     moved = np.moveaxis(raw, class_axis, -1)
@@ -143,6 +163,13 @@ def binary_targets(
     fractional values (exact in ``dtype``)."""
     fmt = check_dtype(dtype)
     shape = check_shape(shape, allow_empty=True)
+    return _binary_targets(fmt, shape, bool(soft))
+
+
+@memoised_strategy
+def _binary_targets(
+    fmt: FloatFormat, shape: tuple[int, ...], soft: bool
+) -> st.SearchStrategy[np.ndarray]:
     n = int(np.prod(shape))
     elem = st.sampled_from([0.0, 1.0])
     if soft:
@@ -159,6 +186,13 @@ def probabilities(
     values within an ULP of them when ``edges``)."""
     fmt = check_dtype(dtype)
     shape = check_shape(shape, allow_empty=True)
+    return _probabilities(fmt, shape, bool(edges))
+
+
+@memoised_strategy
+def _probabilities(
+    fmt: FloatFormat, shape: tuple[int, ...], edges: bool
+) -> st.SearchStrategy[np.ndarray]:
     n = int(np.prod(shape))
     inner = st.integers(1, 255).map(lambda k: k / 256)
     tiny = exact_floats(
@@ -179,6 +213,13 @@ def class_weights(
     """Per-class weights (positive, or non-negative when ``allow_zero``) exact in ``dtype``."""
     fmt = check_dtype(dtype)
     check_range("num_classes", num_classes, 1)
+    return _class_weights(fmt, int(num_classes), bool(allow_zero))
+
+
+@memoised_strategy
+def _class_weights(
+    fmt: FloatFormat, num_classes: int, allow_zero: bool
+) -> st.SearchStrategy[np.ndarray]:
     elem = st.integers(0 if allow_zero else 1, 32).map(lambda k: k / 8)
     return _seeded_or_listed(
         num_classes,
@@ -191,16 +232,22 @@ def ignore_indices(num_classes: int) -> st.SearchStrategy[int]:
     """The default ``-100``, another negative value, or a real class index (PyTorch allows
     ignoring a valid class)."""
     check_range("num_classes", num_classes, 1)
-    return st.one_of(st.just(-100), st.integers(-5, -1), st.integers(0, num_classes - 1))
+    return _ignore_indices(int(num_classes))
+
+
+@memoised_strategy
+def _ignore_indices(num_classes: int) -> st.SearchStrategy[int]:
+    return st.one_of(st.just(-100), int_range(-5, -1), int_range(0, num_classes - 1))
 
 
 def focal_gamma() -> st.SearchStrategy[float]:
-    return st.sampled_from([0.0, 0.5, 1.0, 2.0, 3.0])
+    """Focal ``gamma``: 0 (cross-entropy itself) and the usual exponents."""
+    return sampled(FOCAL_GAMMAS)
 
 
 def focal_alpha() -> st.SearchStrategy[float]:
     """torchvision's ``alpha``: a weight in [0, 1], or negative to disable the weighting."""
-    return st.sampled_from([0.25, 0.5, 0.75, 0.0, 1.0, -1.0])
+    return sampled(FOCAL_ALPHAS)
 
 
 __all__ = [

@@ -7,6 +7,7 @@ value, without relying on a cast that could round or overflow.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -17,6 +18,41 @@ from hypothesis.errors import InvalidArgument
 
 from verify.judge.ulp import FORMATS, FloatFormat
 from verify.ops import DTYPES
+
+#: how many distinct strategies each memoised builder keeps
+STRATEGY_CACHE_SIZE = 4096
+
+BOOLEANS: st.SearchStrategy[bool] = st.booleans()
+
+
+def memoised_strategy(build: Any) -> Any:
+    """``build`` memoised on its (hashable) arguments.
+
+    A strategy built inside a draw is a new object on every draw, and Hypothesis validates each
+    new object (``SearchStrategy.validate``, with its emptiness and recursion properties) before
+    it draws from it: about half the time of drawing a case went there.  Strategies are
+    immutable descriptions, so one object per distinct set of arguments is drawn from exactly as
+    a new one would be (the same choices, the same values) and is validated once."""
+    return functools.lru_cache(maxsize=STRATEGY_CACHE_SIZE)(build)
+
+
+@memoised_strategy
+def int_range(low: int, high: int) -> st.SearchStrategy[int]:
+    """``st.integers(low, high)``, one object per range (see :func:`memoised_strategy`)."""
+    return st.integers(low, high)
+
+
+@memoised_strategy
+def sampled(values: tuple[Any, ...]) -> st.SearchStrategy[Any]:
+    """``st.sampled_from(values)``, one object per tuple of values."""
+    return st.sampled_from(values)
+
+
+@memoised_strategy
+def exactly(elements: st.SearchStrategy[Any], n: int) -> st.SearchStrategy[list[Any]]:
+    """Lists of exactly ``n`` draws of ``elements`` (memoised on the element strategy's
+    identity: pass memoised elements)."""
+    return st.lists(elements, min_size=n, max_size=n)
 
 
 def check_dtype(dtype: Any, argument: str = "dtype") -> FloatFormat:
@@ -59,6 +95,13 @@ def exact_floats(
         raise InvalidArgument(f"min_exponent={lo} must not exceed max_exponent={hi}")
     lo = max(lo, fmt.emin - fmt.precision + 1)
     hi = min(hi, fmt.emax)
+    return _exact_floats(fmt, lo, hi, bool(signed), bool(allow_zero))
+
+
+@memoised_strategy
+def _exact_floats(
+    fmt: FloatFormat, lo: int, hi: int, signed: bool, allow_zero: bool
+) -> st.SearchStrategy[float]:
     strategy: st.SearchStrategy[float] = _exact_float(fmt, lo, hi, signed)
     if allow_zero:
         strategy = st.one_of(st.just(0.0), strategy)
@@ -70,15 +113,15 @@ def _exact_float(draw: st.DrawFn, fmt: FloatFormat, lo: int, hi: int, signed: bo
     """The body of :func:`exact_floats`, decorated once: ``st.composite`` inspects its
     function's source when it decorates, which is far too slow to repeat on every call."""
     p = fmt.precision
-    e = draw(st.integers(lo, hi), label="exponent")
+    e = draw(int_range(lo, hi), label="exponent")
     if e < fmt.emin:  # subnormal: value = m * 2^(emin - p + 1), with 2^(e-emin+p-1) <= m
         low_m = 1 << max(e - fmt.emin + p - 1, 0)
-        m = draw(st.integers(low_m, min(2 * low_m - 1, (1 << (p - 1)) - 1)), label="m")
+        m = draw(int_range(low_m, min(2 * low_m - 1, (1 << (p - 1)) - 1)), label="m")
         value = math.ldexp(m, fmt.emin - p + 1)
     else:
-        m = draw(st.integers(1 << (p - 1), (1 << p) - 1), label="significand")
+        m = draw(int_range(1 << (p - 1), (1 << p) - 1), label="significand")
         value = math.ldexp(m, e - p + 1)
-    if signed and draw(st.booleans(), label="negative"):
+    if signed and draw(BOOLEANS, label="negative"):
         value = -value
     return value
 
@@ -117,11 +160,16 @@ def log_max(dtype: Any) -> float:
 
 
 __all__ = [
+    "BOOLEANS",
     "DTYPES",
     "as_array",
     "check_dtype",
     "check_range",
     "exact_floats",
+    "exactly",
     "grid_floats",
+    "int_range",
     "log_max",
+    "memoised_strategy",
+    "sampled",
 ]
