@@ -22,6 +22,7 @@ from verify.strategies import (
     cases,
     class_weights,
     exact_floats,
+    grad_outputs,
     grid_floats,
     ignore_indices,
     index_targets,
@@ -207,3 +208,112 @@ def test_invalid_arguments_raise_precise_errors(
         strategy.validate()
         # some errors are found when a value is drawn (sizes depend on the profile)
         find(strategy, lambda _: True, settings=settings(database=None, max_examples=1))
+
+
+# --- strategies built inside a draw are built once ------------------------------------------
+
+#: builders called inside draws, each with two calls that must give one object (arguments
+#: spelled differently but equal) and a third, different call
+_BUILDERS: list[tuple[str, Callable[[], Any], Callable[[], Any], Callable[[], Any]]] = [
+    (
+        "logits",
+        lambda: logits("float32", (2, 3), style="ties"),
+        lambda: logits(np.dtype("float32"), [2, 3], style="ties"),
+        lambda: logits("float32", (2, 3), style="near_ties"),
+    ),
+    (
+        "exact_floats",
+        lambda: exact_floats("bfloat16", min_exponent=-6, max_exponent=2),
+        lambda: exact_floats("bfloat16", min_exponent=-6, max_exponent=2),
+        lambda: exact_floats("float16", min_exponent=-6, max_exponent=2),
+    ),
+    (
+        "index_targets",
+        lambda: index_targets(5, (2, 3), ignore_index=-100, min_valid=1),
+        lambda: index_targets(5, [2, 3], ignore_index=-100, min_valid=1),
+        lambda: index_targets(5, (2, 3), min_valid=1),
+    ),
+    (
+        "probability_targets",
+        lambda: probability_targets("float16", (2, 4)),
+        lambda: probability_targets("float16", [2, 4], zeros=True),
+        lambda: probability_targets("float16", (2, 4), zeros=False),
+    ),
+    (
+        "binary_targets",
+        lambda: binary_targets("float32", (2, 2)),
+        lambda: binary_targets("float32", [2, 2]),
+        lambda: binary_targets("float32", (2, 2), soft=False),
+    ),
+    (
+        "probabilities",
+        lambda: probabilities("float64", (3,)),
+        lambda: probabilities("float64", [3]),
+        lambda: probabilities("float64", (3,), edges=False),
+    ),
+    (
+        "class_weights",
+        lambda: class_weights("float32", 4),
+        lambda: class_weights("float32", 4, allow_zero=False),
+        lambda: class_weights("float32", 4, allow_zero=True),
+    ),
+    (
+        "ignore_indices",
+        lambda: ignore_indices(3),
+        lambda: ignore_indices(3),
+        lambda: ignore_indices(4),
+    ),
+    (
+        "grad_outputs",
+        lambda: grad_outputs((2, 3), "float32"),
+        lambda: grad_outputs([2, 3], np.float32),
+        lambda: grad_outputs((2, 3), "float64"),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "first", "again", "other"), _BUILDERS, ids=[b[0] for b in _BUILDERS]
+)
+def test_a_strategy_built_inside_a_draw_is_built_once(
+    name: str, first: Callable[[], Any], again: Callable[[], Any], other: Callable[[], Any]
+) -> None:
+    """Hypothesis validates every new strategy object before drawing from it; the builders a
+    case calls on every draw return one object per distinct set of arguments, so that
+    validation happens once (and a different set of arguments gets its own strategy)."""
+    assert first() is again()
+    assert first() is not other()
+
+
+def test_memoised_builders_still_validate_their_arguments() -> None:
+    """Arguments are checked before the memoised part, so a bad call raises every time (an
+    error is never cached as a strategy), and an unhashable spelling is normalised, not
+    rejected."""
+    for _ in range(2):
+        with pytest.raises(InvalidArgument, match="shape"):
+            logits("float32", (2, 0))
+        with pytest.raises(InvalidArgument, match="num_classes"):
+            class_weights("float32", 0)
+    assert logits("float32", [2, 3]) is logits("float32", (2, 3))
+
+
+def test_a_drawn_cotangent_is_a_new_array_on_every_draw() -> None:
+    """The cotangent strategy is built once per shape and dtype and shared by every search that
+    draws it (each gradient search asks for it anew); a search that writes into its draw must
+    not change what a later search draws."""
+    seen: list[np.ndarray] = []
+
+    def search() -> None:
+        @settings(max_examples=10, database=None, derandomize=True)
+        @given(st.data())
+        def draw(data: st.DataObject) -> None:
+            g = data.draw(grad_outputs((2, 3), "float32"))
+            assert all(g is not earlier for earlier in seen)
+            seen.append(g)
+            g[...] = 7
+
+        draw()
+
+    search()
+    search()
+    assert len(seen) > 2
