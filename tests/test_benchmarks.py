@@ -331,6 +331,16 @@ def test_conformance_run_benchmark_counts_examples_per_second(tmp_path: Path) ->
     assert rate > 0
 
 
+def test_case_drawing_benchmark_draws_its_entries_cases() -> None:
+    from benchmarks import bench_strategies as bench
+
+    for entry in bench.ENTRIES:
+        drawing = bench.CaseDrawing()
+        drawing.setup(entry)
+        assert drawing.impl.name == entry
+        assert drawing.draw_cases(12) == 12
+
+
 def test_conformance_run_benchmark_runs_every_framework_only_in_the_full_grid(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
