@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
 from verify import ops
+from verify.judge.ulp import FloatFormat
 from verify.ops import CLASS_LOSSES as INDEX_LOSSES
 from verify.ops import ELEMENTWISE_LOSSES, SOFTMAX_FAMILY
 from verify.profiles import Profile, get_profile
@@ -303,7 +304,7 @@ def grad_outputs(shape: tuple[int, ...], dtype: Any) -> st.SearchStrategy[np.nda
 
 
 @memoised_strategy
-def _grad_outputs(shape: tuple[int, ...], fmt: Any) -> st.SearchStrategy[np.ndarray]:
+def _grad_outputs(shape: tuple[int, ...], fmt: FloatFormat) -> st.SearchStrategy[np.ndarray]:
     n = int(np.prod(shape)) if shape else 1
     # a new array on every draw (the strategy is shared; a caller may write into its draw)
     ones = st.just(shape).map(lambda s: np.ones(s, dtype=fmt.dtype))

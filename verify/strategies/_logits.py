@@ -153,12 +153,15 @@ def _tie_pool(fmt: FloatFormat) -> st.SearchStrategy[list[float]]:
 
 
 @memoised_strategy
-def _gaps(fmt: FloatFormat) -> tuple[st.SearchStrategy[float], st.SearchStrategy[float]]:
-    """(signed gaps of the ``saturated`` style, gaps below the top of ``confident``)."""
+def _gaps(
+    fmt: FloatFormat,
+) -> tuple[float, st.SearchStrategy[float], st.SearchStrategy[float]]:
+    """(the smallest complement gap, signed gaps of the ``saturated`` style, gaps below the top
+    of ``confident``)."""
     g_lo, g_hi = complement_gaps(fmt)
     in_range = st.floats(g_lo, g_hi, allow_nan=False)
     signed = st.tuples(in_range, _SIGNS).map(lambda gs: gs[0] * gs[1])
-    return signed, st.one_of(in_range, st.floats(0, 4, allow_nan=False))
+    return g_lo, signed, st.one_of(in_range, st.floats(0, 4, allow_nan=False))
 
 
 @memoised_strategy
@@ -208,8 +211,7 @@ def _flat_logits(draw: st.DrawFn, style: str, fmt: FloatFormat, n: int) -> np.nd
         sign = draw(_SIGNS, label="sign")
         return _coarse_values(fmt, e, np.asarray(offsets), sign)
     if style in ("confident", "saturated"):
-        g_lo, _ = complement_gaps(fmt)
-        signed, below_top = _gaps(fmt)
+        g_lo, signed, below_top = _gaps(fmt)
         if style == "saturated":
             drawn = draw(exactly(signed, n), label="saturated values")
             return _round_to(np.asarray(drawn, dtype=np.float64), fmt)

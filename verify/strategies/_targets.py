@@ -39,7 +39,6 @@ LABEL_SMOOTHING_VALUES: tuple[float, ...] = (
 )
 LABEL_SMOOTHING = st.one_of(st.just(0.0), st.sampled_from(LABEL_SMOOTHING_VALUES))
 FOCAL_GAMMAS: tuple[float, ...] = (0.0, 0.5, 1.0, 2.0, 3.0)
-#: torchvision's ``alpha``: a weight in [0, 1], or negative to disable the weighting
 FOCAL_ALPHAS: tuple[float, ...] = (0.25, 0.5, 0.75, 0.0, 1.0, -1.0)
 
 
@@ -142,7 +141,7 @@ def _probability_rows(
     function's source when it decorates, far too slow to repeat on every call)."""
     n = int(np.prod(shape))
     raw = np.asarray(
-        draw(_probability_weights(n, bool(zeros)), label="probability weights"),
+        draw(_probability_weights(n, zeros), label="probability weights"),
         dtype=np.float64,
     ).reshape(shape)
     moved = np.moveaxis(raw, class_axis, -1)

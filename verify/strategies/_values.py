@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar, cast
 
 import numpy as np
 from hypothesis import strategies as st
@@ -24,8 +24,10 @@ STRATEGY_CACHE_SIZE = 4096
 
 BOOLEANS: st.SearchStrategy[bool] = st.booleans()
 
+_Builder = TypeVar("_Builder", bound=Callable[..., Any])
 
-def memoised_strategy(build: Any) -> Any:
+
+def memoised_strategy(build: _Builder) -> _Builder:
     """``build`` memoised on its (hashable) arguments.
 
     A strategy built inside a draw is a new object on every draw, and Hypothesis validates each
@@ -33,7 +35,7 @@ def memoised_strategy(build: Any) -> Any:
     it draws from it: about half the time of drawing a case went there.  Strategies are
     immutable descriptions, so one object per distinct set of arguments is drawn from exactly as
     a new one would be (the same choices, the same values) and is validated once."""
-    return functools.lru_cache(maxsize=STRATEGY_CACHE_SIZE)(build)
+    return cast(_Builder, functools.lru_cache(maxsize=STRATEGY_CACHE_SIZE)(build))
 
 
 @memoised_strategy
